@@ -1,0 +1,112 @@
+"""The public entry points: ``gradient`` and the ``Result`` it returns."""
+
+from __future__ import annotations
+
+import functools
+from fractions import Fraction
+
+import numpy as np
+
+from . import expr as E
+from .canonical import gradient_from_differential
+from .differential import differential
+from .errors import DerivativeError, MatcalcError
+from .evaluate import as_matrix, bind_sizes, evaluate
+from .parser import parse
+from .printing import to_latex, to_text
+from .shapes import shape_str
+from .simplify import simplify
+from .verify import CheckReport, check_gradient, symbols_of
+
+
+def user_errors(fn):
+    """Let only MatcalcError out of a public function, whatever the input."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MatcalcError:
+            raise
+        except RecursionError:
+            raise MatcalcError("the expression is too deeply nested") from None
+        except (ValueError, TypeError, ArithmeticError, KeyError, np.linalg.LinAlgError) as err:
+            raise MatcalcError(f"internal error ({type(err).__name__}: {err})") from err
+
+    return wrapper
+
+
+class Result:
+    """A derivative: its expression, and ways to print, evaluate and check it."""
+
+    def __init__(self, function: E.Expr, variable: E.Symbol, expr: E.Expr, kind: str = "gradient"):
+        self.function, self.variable, self.expr, self.kind = function, variable, expr, kind
+
+    @property
+    def shape(self):
+        return self.expr.shape
+
+    def __str__(self):
+        return to_text(self.expr)
+
+    def __repr__(self):
+        return f"grad_{self.variable.name} f = {self}"
+
+    def latex(self) -> str:
+        return to_latex(self.expr)
+
+    def _repr_latex_(self) -> str:
+        return rf"$\nabla_{{{to_latex(self.variable)}}} f = {self.latex()}$"
+
+    @user_errors
+    def evaluate(self, values: dict) -> np.ndarray:
+        """The value at ``values`` (name -> array), shaped like the variable's value when it is given."""
+        needed = {s.name: s for s in symbols_of(self.expr)}
+        known = {s.name: s for s in symbols_of(self.function)} | needed
+        missing = sorted(set(needed) - set(values))
+        if missing:
+            raise MatcalcError(f"missing values for {', '.join(missing)}")
+        arrays = {name: as_matrix(name, values[name], known[name]) for name in values if name in known}
+        sizes = bind_sizes([known[n] for n in arrays], arrays)
+        out = evaluate(self.expr, arrays, sizes)
+        given = values.get(self.variable.name)
+        return out.reshape(np.shape(given)) if given is not None and np.size(given) == out.size else out
+
+    @user_errors
+    def check(self, points: int = 3, seed: int = 0) -> CheckReport:
+        """Compare with central differences and the complex step at random points of the domain."""
+        return check_gradient(self.function, self.variable, self.expr, points=points, seed=seed)
+
+    def to_dict(self) -> dict:
+        return {"expression": to_text(self.function), "variable": self.variable.name, self.kind: str(self),
+                "latex": self.latex(), "shape": shape_str(self.shape).split("x")}
+
+
+def _variables(f: E.Expr, wrt) -> list[E.Symbol]:
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    if not names:
+        raise DerivativeError("name at least one variable to differentiate with respect to")
+    symbols = {s.name: s for s in symbols_of(f)}
+    out = []
+    for name in names:
+        if name not in symbols:
+            raise DerivativeError(f"{name} does not occur in {to_text(f)}: the derivative with respect to it is zero")
+        out.append(symbols[name])
+    return out
+
+
+def _gradient(f: E.Expr, x: E.Symbol) -> E.Expr:
+    g = gradient_from_differential(differential(f, x), E.Differential(x))
+    if x.kind == "symmetric":  # the gradient on the space of symmetric matrices: sym(G)
+        g = E.scale(E.Const(Fraction(1, 2)), E.add(g, E.transpose(g)))
+    return simplify(g)
+
+
+@user_errors
+def gradient(expr, wrt, declare: dict | None = None):
+    """The gradient of a scalar expression: a Result, or a dict of them when ``wrt`` is a list."""
+    f = parse(expr, declare) if isinstance(expr, str) else expr
+    if not E.is_scalar(f):
+        raise DerivativeError(f"f = {to_text(f)} is not a scalar (it is {shape_str(f.shape)}): a gradient needs a scalar function")
+    results = {x.name: Result(f, x, _gradient(f, x)) for x in _variables(f, wrt)}
+    return results[wrt] if isinstance(wrt, str) else results

@@ -1,0 +1,79 @@
+"""From a differential to a gradient: bring df to the canonical form <G, dX> = tr(G^T dX).
+
+The walk goes from the outside of df inwards, carrying the cotangent ``C`` (what the
+current subexpression is paired with) and peeling one linear operator at a time.  This
+is the symbolic reverse pass: one adjoint rule per linear node.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+
+from . import expr as E
+from .errors import MatcalcError
+
+
+def _matmul(e, c, dx):
+    """<C, L U R> = <L^T C R^T, U>."""
+    out = []
+    for i, f in enumerate(e.factors):
+        if E.contains(f, dx):
+            left = E.transpose(E.matmul(*e.factors[:i])) if i else None
+            right = E.transpose(E.matmul(*e.factors[i + 1:])) if i + 1 < len(e.factors) else None
+            ci = c if right is None else E.mul(c, right)
+            out.append((f, ci if left is None else E.mul(left, ci)))
+    return out
+
+
+def _scale(e, c, dx):
+    """<C, a U> = <a C, U> and <C, da U> = <C, U> da."""
+    out = []
+    if E.contains(e.arg, dx):
+        out.append((e.arg, E.mul(e.coeff, c)))
+    if E.contains(e.coeff, dx):
+        out.append((e.coeff, E.inner(c, e.arg)))
+    return out
+
+
+def _hadamard(e, c, dx):
+    """<C, U .* V> = <C .* V, U>."""
+    return [(f, reduce(E.hadamard, (c, *e.factors[:i], *e.factors[i + 1:])))
+            for i, f in enumerate(e.factors) if E.contains(f, dx)]
+
+
+# fmt: off
+ADJOINT = {
+    E.Add:        ("<C, U + V> = <C, U> + <C, V>",      lambda e, c, dx: [(t, c) for t in e.terms]),
+    E.MatMul:     ("<C, L U R> = <L^T C R^T, U>",       _matmul),
+    E.Scale:      ("<C, a U> = <a C, U>",               _scale),
+    E.Transpose:  ("<C, U^T> = <C^T, U>",               lambda e, c, dx: [(e.arg, E.transpose(c))]),
+    E.Hadamard:   ("<C, U .* V> = <C .* V, U>",         _hadamard),
+    E.Trace:      ("c tr U = <c I, U>",                 lambda e, c, dx: [(e.arg, E.scale(c, E.Identity(e.arg.shape[0])))]),
+    E.Sum:        ("c sum U = <c ones, U>",             lambda e, c, dx: [(e.arg, E.scale(c, E.Ones(e.arg.shape)))]),
+    E.DiagMatrix: ("<C, diag(u)> = <diag(C), u>",       lambda e, c, dx: [(e.arg, E.diag(c))]),
+    E.DiagVector: ("<c, diag(U)> = <diag(c), U>",       lambda e, c, dx: [(e.arg, E.diag(c))]),
+}
+# fmt: on
+
+
+def gradient_from_differential(df: E.Expr, dx: E.Differential, record=None) -> E.Expr:
+    """G with df = <G, dX>, for a scalar df linear in dX."""
+    if not E.is_scalar(df):
+        raise MatcalcError("the canonical form <G, dX> needs a scalar differential")
+    contributions = []
+    stack = [(df, E.ONE)]
+    while stack:
+        e, c = stack.pop()
+        if e == dx:
+            contributions.append(c)
+            continue
+        if not E.contains(e, dx):
+            continue
+        if type(e) not in ADJOINT:
+            raise MatcalcError(f"{type(e).__name__} is not linear in {dx}")
+        name, rule = ADJOINT[type(e)]
+        pairs = rule(e, c, dx)
+        if record is not None:
+            record(name, e, c, pairs)
+        stack.extend(reversed(pairs))
+    return E.add(*contributions) if contributions else E.Zero(dx.shape)

@@ -1,0 +1,32 @@
+"""The errors matcalc reports to its users: one class, one line of cause each."""
+
+
+class MatcalcError(Exception):
+    """Base of every error meant for the user; nothing else escapes the public API."""
+
+
+class ParseError(MatcalcError):
+    """The text is not an expression: the message names the column and shows a caret."""
+
+    def __init__(self, message: str, text: str = "", column: int | None = None):
+        self.cause = message
+        self.column = column
+        if column is not None and text and "\n" not in text and len(text) <= 200:
+            message = f"{message}\n  {text}\n  {' ' * (column - 1)}^"
+        super().__init__(message)
+
+
+class ShapeError(MatcalcError):
+    """Sizes that cannot fit together (a product, a sum, a square-only function)."""
+
+
+class DeclarationError(MatcalcError):
+    """A malformed declaration of a name's kind."""
+
+
+class DerivativeError(MatcalcError):
+    """The derivative asked for does not exist in the requested form (not a scalar, no such variable)."""
+
+
+class DomainError(MatcalcError):
+    """No valid point could be found to evaluate or check an expression."""

@@ -1,0 +1,117 @@
+"""Numeric evaluation of expressions with NumPy, real or complex (for the complex step).
+
+Every value is a 2-D array: a scalar is 1x1, a vector is a column.  Transposes never
+conjugate and norms never take absolute values, so that f(x + i h v) stays analytic.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from math import prod
+
+import numpy as np
+
+from . import expr as E
+from .errors import MatcalcError, ShapeError
+from .functions import numpy_function
+
+
+def _softmax(u):
+    z = np.exp(u - u.real.max())
+    return z / z.sum()
+
+
+def _logsumexp(u):
+    m = u.real.max()
+    return np.array([[m + np.log(np.exp(u - m).sum())]])
+
+
+def _scalar(x):
+    return np.array([[x]])
+
+
+# fmt: off
+NUMPY = {
+    E.Add:        lambda e, v: reduce(np.add, v),
+    E.MatMul:     lambda e, v: reduce(np.matmul, v),
+    E.Scale:      lambda e, v: v[0][0, 0] * v[1],
+    E.Transpose:  lambda e, v: v[0].T,
+    E.Hadamard:   lambda e, v: reduce(np.multiply, v),
+    E.Kron:       lambda e, v: np.kron(v[0], v[1]),
+    E.Trace:      lambda e, v: _scalar(np.trace(v[0])),
+    E.Sum:        lambda e, v: _scalar(v[0].sum()),
+    E.DiagMatrix: lambda e, v: np.diag(v[0][:, 0]),
+    E.DiagVector: lambda e, v: np.diag(v[0]).reshape(-1, 1).copy(),
+    E.Inverse:    lambda e, v: np.linalg.inv(v[0]),
+    E.MatPower:   lambda e, v: np.linalg.matrix_power(v[0], e.exponent),
+    E.Power:      lambda e, v: v[0] ** float(e.exponent),
+    E.ElemPower:  lambda e, v: v[0] ** float(e.exponent),
+    E.Apply:      lambda e, v: np.asarray(numpy_function(e.fn)(v[0]), dtype=v[0].dtype) * np.ones_like(v[0]),
+    E.Det:        lambda e, v: _scalar(np.linalg.det(v[0])),
+    E.LogDet:     lambda e, v: _scalar(np.log(np.linalg.det(v[0]))),
+    E.Norm:       lambda e, v: _scalar(np.sqrt((v[0] * v[0]).sum())),
+    E.Softmax:    lambda e, v: _softmax(v[0]),
+    E.LogSumExp:  lambda e, v: _logsumexp(v[0]),
+}
+# fmt: on
+
+
+def size_of(dim, sizes: dict) -> int:
+    if isinstance(dim, int):
+        return dim
+    if "*" in dim:
+        return prod(size_of(part, sizes) for part in dim.split("*"))
+    if dim not in sizes:
+        raise MatcalcError(f"the size {dim} is not known from the values given")
+    return sizes[dim]
+
+
+def as_matrix(name: str, value, symbol: E.Symbol) -> np.ndarray:
+    """A user's value as a 2-D array: vectors may come as (n,), scalars as numbers."""
+    a = np.asarray(value)
+    if a.dtype.kind not in "fiuc" and a.dtype.kind != "b":
+        raise ShapeError(f"the value of {name} is not numeric")
+    if a.ndim == 0:
+        a = a.reshape(1, 1)
+    elif a.ndim == 1:
+        a = a.reshape(-1, 1) if symbol.kind != "scalar" else a.reshape(1, -1)
+    if a.ndim != 2:
+        raise ShapeError(f"the value of {name} has {a.ndim} dimensions; give a scalar, a vector or a matrix")
+    return a if a.dtype.kind in "fc" else a.astype(float)
+
+
+def bind_sizes(symbols, values: dict) -> dict:
+    """The size of every dimension name, read from the values and checked for agreement."""
+    sizes: dict = {}
+    for s in symbols:
+        a = values[s.name]
+        for dim, actual in zip(s.dims, a.shape):
+            expected = sizes.setdefault(dim, actual) if isinstance(dim, str) else dim
+            if expected != actual:
+                raise ShapeError(f"{s.name} has shape {a.shape}, but its sizes {s.dims} disagree with the other values")
+    return sizes
+
+
+def evaluate(e: E.Expr, values: dict, sizes: dict) -> np.ndarray:
+    """The value of ``e`` where ``values`` maps names to 2-D arrays and ``sizes`` names to ints."""
+    memo: dict = {}
+
+    def ev(node):
+        if node in memo:
+            return memo[node]
+        if isinstance(node, E.Symbol):
+            out = values[node.name]
+        elif isinstance(node, E.Const):
+            out = np.array([[float(node.value)]])
+        elif isinstance(node, E.Identity):
+            out = np.eye(size_of(node.n, sizes))
+        elif isinstance(node, (E.Ones, E.Zero)):
+            shape = tuple(size_of(d, sizes) for d in node.dims)
+            out = np.ones(shape) if isinstance(node, E.Ones) else np.zeros(shape)
+        else:
+            out = NUMPY[type(node)](node, [ev(k) for k in node.children()])
+        memo[node] = out
+        return out
+
+    with np.errstate(all="ignore"):
+        return ev(e)
