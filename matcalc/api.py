@@ -14,7 +14,7 @@ from .errors import DerivativeError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate
 from .parser import parse
 from .printing import to_latex, to_text
-from .shapes import shape_str
+from .shapes import shape_str  # noqa: F401
 from .simplify import simplify
 from .verify import CheckReport, check_gradient, symbols_of
 
@@ -79,7 +79,7 @@ class Result:
 
     def to_dict(self) -> dict:
         return {"expression": to_text(self.function), "variable": self.variable.name, self.kind: str(self),
-                "latex": self.latex(), "shape": shape_str(self.shape).split("x")}
+                "latex": self.latex(), "shape": [str(d) for d in self.shape]}
 
 
 def _variables(f: E.Expr, wrt) -> list[E.Symbol]:

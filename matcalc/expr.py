@@ -582,8 +582,30 @@ def mul(a: Expr, b: Expr) -> Expr:
     elif len(factors) == 1:
         product = factors[0]
     else:
-        product = MatMul(tuple(factors))
+        coeff, factors = _pull_scalar_chains(coeff, factors)
+        product = factors[0] if len(factors) == 1 else MatMul(tuple(factors))
+        if len(factors) == 2 and is_scalar(product):  # ones^T v = sum(v)
+            for a, b in (factors, factors[::-1]):
+                if isinstance(a, Ones):
+                    product = sum_entries(b if is_one(b.shape[1]) else transpose(b))
     return mul(coeff, product) if coeff != ONE else product
+
+
+def _pull_scalar_chains(coeff: Expr, factors: list) -> tuple[Expr, list]:
+    """In a chain such as ``s ones^T y`` or ``a b^T c d^T``, a scalar sub-chain moves to the front:
+    ``(ones^T y) s``, ``(b^T c) a d^T``."""
+    if is_scalar_shape((factors[0].shape[0], factors[-1].shape[1])):
+        return coeff, factors
+    for i, first in enumerate(factors):
+        if not is_one(first.shape[0]):
+            continue
+        for j in range(i, len(factors)):
+            if is_one(factors[j].shape[1]) and (i, j) != (0, len(factors) - 1):
+                inner = matmul(*factors[i:j + 1])
+                rest = factors[:i] + factors[j + 1:]
+                return _pull_scalar_chains(mul(coeff, inner), rest) if rest else (mul(coeff, inner), [])
+        break
+    return coeff, factors
 
 
 def matmul(*factors: Expr) -> Expr:
@@ -599,8 +621,6 @@ def transpose(e: Expr) -> Expr:
         return matmul(*(transpose(f) for f in reversed(e.factors)))
     if isinstance(e, Scale):
         return scale(e.coeff, transpose(e.arg))
-    if isinstance(e, Add):
-        return add(*(transpose(t) for t in e.terms))
     if isinstance(e, (Zero, Ones)):
         return type(e)((e.shape[1], e.shape[0]))
     if isinstance(e, Kron):
@@ -644,7 +664,7 @@ def power(base: Expr, p) -> Expr:
         return ONE
     if p == 1:
         return base
-    if isinstance(base, Const):
+    if isinstance(base, Const) and abs(p) <= 64:
         folded = _exact_power(base.value, p)
         if folded is not None:
             return Const(folded)

@@ -21,10 +21,11 @@ from lark.lark import PostLex
 from . import expr as E
 from .errors import DeclarationError, MatcalcError, ParseError
 from .functions import FUNCTIONS
-from .shapes import DimVar, Unifier, unifying
+from .shapes import DimVar, Unifier, fresh_labels, unifying
 
 MAX_INPUT = 100_000
 MAX_NESTING = 100
+MAX_EXPONENT = 300
 
 # fmt: off
 CALLS = {
@@ -55,9 +56,10 @@ class _Context:
         self.symbols: dict[str, E.Symbol] = {}
         self.unifier = Unifier()
         self.dims: list[DimVar] = []
+        self.labels = fresh_labels()
 
     def dim(self) -> DimVar:
-        d = DimVar()
+        d = DimVar(next(self.labels))
         self.dims.append(d)
         return d
 
@@ -133,6 +135,14 @@ class _PostLexer(PostLex):
 _text: contextvars.ContextVar[str] = contextvars.ContextVar("parse_text", default="")
 
 
+def _number(tok) -> Fraction:
+    """A literal as an exact fraction; absurd exponents are refused rather than computed."""
+    mantissa, _, exponent = str(tok).lower().partition("e")
+    if exponent and abs(int(exponent)) > MAX_EXPONENT or len(mantissa) > MAX_EXPONENT:
+        raise ParseError(f"the number {str(tok)[:20]} is out of range at column {tok.column}", _text.get(), tok.column)
+    return Fraction(str(tok))
+
+
 def _exponent_value(e: E.Expr) -> Fraction:
     if not isinstance(e, E.Const):
         raise ParseError(f"an exponent must be a number, ^T or ^-T, got {e}")
@@ -143,7 +153,7 @@ class _Builder(Transformer):
     """One method per rule alias of the grammar; each calls a smart constructor."""
 
     def number(self, children):
-        return E.Const(Fraction(str(children[0])))
+        return E.Const(_number(children[0]))
 
     def name(self, children):
         return _context.get().symbol(str(children[0]))
@@ -185,10 +195,10 @@ class _Builder(Transformer):
         return meaning
 
     def exponent_number(self, c):
-        return Fraction(str(c[0]))
+        return _number(c[0])
 
     def exponent_neg_number(self, c):
-        return -Fraction(str(c[0]))
+        return -_number(c[0])
 
     def exponent_group(self, c):
         return _exponent_value(c[0])

@@ -22,13 +22,14 @@ class DimVar:
     """A size not known yet; compared by identity."""
 
     _ids = itertools.count()
-    __slots__ = ("id",)
+    __slots__ = ("id", "label")
 
-    def __init__(self):
+    def __init__(self, label: str = "?"):
         self.id = next(DimVar._ids)
+        self.label = label  # how error messages name it before sizes get their final names
 
     def __repr__(self):
-        return f"d{self.id}"
+        return self.label
 
 
 Dim = "int | str | DimVar"
@@ -58,7 +59,7 @@ class Unifier:
 
     def names(self, dims_in_order) -> dict:
         """Give each class of placeholders a readable name, in order of first appearance."""
-        naming, fresh = {}, itertools.chain(DIM_NAMES, (f"n{i}" for i in itertools.count(1)))
+        naming, fresh = {}, fresh_labels()
         for d in dims_in_order:
             root = self.find(d)
             if isinstance(root, DimVar) and root not in naming:
@@ -94,11 +95,15 @@ def unify(a, b, describe) -> object:
 
 def dim_str(d) -> str:
     d = resolve(d)
-    return "?" if isinstance(d, DimVar) else str(d)
+    return d.label if isinstance(d, DimVar) else str(d)
 
 
 def shape_str(shape) -> str:
-    return f"{dim_str(shape[0])}x{dim_str(shape[1])}"
+    return f"{dim_str(shape[0])} x {dim_str(shape[1])}"
+
+
+def fresh_labels():
+    return itertools.chain(DIM_NAMES, (f"n{i}" for i in itertools.count(1)))
 
 
 def is_one(d) -> bool:

@@ -8,7 +8,10 @@ scalars (``2 (x^T B x) A x + 2 (x^T A x) B x``) are left expanded, as the notes 
 
 from __future__ import annotations
 
+from functools import reduce
+
 from . import expr as E
+from .shapes import is_one
 
 
 def size(e: E.Expr) -> int:
@@ -23,34 +26,79 @@ def size(e: E.Expr) -> int:
 
 
 def _chain(term: E.Expr):
-    """(numeric coefficient, factors) of a term: ``-2 A B x -> (-2, [A, B, x])``."""
-    c, rest = E.split_coefficient(term)
-    if isinstance(rest, E.Scale) or E.is_scalar_product(rest):
-        return None  # a symbolic scalar weight: left expanded
-    factors = list(rest.factors) if isinstance(rest, E.MatMul) else [rest]
-    return c, factors
+    """(symbolic scalar weight, factors) of a term: ``-2 (x^T x) A B x -> (-2 (x^T x), [A, B, x])``."""
+    if isinstance(term, E.Scale):
+        weight, rest = term.coeff, term.arg
+    else:
+        weight, rest = E.ONE, term
+    return weight, list(rest.factors) if isinstance(rest, E.MatMul) else [rest]
 
 
 def _factor_sum(e: E.Add, side: int) -> E.Expr:
-    """Factor out a matrix shared at the end (side=-1) or the start (side=0) of several terms."""
+    """Factor out a matrix shared at the end (side=-1) or the start (side=0) of several terms
+    that carry the same symbolic weight: ``A x + A^T x -> (A + A^T) x``."""
     groups: dict = {}
     for term in e.terms:
-        chain = _chain(term)
-        key = chain[1][side] if chain and len(chain[1]) >= 2 else None
+        weight, factors = _chain(term)
+        symbolic = E.split_coefficient(weight)[1]
+        outer = len(factors) >= 2 and is_one(factors[side].shape[0 if side == -1 else 1])
+        # outer products u v^T share v^T whatever their weights: -y x^T + c s x^T = (c s - y) x^T
+        key = ((None if outer else E._term_key(symbolic)), factors[side]) if len(factors) >= 2 else None
         groups.setdefault(key, []).append(term)
     out = []
     for key, terms in groups.items():
         if key is None or len(terms) < 2:
             out.extend(terms)
             continue
-        rests = []
+        rests, symbolic = [], E.ONE
         for term in terms:
-            c, factors = _chain(term)
-            rest = factors[:-1] if side == -1 else factors[1:]
-            rests.append(E.scale(E.Const(c), E.matmul(*rest)) if not E.is_scalar(E.matmul(*rest)) else E.mul(E.Const(c), E.matmul(*rest)))
+            weight, factors = _chain(term)
+            number, symbolic = E.split_coefficient(weight)
+            rest = E.matmul(*(factors[:-1] if side == -1 else factors[1:]))
+            rests.append(E.mul(E.Const(number) if key[0] is not None else weight, rest))
         inner = simplify(E.add(*rests))
-        out.append(E.mul(inner, key) if side == -1 else E.mul(key, inner))
+        shared = key[1]
+        product = E.mul(inner, shared) if side == -1 else E.mul(shared, inner)
+        out.append(E.mul(symbolic, product) if key[0] is not None else product)
     return E.add(*out)
+
+
+def _logistic(e: E.Expr) -> E.Expr | None:
+    """exp(z) ./ (1 + exp(z)) -> sigmoid(z) and 1 ./ (1 + exp(z)) -> sigmoid(-z)."""
+    if not (isinstance(e, E.Hadamard) or E.is_scalar_product(e)):
+        return None
+    factors = list(e.factors)
+    for i, f in enumerate(factors):
+        base = f.arg if isinstance(f, E.ElemPower) else f.base if isinstance(f, E.Power) else None
+        if base is None or f.exponent != -1 or not isinstance(base, E.Add) or len(base.terms) != 2:
+            continue
+        one, ez = base.terms
+        if one not in (E.ONE, E.Ones(base.shape)) or not (isinstance(ez, E.Apply) and ez.fn == "exp"):
+            continue
+        rest = factors[:i] + factors[i + 1:]
+        if ez in rest:
+            rest.remove(ez)
+            rest.append(E.apply("sigmoid", ez.arg))
+        else:
+            rest.append(E.apply("sigmoid", E.neg(ez.arg)))
+        combine = E.hadamard if isinstance(e, E.Hadamard) else E.mul
+        return reduce(combine, rest)
+    return None
+
+
+def _ratio_cancel(e: E.Expr) -> E.Expr | None:
+    """u^T (v ./ u) -> sum(v): an inner product whose element-wise form cancels."""
+    if not (isinstance(e, E.MatMul) and len(e.factors) == 2 and E.is_scalar(e)):
+        return None
+    row, col = e.factors
+    a, b = E.transpose(row), col
+    for p, q in ((a, b), (b, a)):
+        if isinstance(q, E.Hadamard) and E.elem_power(p, -1) in q.factors:
+            return E.sum_entries(E.hadamard(p, q))
+    return None
+
+
+REWRITES = [_logistic, _ratio_cancel]
 
 
 def simplify(e: E.Expr) -> E.Expr:
@@ -60,6 +108,10 @@ def simplify(e: E.Expr) -> E.Expr:
         if node in memo:
             return memo[node]
         rebuilt = _rebuild(node, walk)
+        for rewrite in REWRITES:
+            candidate = rewrite(rebuilt)
+            if candidate is not None and size(candidate) < size(rebuilt):
+                rebuilt = walk(candidate)
         if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
             for side in (-1, 0):
                 candidate = _factor_sum(rebuilt, side)

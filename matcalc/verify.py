@@ -20,6 +20,7 @@ from .functions import FUNCTIONS
 FD_TOLERANCE = 1e-5
 COMPLEX_TOLERANCE = 1e-9
 DEFAULT_SIZES = [3, 4, 2, 5, 6, 7]
+MAX_CONDITION = 1e6
 
 
 def symbols_of(e: E.Expr) -> list[E.Symbol]:
@@ -112,6 +113,21 @@ def _relative(a: float, b: float) -> float:
     return abs(a - b) / max(abs(a), abs(b), 1e-8)
 
 
+def well_conditioned(e: E.Expr, values: dict, sizes: dict) -> bool:
+    """Every matrix that is inverted, or whose determinant is taken, is far from singular."""
+    stack, seen = [e], set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        if isinstance(node, (E.Inverse, E.Det, E.LogDet)) and not E.is_scalar(node.arg):
+            if np.linalg.cond(evaluate(node.arg, values, sizes)) > MAX_CONDITION:
+                return False
+        stack.extend(node.children())
+    return True
+
+
 def domain_points(function: E.Expr, count: int, seed: int, extra=()):
     """Random points where ``function`` (and the ``extra`` expressions) evaluate to finite numbers."""
     symbols = symbols_of(function)
@@ -126,6 +142,7 @@ def domain_points(function: E.Expr, count: int, seed: int, extra=()):
         values, sizes = random_point(symbols, rng, positive=tries % 2 == 0, equal_sizes=tries > 10)
         try:
             defined = all(np.all(np.isfinite(evaluate(e, values, sizes))) for e in (function, *extra))
+            defined = defined and well_conditioned(function, values, sizes)
         except np.linalg.LinAlgError:  # a singular matrix: not in the domain
             defined = False
         if defined:
