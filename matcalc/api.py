@@ -77,6 +77,13 @@ class Result:
         """Compare with central differences and the complex step at random points of the domain."""
         return check_gradient(self.function, self.variable, self.expr, points=points, seed=seed)
 
+    @user_errors
+    def exact_check(self, size: int = 2) -> bool:
+        """Compare with sympy's derivative on explicit size x size symbolic matrices (small cases only)."""
+        from .exact import exact_gradient_check
+
+        return exact_gradient_check(self.function, self.variable, self.expr, size=size)
+
     def to_dict(self) -> dict:
         return {"expression": to_text(self.function), "variable": self.variable.name, self.kind: str(self),
                 "latex": self.latex(), "shape": [str(d) for d in self.shape]}
@@ -97,7 +104,7 @@ def _variables(f: E.Expr, wrt) -> list[E.Symbol]:
 
 def _gradient(f: E.Expr, x: E.Symbol) -> E.Expr:
     g = gradient_from_differential(differential(f, x), E.Differential(x))
-    if x.kind == "symmetric":  # the gradient on the space of symmetric matrices: sym(G)
+    if x.kind == "symmetric" and E.transpose(g) != g:  # on symmetric matrices: sym(G) = (G + G^T)/2
         g = E.scale(E.Const(Fraction(1, 2)), E.add(g, E.transpose(g)))
     return simplify(g)
 

@@ -85,7 +85,7 @@ def bind_sizes(symbols, values: dict) -> dict:
     sizes: dict = {}
     for s in symbols:
         a = values[s.name]
-        for dim, actual in zip(s.dims, a.shape):
+        for dim, actual in zip(s.dims, a.shape, strict=False):
             expected = sizes.setdefault(dim, actual) if isinstance(dim, str) else dim
             if expected != actual:
                 raise ShapeError(f"{s.name} has shape {a.shape}, but its sizes {s.dims} disagree with the other values")
@@ -101,6 +101,8 @@ def evaluate(e: E.Expr, values: dict, sizes: dict) -> np.ndarray:
             return memo[node]
         if isinstance(node, E.Symbol):
             out = values[node.name]
+        elif isinstance(node, E.Differential):  # dX is given as values["dX"]
+            out = values["d" + node.var.name]
         elif isinstance(node, E.Const):
             out = np.array([[float(node.value)]])
         elif isinstance(node, E.Identity):

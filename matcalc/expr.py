@@ -32,7 +32,7 @@ class Expr:
     def __init__(self, *values):
         if len(values) != len(self.fields):
             raise TypeError(f"{type(self).__name__} takes {self.fields}")
-        for name, value in zip(self.fields, values):
+        for name, value in zip(self.fields, values, strict=False):
             object.__setattr__(self, name, value)
         kids = self.children()
         depth = 1 + max((k.depth for k in kids), default=0)
@@ -202,7 +202,7 @@ class MatMul(Expr):
 
     def _shape(self):
         fs = self.factors
-        for a, b in zip(fs, fs[1:]):
+        for a, b in zip(fs, fs[1:], strict=False):
             unify(a.shape[1], b.shape[0], lambda a=a, b=b: f"cannot multiply {_described(a)} by {_described(b)}")
         return (fs[0].shape[0], fs[-1].shape[1])
 
@@ -452,7 +452,7 @@ def broadcast_shape(terms, what: str):
         sized = [t for t in terms if not is_one(t.shape[axis])]
         dim = sized[0].shape[axis] if sized else 1
         for t in sized[1:]:
-            dim = unify(dim, t.shape[axis], lambda t=t: f"cannot {what} {_described(sized[0])} and {_described(t)}")
+            dim = unify(dim, t.shape[axis], lambda t=t, s=sized[0]: f"cannot {what} {_described(s)} and {_described(t)}")
         dims.append(dim)
     shape = tuple(dims)
     if not all(is_scalar(t) for t in terms) and not any(

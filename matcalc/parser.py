@@ -297,7 +297,7 @@ def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
         if node in memo:
             return memo[node]
         values = []
-        for field, value in zip(node.fields, node.key()):
+        for field, value in zip(node.fields, node.key(), strict=False):
             if isinstance(value, E.Expr):
                 value = walk(value)
             elif isinstance(value, tuple) and value and isinstance(value[0], E.Expr):

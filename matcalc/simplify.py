@@ -130,7 +130,7 @@ def _rebuild(node: E.Expr, f) -> E.Expr:
     if not kids:
         return node
     new = [f(k) for k in kids]
-    if all(a is b for a, b in zip(kids, new)):
+    if all(a is b for a, b in zip(kids, new, strict=False)):
         return node
     return rebuild(node, new)
 
@@ -162,4 +162,4 @@ def rebuild(node: E.Expr, kids: list) -> E.Expr:
         return E.elem_power(kids[0], node.exponent)
     if t is E.Apply:
         return E.apply(node.fn, kids[0])
-    return node.map_children(dict(zip(node.children(), kids)).get)
+    return node.map_children(dict(zip(node.children(), kids, strict=False)).get)

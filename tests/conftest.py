@@ -1,0 +1,30 @@
+import numpy as np
+import pytest
+
+import matcalc
+from matcalc.evaluate import evaluate
+from matcalc.verify import domain_points, symbols_of
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def point_for(f, seed=0):
+    """One random point (values, sizes) in the domain of expression f."""
+    return domain_points(f, 1, seed)[0]
+
+
+def variable(f, name):
+    return next(s for s in symbols_of(f) if s.name == name)
+
+
+def directional_fd(f, values, sizes, name, direction, h=1e-6):
+    """Central difference of f at values along direction for variable name."""
+    plus = evaluate(f, {**values, name: values[name] + h * direction}, sizes)
+    minus = evaluate(f, {**values, name: values[name] - h * direction}, sizes)
+    return (plus - minus) / (2 * h)
+
+
+__all__ = ["matcalc", "point_for", "variable", "directional_fd"]
