@@ -1,6 +1,6 @@
 """matcalc: symbolic matrix calculus: gradients of matrix expressions, checked numerically."""
 
-from .api import Result, gradient
+from .api import Result, gradient, hessian, jacobian
 from .errors import DeclarationError, DerivativeError, DomainError, MatcalcError, ParseError, ShapeError
 from .parser import parse
 from .verify import CheckReport
@@ -8,6 +8,6 @@ from .verify import CheckReport
 __version__ = "0.1.0"
 
 __all__ = [
-    "gradient", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
+    "gradient", "hessian", "jacobian", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
     "DeclarationError", "DerivativeError", "DomainError",
 ]

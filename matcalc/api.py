@@ -9,6 +9,7 @@ import numpy as np
 
 from . import expr as E
 from .canonical import gradient_from_differential
+from .jacobian import jacobian_from_differential
 from .differential import differential
 from .errors import DerivativeError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate
@@ -16,7 +17,7 @@ from .parser import parse
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
 from .simplify import simplify
-from .verify import CheckReport, check_gradient, symbols_of
+from .verify import CheckReport, check_derivative, symbols_of
 
 
 def user_errors(fn):
@@ -36,31 +37,45 @@ def user_errors(fn):
     return wrapper
 
 
-class Result:
-    """A derivative: its expression, and ways to print, evaluate and check it."""
+LABELS = {"gradient": ("grad", r"\nabla_{%s} f"), "hessian": ("hess", r"\nabla^2_{%s} f"),
+          "jacobian": ("jac", r"J_{%s} f")}
 
-    def __init__(self, function: E.Expr, variable: E.Symbol, expr: E.Expr, kind: str = "gradient"):
+
+class Result:
+    """A derivative: its expression, and ways to print, evaluate and check it.
+
+    ``of`` is what it is the derivative of: the function for a gradient or a Jacobian,
+    the gradient for a Hessian."""
+
+    def __init__(self, function: E.Expr, variable: E.Symbol, expr: E.Expr, kind: str = "gradient", of=None):
         self.function, self.variable, self.expr, self.kind = function, variable, expr, kind
+        self.of = function if of is None else of
 
     @property
     def shape(self):
         return self.expr.shape
 
+    @property
+    def label(self) -> str:
+        return f"{LABELS[self.kind][0]}_{self.variable.name} f"
+
     def __str__(self):
         return to_text(self.expr)
 
     def __repr__(self):
-        return f"grad_{self.variable.name} f = {self}"
+        return f"{self.label} = {self}"
 
     def latex(self) -> str:
         return to_latex(self.expr)
 
     def _repr_latex_(self) -> str:
-        return rf"$\nabla_{{{to_latex(self.variable)}}} f = {self.latex()}$"
+        return f"${LABELS[self.kind][1] % to_latex(self.variable)} = {self.latex()}$"
 
     @user_errors
     def evaluate(self, values: dict) -> np.ndarray:
-        """The value at ``values`` (name -> array), shaped like the variable's value when it is given."""
+        """The value at ``values`` (name -> array).  A gradient is shaped like the variable's given
+        value; a Hessian is (n, n) for a vector and (mn, mn) in column-major vec order for a matrix;
+        a Jacobian is (rows of vec F, rows of vec X)."""
         needed = {s.name: s for s in symbols_of(self.expr)}
         known = {s.name: s for s in symbols_of(self.function)} | needed
         missing = sorted(set(needed) - set(values))
@@ -70,19 +85,21 @@ class Result:
         sizes = bind_sizes([known[n] for n in arrays], arrays)
         out = evaluate(self.expr, arrays, sizes)
         given = values.get(self.variable.name)
-        return out.reshape(np.shape(given)) if given is not None and np.size(given) == out.size else out
+        if self.kind == "gradient" and given is not None and np.size(given) == out.size:
+            return out.reshape(np.shape(given))
+        return out
 
     @user_errors
     def check(self, points: int = 3, seed: int = 0) -> CheckReport:
         """Compare with central differences and the complex step at random points of the domain."""
-        return check_gradient(self.function, self.variable, self.expr, points=points, seed=seed)
+        return check_derivative(self.of, self.variable, self.expr, self.kind, points=points, seed=seed)
 
     @user_errors
     def exact_check(self, size: int = 2) -> bool:
         """Compare with sympy's derivative on explicit size x size symbolic matrices (small cases only)."""
-        from .exact import exact_gradient_check
+        from .exact import exact_check
 
-        return exact_gradient_check(self.function, self.variable, self.expr, size=size)
+        return exact_check(self.of, self.variable, self.expr, self.kind, size=size)
 
     def to_dict(self) -> dict:
         return {"expression": to_text(self.function), "variable": self.variable.name, self.kind: str(self),
@@ -109,11 +126,53 @@ def _gradient(f: E.Expr, x: E.Symbol) -> E.Expr:
     return simplify(g)
 
 
+def _parsed(expr, declare) -> E.Expr:
+    return parse(expr, declare) if isinstance(expr, str) else expr
+
+
+def _require_scalar(f: E.Expr, what: str):
+    if not E.is_scalar(f):
+        raise DerivativeError(
+            f"f = {to_text(f)} is not a scalar (it is {shape_str(f.shape)}): a {what} needs a scalar function; "
+            "use jacobian for a vector- or matrix-valued one")
+
+
+def _each(wrt, results: dict):
+    return results[wrt] if isinstance(wrt, str) else results
+
+
 @user_errors
 def gradient(expr, wrt, declare: dict | None = None):
     """The gradient of a scalar expression: a Result, or a dict of them when ``wrt`` is a list."""
-    f = parse(expr, declare) if isinstance(expr, str) else expr
-    if not E.is_scalar(f):
-        raise DerivativeError(f"f = {to_text(f)} is not a scalar (it is {shape_str(f.shape)}): a gradient needs a scalar function")
-    results = {x.name: Result(f, x, _gradient(f, x)) for x in _variables(f, wrt)}
-    return results[wrt] if isinstance(wrt, str) else results
+    f = _parsed(expr, declare)
+    _require_scalar(f, "gradient")
+    return _each(wrt, {x.name: Result(f, x, _gradient(f, x)) for x in _variables(f, wrt)})
+
+
+def _jacobian(f: E.Expr, x: E.Symbol) -> E.Expr:
+    return simplify(jacobian_from_differential(differential(f, x), E.Differential(x)))
+
+
+@user_errors
+def jacobian(expr, wrt, declare: dict | None = None):
+    """The Jacobian d vec(F) / d vec(X)^T of a vector- or matrix-valued expression."""
+    f = _parsed(expr, declare)
+    if E.is_scalar(f):
+        raise DerivativeError(f"f = {to_text(f)} is a scalar: its derivative is a gradient (use gradient / matcalc grad)")
+    return _each(wrt, {x.name: Result(f, x, _jacobian(f, x), "jacobian") for x in _variables(f, wrt)})
+
+
+@user_errors
+def hessian(expr, wrt, declare: dict | None = None):
+    """The Hessian of a scalar expression from its second differential, d^2 f = dx^T H dx:
+    (n, n) for a vector, (mn, mn) in column-major vec order for a matrix."""
+    f = _parsed(expr, declare)
+    _require_scalar(f, "Hessian")
+    results = {}
+    for x in _variables(f, wrt):
+        if x.kind == "symmetric":
+            raise DerivativeError(f"the Hessian with respect to the symmetric matrix {x.name} is not supported; "
+                                  "declare it a matrix")
+        g = _gradient(f, x)
+        results[x.name] = Result(f, x, _jacobian(g, x), "hessian", of=g)
+    return _each(wrt, results)

@@ -50,17 +50,27 @@ NUMPY = {
     E.Det:        lambda e, v: _scalar(np.linalg.det(v[0])),
     E.LogDet:     lambda e, v: _scalar(np.log(np.linalg.det(v[0]))),
     E.Norm:       lambda e, v: _scalar(np.sqrt((v[0] * v[0]).sum())),
+    E.Vec:        lambda e, v: v[0].reshape(-1, 1, order="F"),
     E.Softmax:    lambda e, v: _softmax(v[0]),
     E.LogSumExp:  lambda e, v: _logsumexp(v[0]),
 }
 # fmt: on
 
 
+def commutation_matrix(rows: int, cols: int) -> np.ndarray:
+    """K with K vec(A) = vec(A^T) for A of shape (rows, cols), vec stacking columns."""
+    k = np.zeros((rows * cols, rows * cols))
+    for i in range(rows):
+        for j in range(cols):
+            k[i * cols + j, j * rows + i] = 1
+    return k
+
+
 def size_of(dim, sizes: dict) -> int:
     if isinstance(dim, int):
         return dim
     if "*" in dim:
-        return prod(size_of(part, sizes) for part in dim.split("*"))
+        return prod(int(part) if part.isdigit() else size_of(part, sizes) for part in dim.split("*"))
     if dim not in sizes:
         raise MatcalcError(f"the size {dim} is not known from the values given")
     return sizes[dim]
@@ -107,6 +117,8 @@ def evaluate(e: E.Expr, values: dict, sizes: dict) -> np.ndarray:
             out = np.array([[float(node.value)]])
         elif isinstance(node, E.Identity):
             out = np.eye(size_of(node.n, sizes))
+        elif isinstance(node, E.Commutation):
+            out = commutation_matrix(*(size_of(d, sizes) for d in node.dims))
         elif isinstance(node, (E.Ones, E.Zero)):
             shape = tuple(size_of(d, sizes) for d in node.dims)
             out = np.ones(shape) if isinstance(node, E.Ones) else np.zeros(shape)

@@ -8,6 +8,7 @@ from functools import reduce
 import sympy as sp
 
 from . import expr as E
+from .evaluate import commutation_matrix
 from .functions import FUNCTIONS, t
 from .verify import symbols_of
 
@@ -44,6 +45,7 @@ SYMPY = {
     E.Det:        lambda e, v: sp.Matrix([[v[0].det()]]),
     E.LogDet:     lambda e, v: sp.Matrix([[sp.log(v[0].det())]]),
     E.Norm:       lambda e, v: sp.Matrix([[sp.sqrt(sum(a**2 for a in v[0]))]]),
+    E.Vec:        lambda e, v: sp.Matrix(list(v[0].T)),
     E.Softmax:    lambda e, v: _softmax(v[0]),
     E.LogSumExp:  lambda e, v: sp.Matrix([[sp.log(sum(sp.exp(a) for a in v[0]))]]),
 }
@@ -66,6 +68,8 @@ def to_sympy(e: E.Expr, values: dict, size: int) -> sp.Matrix:
             out = sp.Matrix([[sp.Rational(node.value.numerator, node.value.denominator)]])
         elif isinstance(node, E.Identity):
             out = sp.eye(dim(node.n))
+        elif isinstance(node, E.Commutation):
+            out = sp.Matrix(commutation_matrix(*(dim(d) for d in node.dims)).astype(int))
         elif isinstance(node, (E.Ones, E.Zero)):
             rows, cols = (dim(d) for d in node.dims)
             out = sp.ones(rows, cols) if isinstance(node, E.Ones) else sp.zeros(rows, cols)
@@ -77,19 +81,26 @@ def to_sympy(e: E.Expr, values: dict, size: int) -> sp.Matrix:
     return ev(e)
 
 
-def exact_gradient_check(function: E.Expr, variable: E.Symbol, gradient: E.Expr, size: int = 2) -> bool:
-    """True when the gradient equals sympy's derivative of f, entry by entry, for explicit
-    ``size`` x ``size`` symbolic inputs.  A symmetric variable shares x_ij = x_ji, so its
-    off-diagonal partial derivatives count both entries: df/dx_ij = 2 G_ij."""
-    values = {s.name: _explicit(s, size) for s in set(symbols_of(function)) | {variable}}
-    f = to_sympy(function, values, size)[0, 0]
-    g = to_sympy(gradient, values, size)
+def exact_check(of: E.Expr, variable: E.Symbol, derivative: E.Expr, kind: str = "gradient", size: int = 2) -> bool:
+    """True when the derivative equals sympy's entry-by-entry derivative of ``of`` for explicit
+    ``size`` x ``size`` symbolic inputs.  For a gradient, a symmetric variable shares
+    x_ij = x_ji, so its off-diagonal partial derivatives count both entries: df/dx_ij = 2 G_ij.
+    For a Jacobian or Hessian (``of`` is then the function or the gradient), column k of J is
+    vec(d of / d x_k) with x_k the k-th entry of vec(X)."""
+    values = {s.name: _explicit(s, size) for s in set(symbols_of(of)) | set(symbols_of(derivative)) | {variable}}
+    f = to_sympy(of, values, size)
+    d = to_sympy(derivative, values, size)
     x = values[variable.name]
-    for i in range(x.rows):
-        for j in range(x.cols):
-            if variable.kind == "symmetric" and j < i:
-                continue
-            weight = 2 if variable.kind == "symmetric" and i != j else 1
-            if sp.simplify(sp.diff(f, x[i, j]) - weight * g[i, j]) != 0:
+    for j in range(x.cols):
+        for i in range(x.rows):
+            if kind == "gradient":
+                if variable.kind == "symmetric" and j < i:
+                    continue
+                weight = 2 if variable.kind == "symmetric" and i != j else 1
+                differences = [sp.diff(f[0, 0], x[i, j]) - weight * d[i, j]]
+            else:
+                column = d[:, j * x.rows + i]
+                differences = [sp.diff(a, x[i, j]) - b for a, b in zip(f.T, column)]  # f.T iterates vec(f)
+            if any(sp.simplify(difference) != 0 for difference in differences):
                 return False
     return True

@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import reduce
 
 from .errors import MatcalcError, ShapeError
-from .shapes import is_column_shape, is_one, is_scalar_shape, shape_str, unify
+from .shapes import is_column_shape, is_one, is_scalar_shape, product_dim, shape_str, unify
 
 MAX_DEPTH = 200  # deeper trees would exhaust Python's recursion in later passes
 
@@ -275,10 +275,27 @@ class Kron(Expr):
     fields = ("left", "right")
 
     def _shape(self):
-        from .shapes import product_dim
-
         a, b = self.left.shape, self.right.shape
         return (product_dim(a[0], b[0]), product_dim(a[1], b[1]))
+
+
+class Vec(Expr):
+    """``vec(U)``: the columns of U stacked into one column."""
+
+    fields = ("arg",)
+
+    def _shape(self):
+        return (product_dim(*self.arg.shape), 1)
+
+
+class Commutation(Expr):
+    """The commutation matrix K with ``K vec(U) = vec(U^T)`` for U of shape ``dims``."""
+
+    fields = ("dims",)
+
+    def _shape(self):
+        n = product_dim(*self.dims)
+        return (n, n)
 
 
 # ---------------------------------------------------------------- non-linear
@@ -400,6 +417,8 @@ def is_symmetric(e: Expr) -> bool:
         return is_symmetric(e.arg)
     if isinstance(e, Hadamard):
         return all(is_symmetric(f) for f in e.factors)
+    if isinstance(e, Kron):
+        return is_symmetric(e.left) and is_symmetric(e.right)
     if isinstance(e, Add):
         return all(is_symmetric(t) for t in e.terms) or Counter(e.terms) == Counter(map(transpose, e.terms))
     if isinstance(e, MatMul):  # a palindrome such as X^T A X with A symmetric
@@ -493,6 +512,8 @@ def add(*terms: Expr) -> Expr:
         coefficients[k] = coefficients.get(k, 0) + c
         representative.setdefault(k, rest)
     kept = [scale(Const(Fraction(c)), representative[k]) for k, c in coefficients.items() if c != 0]
+    # A before A^T, as people write A + A^T
+    kept = sorted(kept, key=lambda t: isinstance(t, Transpose) and t.arg in kept)
     if not kept:
         return Zero(shape)
     return kept[0] if len(kept) == 1 else Add(tuple(kept))
@@ -624,7 +645,9 @@ def transpose(e: Expr) -> Expr:
     if isinstance(e, (Zero, Ones)):
         return type(e)((e.shape[1], e.shape[0]))
     if isinstance(e, Kron):
-        return Kron(transpose(e.left), transpose(e.right))
+        return kron(transpose(e.left), transpose(e.right))
+    if isinstance(e, Commutation):
+        return Commutation((e.dims[1], e.dims[0]))
     return Transpose(e)
 
 
@@ -829,7 +852,36 @@ def logsumexp(e: Expr) -> Expr:
 
 
 def kron(a: Expr, b: Expr) -> Expr:
+    if is_scalar(a) or is_scalar(b):
+        return mul(a, b)
+    if isinstance(a, Identity) and isinstance(b, Identity):
+        return Identity(product_dim(a.n, b.n))
+    if isinstance(a, Zero) or isinstance(b, Zero):
+        return Zero(Kron(a, b).shape)
+    if isinstance(a, Scale) or isinstance(b, Scale):
+        ca, a = (a.coeff, a.arg) if isinstance(a, Scale) else (ONE, a)
+        cb, b = (b.coeff, b.arg) if isinstance(b, Scale) else (ONE, b)
+        return scale(mul(ca, cb), kron(a, b))
     return Kron(a, b)
+
+
+def vec(e: Expr) -> Expr:
+    if is_one(e.shape[1]):
+        return e
+    if is_one(e.shape[0]):
+        return transpose(e)
+    if isinstance(e, Scale):
+        return scale(e.coeff, vec(e.arg))
+    if isinstance(e, (Zero, Ones)):
+        return type(e)(Vec(e).shape)
+    return Vec(e)
+
+
+def commutation(dims) -> Expr:
+    """K with K vec(U) = vec(U^T); the identity when U is a vector."""
+    if is_one(dims[0]) or is_one(dims[1]):
+        return Identity(product_dim(*dims))
+    return Commutation(tuple(dims))
 
 
 def inner(a: Expr, b: Expr) -> Expr:

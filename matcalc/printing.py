@@ -138,7 +138,15 @@ class Printer:
             text, prec = self.print(arg)
             parts.append(self.parens(text) if prec < MUL else text)
         numerator = self.product(parts) if parts else "1"
-        text = self.fraction(numerator, self.product([self.factor(f) for f in bottom])) if bottom else numerator
+        if bottom:
+            if len(bottom) == 1:
+                denominator, precedence = self.print(bottom[0])
+                simple = precedence >= POW
+            else:
+                denominator, simple = self.product([self.factor(f) for f in bottom]), False
+            text = self.fraction(numerator, denominator if simple else self.parens(denominator), denominator)
+        else:
+            text = numerator
         return ("-" + text, NEG) if negative else (text, MUL)
 
     def _Hadamard(self, e):
@@ -200,6 +208,12 @@ class Printer:
     def _LogSumExp(self, e):
         return self.call("logsumexp", self.print(e.arg)[0]), ATOM
 
+    def _Vec(self, e):
+        return self.call("vec", self.print(e.arg)[0]), ATOM
+
+    def _Commutation(self, e):
+        return self.commutation(e.dims), ATOM
+
     def _Norm(self, e):
         frobenius = not (is_one(e.arg.shape[0]) or is_one(e.arg.shape[1]))
         return self.norm(self.print(e.arg)[0], frobenius), ATOM
@@ -241,8 +255,8 @@ class TextPrinter(Printer):
     def product(self, parts):
         return " ".join(parts)
 
-    def fraction(self, top, bottom):
-        return f"{top} / {bottom}" if " " not in bottom else f"{top} / ({bottom})"
+    def fraction(self, top, bottom, bare_bottom):
+        return f"{top} / {bottom}"
 
     def hadamard_op(self):
         return " .* "
@@ -264,6 +278,9 @@ class TextPrinter(Printer):
 
     def _Kron(self, e):
         return f"kron({self.print(e.left)[0]}, {self.print(e.right)[0]})", ATOM
+
+    def commutation(self, dims):
+        return f"K({dims[0]},{dims[1]})"
 
 
 _LATEX_FUNCTIONS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
@@ -311,8 +328,8 @@ class LatexPrinter(Printer):
     def product(self, parts):
         return " ".join(parts)
 
-    def fraction(self, top, bottom):
-        return rf"\frac{{{top}}}{{{bottom}}}"
+    def fraction(self, top, bottom, bare_bottom):
+        return rf"\frac{{{top}}}{{{bare_bottom}}}"
 
     def hadamard_op(self):
         return r" \circ "
@@ -335,9 +352,13 @@ class LatexPrinter(Printer):
     def norm(self, text, frobenius):
         return rf"\left\lVert {text}\right\rVert" + ("_F" if frobenius else "")
 
+    def commutation(self, dims):
+        return rf"K_{{{dims[0]},{dims[1]}}}"
+
     def _Power(self, e):
         if e.exponent < 0:
-            return self.fraction("1", self.print(E.power(e.base, -e.exponent))[0]), ATOM
+            bottom = self.print(E.power(e.base, -e.exponent))[0]
+            return self.fraction("1", bottom, bottom), ATOM
         return super()._Power(e)
 
 

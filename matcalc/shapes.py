@@ -123,13 +123,25 @@ def is_row_shape(shape) -> bool:
     return is_one(shape[0]) and not is_one(shape[1])
 
 
-def product_dim(a, b):
-    """The size of a Kronecker product along one axis."""
-    a, b = resolve(a), resolve(b)
-    if a == 1:
-        return b
-    if b == 1:
-        return a
-    if isinstance(a, int) and isinstance(b, int):
-        return a * b
-    return f"{a}*{b}"
+def product_dim(*dims):
+    """The size of a Kronecker product or a vec along one axis: ``n*m``, factors sorted so that
+    equal products compare equal (sizes are numbers, their product commutes)."""
+    number, names = 1, []
+    for d in dims:
+        d = resolve(d)
+        if isinstance(d, int):
+            number *= d
+        elif isinstance(d, DimVar):
+            names.append(d)
+        else:
+            for part in d.split("*"):
+                if part.isdigit():
+                    number *= int(part)
+                else:
+                    names.append(part)
+    if not names:
+        return number
+    if any(isinstance(n, DimVar) for n in names):
+        return DimVar("*".join(map(str, names)))  # unknown while parsing; fixed when the tree is rebuilt
+    parts = ([str(number)] if number != 1 else []) + sorted(names)
+    return "*".join(parts)

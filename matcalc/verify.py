@@ -109,8 +109,9 @@ class CheckReport:
                 "points": self.points, "sizes": self.sizes, "notes": self.notes}
 
 
-def _relative(a: float, b: float) -> float:
-    return abs(a - b) / max(abs(a), abs(b), 1e-8)
+def _relative(a, b) -> float:
+    a, b = np.atleast_1d(a), np.atleast_1d(b)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), 1e-8))
 
 
 def well_conditioned(e: E.Expr, values: dict, sizes: dict) -> bool:
@@ -150,28 +151,45 @@ def domain_points(function: E.Expr, count: int, seed: int, extra=()):
     return found
 
 
-def check_gradient(function: E.Expr, variable: E.Symbol, gradient: E.Expr, points: int = 3, seed: int = 0) -> CheckReport:
+def _vec(a: np.ndarray) -> np.ndarray:
+    return a.reshape(-1, order="F")
+
+
+def check_derivative(of: E.Expr, variable: E.Symbol, derivative: E.Expr, kind: str,
+                     points: int = 3, seed: int = 0) -> CheckReport:
+    """Check a derivative of ``of`` along random directions V at random points of the domain.
+
+    gradient: <G, V> against the directional derivative of the scalar ``of``;
+    jacobian and hessian: J vec(V) against vec of the directional derivative of ``of``
+    (for a Hessian, ``of`` is the gradient); a Hessian must also be symmetric."""
     worst_fd, worst_cs = 0.0, 0.0
-    use_complex = analytic(function)
+    use_complex = analytic(of)
     notes = [] if use_complex else ["the complex step does not apply to non-analytic functions (relu, abs, ...)"]
-    sizes = {}
-    for values, sizes in domain_points(function, points, seed, extra=(gradient,)):
+    sizes: dict = {}
+    for values, sizes in domain_points(of, points, seed, extra=(derivative,)):
         rng = np.random.default_rng(seed + 1)
         x = values.get(variable.name)
-        if x is None:  # the variable does not occur: f is constant in it
+        if x is None:  # the variable does not occur: the derivative is zero
             continue
-        g = evaluate(gradient, values, sizes)
+        d = evaluate(derivative, values, sizes)
+        if kind == "hessian" and _relative(d, d.T) > 1e-8:
+            worst_fd = max(worst_fd, _relative(d, d.T))
+            notes.append("the Hessian is not symmetric")
+
+        def at(point, values=values, sizes=sizes):
+            return _vec(evaluate(of, {**values, variable.name: point}, sizes))
+
         for _ in range(2):
             v = random_direction(variable, x, rng)
-            predicted = float(np.sum(g * v).real)
-
-            def f_at(point, values=values, sizes=sizes):
-                return evaluate(function, {**values, variable.name: point}, sizes)[0, 0]
-
+            predicted = np.sum(d * v) if kind == "gradient" else d @ _vec(v)
             h = 1e-6 * max(1.0, float(np.abs(x).max()))
-            fd = float(np.real(f_at(x + h * v) - f_at(x - h * v))) / (2 * h)
-            worst_fd = max(worst_fd, _relative(predicted, fd))
+            fd = np.real(at(x + h * v) - at(x - h * v)) / (2 * h)
+            worst_fd = max(worst_fd, _relative(np.real(predicted), fd))
             if use_complex:
-                cs = float(np.imag(f_at(x + 1e-20j * v))) / 1e-20
-                worst_cs = max(worst_cs, _relative(predicted, cs))
+                cs = np.imag(at(x + 1e-20j * v)) / 1e-20
+                worst_cs = max(worst_cs, _relative(np.real(predicted), cs))
     return CheckReport(worst_fd, worst_cs if use_complex else None, points, dict(sizes), notes)
+
+
+def check_gradient(function: E.Expr, variable: E.Symbol, gradient: E.Expr, points: int = 3, seed: int = 0) -> CheckReport:
+    return check_derivative(function, variable, gradient, "gradient", points, seed)
