@@ -31,7 +31,7 @@ def user_errors(fn):
             raise
         except RecursionError:
             raise MatcalcError("the expression is too deeply nested") from None
-        except (ValueError, TypeError, ArithmeticError, KeyError, np.linalg.LinAlgError) as err:
+        except Exception as err:  # a defect of matcalc's own, reported as one line all the same
             raise MatcalcError(f"internal error ({type(err).__name__}: {err})") from err
 
     return wrapper
@@ -50,6 +50,7 @@ class Result:
     def __init__(self, function: E.Expr, variable: E.Symbol, expr: E.Expr, kind: str = "gradient", of=None):
         self.function, self.variable, self.expr, self.kind = function, variable, expr, kind
         self.of = function if of is None else of
+        self.notes = _notes(of if kind == "hessian" else None)
 
     @property
     def shape(self):
@@ -104,6 +105,25 @@ class Result:
     def to_dict(self) -> dict:
         return {"expression": to_text(self.function), "variable": self.variable.name, self.kind: str(self),
                 "latex": self.latex(), "shape": [str(d) for d in self.shape]}
+
+
+def _notes(gradient: E.Expr | None) -> list[str]:
+    """What a Hessian cannot say: where the gradient holds step functions, it has kinks there."""
+    if gradient is None:
+        return []
+    kinks = sorted({node.fn for node in _nodes(gradient) if isinstance(node, E.Apply) and node.fn in ("step", "sign")})
+    return [f"the gradient contains {fn}(...), whose derivative is zero except at 0, where it does not exist: "
+            "this Hessian holds only away from those points" for fn in kinks]
+
+
+def _nodes(e: E.Expr):
+    stack, seen = [e], set()
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            yield node
+            stack.extend(node.children())
 
 
 def _variables(f: E.Expr, wrt) -> list[E.Symbol]:

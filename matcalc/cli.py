@@ -1,4 +1,4 @@
-"""The command line: ``matcalc grad EXPR --wrt x [--let A=symmetric] [--latex] [--json] [--check]``."""
+"""The command line: ``matcalc grad|hess|jac EXPR --wrt x [--let A=symmetric] [--latex] [--json] [--check]``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 
-from .api import gradient
+from .api import LABELS, gradient, hessian, jacobian
+from .cse import share
 from .errors import DeclarationError, MatcalcError
+from .printing import to_latex, to_text
+
+SHARE_ABOVE = 160  # characters of plain output above which shared subexpressions get names
 
 
 def parse_lets(lets: list[str]) -> dict[str, str]:
@@ -26,33 +30,52 @@ def _names(wrt: list[str]) -> list[str]:
     return [n.strip() for item in wrt for n in item.split(",") if n.strip()]
 
 
+COMMANDS = {
+    "grad": (gradient, "the gradient of a scalar expression"),
+    "hess": (hessian, "the Hessian of a scalar expression (vec form for a matrix variable)"),
+    "jac": (jacobian, "the Jacobian d vec(F) / d vec(X)^T of a vector- or matrix-valued expression"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="matcalc", description="Symbolic matrix calculus: gradients of matrix expressions.")
+    p = argparse.ArgumentParser(prog="matcalc", description="Symbolic matrix calculus: derivatives of matrix expressions.")
     sub = p.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("grad", help="the gradient of a scalar expression")
-    g.add_argument("expr", help='the expression, e.g. "x^T A x"')
-    g.add_argument("--wrt", action="append", required=True, help="the variable(s): --wrt x, --wrt W1,b1")
-    g.add_argument("--let", action="append", default=[], metavar="NAME=KIND",
-                   help="declare a kind: scalar, vector, matrix or symmetric")
-    g.add_argument("--latex", action="store_true", help="print LaTeX")
-    g.add_argument("--json", action="store_true", help="print JSON")
-    g.add_argument("--check", action="store_true", help="verify numerically at random points")
+    for name, (_, help_text) in COMMANDS.items():
+        g = sub.add_parser(name, help=help_text, description=help_text)
+        g.add_argument("expr", help='the expression, e.g. "x^T A x"')
+        g.add_argument("--wrt", action="append", required=True, help="the variable(s): --wrt x, --wrt W1,b1")
+        g.add_argument("--let", action="append", default=[], metavar="NAME=KIND",
+                       help="declare a kind: scalar, vector, matrix or symmetric")
+        g.add_argument("--latex", action="store_true", help="print LaTeX")
+        g.add_argument("--json", action="store_true", help="print JSON")
+        g.add_argument("--check", action="store_true", help="verify numerically at random points")
+        g.add_argument("--no-share", action="store_true",
+                       help="write every result in full instead of naming shared subexpressions")
     return p
 
 
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    names = _names(args.wrt)
-    results = gradient(args.expr, wrt=names, declare=parse_lets(args.let))
+    derive = COMMANDS[args.command][0]
+    results = derive(args.expr, wrt=_names(args.wrt), declare=parse_lets(args.let))
     failed = False
     records = []
+    definitions, written = [], {name: r.expr for name, r in results.items()}
+    if not args.json and not args.no_share and sum(len(str(r)) for r in results.values()) > SHARE_ABOVE:
+        definitions, written = share(written)
+    printer = to_latex if args.latex else to_text
+    for symbol, value in definitions:
+        print(f"{printer(symbol)} = {printer(value)}")
     for name, r in results.items():
         report = r.check() if args.check else None
         failed |= report is not None and not report.ok
         if args.json:
             records.append(r.to_dict() | ({"check": report.to_dict()} if report else {}))
             continue
-        print(rf"\nabla_{{{name}}} f = {r.latex()}" if args.latex else f"grad_{name} f = {r}")
+        label = LABELS[r.kind][1] % printer(r.variable) if args.latex else r.label
+        print(f"{label} = {printer(written[name])}")
+        for note in r.notes:
+            print(f"note: {note}")
         if report is not None:
             print(f"check: {report}")
     if args.json:

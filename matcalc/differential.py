@@ -14,14 +14,14 @@ from .errors import MatcalcError
 from .functions import derivative
 
 
-def _product_rule(factors, combine, d):
+def _product_rule(e, factors, combine, d):
     """d(U1 U2 ... Uk) = dU1 U2 ... Uk + U1 dU2 ... Uk + ... (any associative product)."""
     terms = []
     for i, f in enumerate(factors):
         df = d(f)
         if not isinstance(df, E.Zero):
             terms.append(reduce(combine, (*factors[:i], df, *factors[i + 1:])))
-    return E.add(*terms)
+    return E.add(*terms) if terms else E.Zero(e.shape)
 
 
 def _matrix_power(e, d):
@@ -32,13 +32,13 @@ def _matrix_power(e, d):
 # fmt: off
 RULES = {
     E.Add:        ("d(U + V) = dU + dV",                      lambda e, d: E.add(*map(d, e.terms))),
-    E.MatMul:     ("d(U V) = dU V + U dV",                    lambda e, d: _product_rule(e.factors, E.mul, d)),
+    E.MatMul:     ("d(U V) = dU V + U dV",                    lambda e, d: _product_rule(e, e.factors, E.mul, d)),
     E.Scale:      ("d(a U) = da U + a dU",                    lambda e, d: E.add(E.mul(d(e.coeff), e.arg), E.mul(e.coeff, d(e.arg)))),
     E.Transpose:  ("d(U^T) = (dU)^T",                         lambda e, d: E.transpose(d(e.arg))),
     E.Inverse:    ("d(U^-1) = -U^-1 dU U^-1",                 lambda e, d: E.neg(E.matmul(e, d(e.arg), e))),
     E.MatPower:   ("d(U^k) = sum_i U^i dU U^(k-1-i)",         _matrix_power),
     E.Power:      ("d(a^p) = p a^(p-1) da",                   lambda e, d: E.mul(E.mul(E.Const(e.exponent), E.power(e.base, e.exponent - 1)), d(e.base))),
-    E.Hadamard:   ("d(U .* V) = dU .* V + U .* dV",           lambda e, d: _product_rule(e.factors, E.hadamard, d)),
+    E.Hadamard:   ("d(U .* V) = dU .* V + U .* dV",           lambda e, d: _product_rule(e, e.factors, E.hadamard, d)),
     E.ElemPower:  ("d(U .^ p) = p U .^ (p-1) .* dU",          lambda e, d: E.hadamard(E.mul(E.Const(e.exponent), E.elem_power(e.arg, e.exponent - 1)), d(e.arg))),
     E.Apply:      ("d f(U) = f'(U) .* dU",                    lambda e, d: E.hadamard(derivative(e.fn, e.arg), d(e.arg))),
     E.Det:        ("d det U = det U tr(U^-1 dU)",             lambda e, d: E.mul(e, E.trace(E.mul(E.inverse(e.arg), d(e.arg))))),
@@ -50,7 +50,7 @@ RULES = {
     E.DiagVector: ("d diag(U) = diag(dU)",                    lambda e, d: E.diag(d(e.arg))),
     E.Softmax:    ("d softmax(u) = s .* du - s s^T du",       lambda e, d: E.sub(E.hadamard(e, d(e.arg)), E.matmul(e, E.transpose(e), d(e.arg)))),
     E.LogSumExp:  ("d logsumexp(u) = softmax(u)^T du",        lambda e, d: E.mul(E.transpose(E.softmax(e.arg)), d(e.arg))),
-    E.Kron:       ("d(U kron V) = dU kron V + U kron dV",     lambda e, d: _product_rule((e.left, e.right), E.kron, d)),
+    E.Kron:       ("d(U kron V) = dU kron V + U kron dV",     lambda e, d: _product_rule(e, (e.left, e.right), E.kron, d)),
 }
 # fmt: on
 
