@@ -56,24 +56,35 @@ ADJOINT = {
 # fmt: on
 
 
-def gradient_from_differential(df: E.Expr, dx: E.Differential, record=None) -> E.Expr:
+def peel(root: E.Expr, seed: E.Expr, rules: dict, dx: E.Differential, on_stage=None) -> list[E.Expr]:
+    """Walk an expression linear in dX from the outside in, one level of nodes per stage.
+
+    The walk carries, next to each subexpression still holding dX, what it is multiplied by
+    (a cotangent for a gradient, a left factor for a Jacobian); a rule of ``rules`` replaces a
+    node by its children with their new carries.  Returns the carries that reach dX;
+    ``on_stage(state, rule_names)`` sees every stage, for derivations."""
+    state, used = [(root, seed)], []
+    while True:
+        if on_stage is not None:
+            on_stage(state, used)
+        if all(e == dx for e, _ in state):
+            return [c for _, c in state]
+        following, used = [], []
+        for e, c in state:
+            if e == dx:
+                following.append((e, c))
+            elif E.contains(e, dx):
+                if type(e) not in rules:
+                    raise MatcalcError(f"{type(e).__name__} is not linear in {dx}")
+                name, rule = rules[type(e)]
+                used.append(name)
+                following.extend(rule(e, c, dx))
+        state = following
+
+
+def gradient_from_differential(df: E.Expr, dx: E.Differential, on_stage=None) -> E.Expr:
     """G with df = <G, dX>, for a scalar df linear in dX."""
     if not E.is_scalar(df):
         raise MatcalcError("the canonical form <G, dX> needs a scalar differential")
-    contributions = []
-    stack = [(df, E.ONE)]
-    while stack:
-        e, c = stack.pop()
-        if e == dx:
-            contributions.append(c)
-            continue
-        if not E.contains(e, dx):
-            continue
-        if type(e) not in ADJOINT:
-            raise MatcalcError(f"{type(e).__name__} is not linear in {dx}")
-        name, rule = ADJOINT[type(e)]
-        pairs = rule(e, c, dx)
-        if record is not None:
-            record(name, e, c, pairs)
-        stack.extend(reversed(pairs))
+    contributions = peel(df, E.ONE, ADJOINT, dx, on_stage)
     return E.add(*contributions) if contributions else E.Zero(dx.shape)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
-from .errors import MatcalcError
+from .canonical import peel
 
 
 def _side(e: E.Expr | None, size) -> E.Expr:
@@ -22,73 +22,50 @@ def _side(e: E.Expr | None, size) -> E.Expr:
     return E.ONE if size == 1 else E.Identity(size)
 
 
-def _matmul(e, jac):
+def _matmul(e, m, dx):
+    """vec(L U R) = (R^T kron L) vec(U)."""
     out = []
     for i, f in enumerate(e.factors):
-        if f.free & e.free and _has_dx(f):
+        if E.contains(f, dx):
             left = E.matmul(*e.factors[:i]) if i else None
             right = E.matmul(*e.factors[i + 1:]) if i + 1 < len(e.factors) else None
             right_t = _side(E.transpose(right) if right is not None else None, f.shape[1])
-            out.append(E.mul(E.kron(right_t, _side(left, f.shape[0])), jac(f)))
+            out.append((f, E.mul(m, E.kron(right_t, _side(left, f.shape[0])))))
     return out
 
 
-def _scale(e, jac):
+def _scale(e, m, dx):
+    """vec(a U) = a vec(U), and vec(da U) = vec(U) da."""
     out = []
-    if _has_dx(e.arg):
-        out.append(E.mul(e.coeff, jac(e.arg)))
-    if _has_dx(e.coeff):
-        out.append(E.mul(E.vec(e.arg), jac(e.coeff)))
+    if E.contains(e.arg, dx):
+        out.append((e.arg, E.mul(m, e.coeff)))
+    if E.contains(e.coeff, dx):
+        out.append((e.coeff, E.mul(m, E.vec(e.arg))))
     return out
 
 
-def _hadamard(e, jac):
-    out = []
-    for i, f in enumerate(e.factors):
-        if _has_dx(f):
-            others = reduce(E.hadamard, e.factors[:i] + e.factors[i + 1:])
-            out.append(E.mul(E.diag(E.vec(others)), jac(f)))
-    return out
-
-
-def _has_dx(e: E.Expr) -> bool:
-    return any(isinstance(s, E.Differential) for s in e.free)
+def _hadamard(e, m, dx):
+    """vec(a .* U) = diag(vec(a)) vec(U)."""
+    return [(f, E.mul(m, E.diag(E.vec(reduce(E.hadamard, e.factors[:i] + e.factors[i + 1:])))))
+            for i, f in enumerate(e.factors) if E.contains(f, dx)]
 
 
 # fmt: off
 JACOBIAN = {
-    E.Add:       ("vec(U + V) = vec(U) + vec(V)",               lambda e, jac: [jac(t) for t in e.terms if _has_dx(t)]),
-    E.MatMul:    ("vec(L U R) = (R^T kron L) vec(U)",           _matmul),
-    E.Scale:     ("vec(a U) = a vec(U) + vec(U) da",             _scale),
-    E.Transpose: ("vec(U^T) = K vec(U)",                        lambda e, jac: [E.mul(E.commutation(e.arg.shape), jac(e.arg))]),
-    E.Hadamard:  ("vec(a .* U) = diag(vec(a)) vec(U)",          _hadamard),
-    E.Trace:     ("tr(U) = vec(I)^T vec(U)",                    lambda e, jac: [E.mul(E.transpose(E.vec(E.Identity(e.arg.shape[0]))), jac(e.arg))]),
-    E.Sum:       ("sum(U) = ones^T vec(U)",                     lambda e, jac: [E.mul(E.Ones((1, E.vec(e.arg).shape[0])), jac(e.arg))]),
-    E.Vec:       ("vec(vec(U)) = vec(U)",                       lambda e, jac: [jac(e.arg)]),
+    E.Add:       ("vec(U + V) = vec(U) + vec(V)",          lambda e, m, dx: [(t, m) for t in e.terms]),
+    E.MatMul:    ("vec(L U R) = (R^T kron L) vec(U)",      _matmul),
+    E.Scale:     ("vec(a U) = a vec(U) + vec(U) da",        _scale),
+    E.Transpose: ("vec(U^T) = K vec(U)",                   lambda e, m, dx: [(e.arg, E.mul(m, E.commutation(e.arg.shape)))]),
+    E.Hadamard:  ("vec(a .* U) = diag(vec(a)) vec(U)",     _hadamard),
+    E.Trace:     ("tr(U) = vec(I)^T vec(U)",               lambda e, m, dx: [(e.arg, E.mul(m, E.transpose(E.vec(E.Identity(e.arg.shape[0])))))]),
+    E.Sum:       ("sum(U) = ones^T vec(U)",                lambda e, m, dx: [(e.arg, E.mul(m, E.Ones((1, E.vec(e.arg).shape[0]))))]),
+    E.Vec:       ("vec(vec(U)) = vec(U)",                  lambda e, m, dx: [(e.arg, m)]),
 }
 # fmt: on
 
 
-def jacobian_from_differential(dF: E.Expr, dx: E.Differential, record=None) -> E.Expr:
+def jacobian_from_differential(dF: E.Expr, dx: E.Differential, on_stage=None) -> E.Expr:
     """J with vec(dF) = J vec(dX), for dF linear in dX."""
-    memo: dict = {}
-
-    def jac(e: E.Expr) -> E.Expr:
-        if e in memo:
-            return memo[e]
-        if e == dx:
-            out = E.Identity(E.vec(dx).shape[0]) if not E.is_scalar(dx) else E.ONE
-        elif type(e) in JACOBIAN:
-            name, rule = JACOBIAN[type(e)]
-            parts = rule(e, jac)
-            out = E.add(*parts) if parts else E.Zero((E.vec(e).shape[0], E.vec(dx).shape[0]))
-            if record is not None:
-                record(name, e, out)
-        else:
-            raise MatcalcError(f"the Jacobian through {type(e).__name__} is not supported")
-        memo[e] = out
-        return out
-
-    if not _has_dx(dF):
-        return E.Zero((E.vec(dF).shape[0], E.vec(dx).shape[0]))
-    return jac(dF)
+    shape = (E.vec(dF).shape[0], E.vec(dx).shape[0])
+    contributions = peel(dF, _side(None, shape[0]), JACOBIAN, dx, on_stage)
+    return E.add(*contributions) if contributions else E.Zero(shape)
