@@ -43,15 +43,15 @@ def _hadamard(e, c, dx):
 
 # fmt: off
 ADJOINT = {
-    E.Add:        ("<C, U + V> = <C, U> + <C, V>",      lambda e, c, dx: [(t, c) for t in e.terms]),
-    E.MatMul:     ("<C, L U R> = <L^T C R^T, U>",       _matmul),
-    E.Scale:      ("<C, a U> = <a C, U>",               _scale),
-    E.Transpose:  ("<C, U^T> = <C^T, U>",               lambda e, c, dx: [(e.arg, E.transpose(c))]),
-    E.Hadamard:   ("<C, U .* V> = <C .* V, U>",         _hadamard),
-    E.Trace:      ("c tr U = <c I, U>",                 lambda e, c, dx: [(e.arg, E.scale(c, E.Identity(e.arg.shape[0])))]),
-    E.Sum:        ("c sum U = <c ones, U>",             lambda e, c, dx: [(e.arg, E.scale(c, E.Ones(e.arg.shape)))]),
-    E.DiagMatrix: ("<C, diag(u)> = <diag(C), u>",       lambda e, c, dx: [(e.arg, E.diag(c))]),
-    E.DiagVector: ("<c, diag(U)> = <diag(c), U>",       lambda e, c, dx: [(e.arg, E.diag(c))]),
+    E.Add:        ("linearity",                                               "<C, U + V> = <C, U> + <C, V>", lambda e, c, dx: [(t, c) for t in e.terms]),
+    E.MatMul:     ("moving the other factors of a product to the other side", "<C, L U R> = <L^T C R^T, U>",  _matmul),
+    E.Scale:      ("moving a scalar factor",                                  "<C, a U> = <a C, U>",          _scale),
+    E.Transpose:  ("moving a transpose",                                      "<C, U^T> = <C^T, U>",          lambda e, c, dx: [(e.arg, E.transpose(c))]),
+    E.Hadamard:   ("moving an element-wise factor",                           "<C, U .* V> = <C .* V, U>",    _hadamard),
+    E.Trace:      ("a trace as an inner product with I",                      "c tr U = <c I, U>",            lambda e, c, dx: [(e.arg, E.scale(c, E.Identity(e.arg.shape[0])))]),
+    E.Sum:        ("a sum as an inner product with ones",                     "c sum U = <c ones, U>",        lambda e, c, dx: [(e.arg, E.scale(c, E.Ones(e.arg.shape)))]),
+    E.DiagMatrix: ("moving diag",                                             "<C, diag(u)> = <diag(C), u>",  lambda e, c, dx: [(e.arg, E.diag(c))]),
+    E.DiagVector: ("moving diag",                                             "<c, diag(U)> = <diag(c), U>",  lambda e, c, dx: [(e.arg, E.diag(c))]),
 }
 # fmt: on
 
@@ -76,8 +76,8 @@ def peel(root: E.Expr, seed: E.Expr, rules: dict, dx: E.Differential, on_stage=N
             elif E.contains(e, dx):
                 if type(e) not in rules:
                     raise MatcalcError(f"{type(e).__name__} is not linear in {dx}")
-                name, rule = rules[type(e)]
-                used.append(name)
+                words, identity, rule = rules[type(e)]
+                used.append((words, identity))
                 following.extend(rule(e, c, dx))
         state = following
 

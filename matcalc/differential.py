@@ -1,8 +1,8 @@
 """The table of differentials: one rule per node type, read like the table in the notes.
 
 ``differential(e, x)`` walks the tree once (shared subtrees are differentiated once) and
-returns an expression linear in ``dx``.  Each rule receives the node and ``d``, the
-differential of any child, and may say which identity it applied through ``record``.
+returns an expression linear in ``dx``.  Each row names the rule in words and as the
+identity it implements; its function receives the node and ``d``, the differential of any child.
 """
 
 from __future__ import annotations
@@ -31,31 +31,31 @@ def _matrix_power(e, d):
 
 # fmt: off
 RULES = {
-    E.Add:        ("d(U + V) = dU + dV",                      lambda e, d: E.add(*map(d, e.terms))),
-    E.MatMul:     ("d(U V) = dU V + U dV",                    lambda e, d: _product_rule(e, e.factors, E.mul, d)),
-    E.Scale:      ("d(a U) = da U + a dU",                    lambda e, d: E.add(E.mul(d(e.coeff), e.arg), E.mul(e.coeff, d(e.arg)))),
-    E.Transpose:  ("d(U^T) = (dU)^T",                         lambda e, d: E.transpose(d(e.arg))),
-    E.Inverse:    ("d(U^-1) = -U^-1 dU U^-1",                 lambda e, d: E.neg(E.matmul(e, d(e.arg), e))),
-    E.MatPower:   ("d(U^k) = sum_i U^i dU U^(k-1-i)",         _matrix_power),
-    E.Power:      ("d(a^p) = p a^(p-1) da",                   lambda e, d: E.mul(E.mul(E.Const(e.exponent), E.power(e.base, e.exponent - 1)), d(e.base))),
-    E.Hadamard:   ("d(U .* V) = dU .* V + U .* dV",           lambda e, d: _product_rule(e, e.factors, E.hadamard, d)),
-    E.ElemPower:  ("d(U .^ p) = p U .^ (p-1) .* dU",          lambda e, d: E.hadamard(E.mul(E.Const(e.exponent), E.elem_power(e.arg, e.exponent - 1)), d(e.arg))),
-    E.Apply:      ("d f(U) = f'(U) .* dU",                    lambda e, d: E.hadamard(derivative(e.fn, e.arg), d(e.arg))),
-    E.Det:        ("d det U = det U tr(U^-1 dU)",             lambda e, d: E.mul(e, E.trace(E.mul(E.inverse(e.arg), d(e.arg))))),
-    E.LogDet:     ("d logdet U = tr(U^-1 dU)",                lambda e, d: E.trace(E.mul(E.inverse(e.arg), d(e.arg)))),
-    E.Trace:      ("d tr U = tr dU",                          lambda e, d: E.trace(d(e.arg))),
-    E.Sum:        ("d sum U = sum dU",                        lambda e, d: E.sum_entries(d(e.arg))),
-    E.Norm:       ("d ||U|| = <U, dU> / ||U||",               lambda e, d: E.div(E.inner(e.arg, d(e.arg)), e)),
-    E.DiagMatrix: ("d diag(u) = diag(du)",                    lambda e, d: E.diag(d(e.arg))),
-    E.DiagVector: ("d diag(U) = diag(dU)",                    lambda e, d: E.diag(d(e.arg))),
-    E.Softmax:    ("d softmax(u) = s .* du - s s^T du",       lambda e, d: E.sub(E.hadamard(e, d(e.arg)), E.matmul(e, E.transpose(e), d(e.arg)))),
-    E.LogSumExp:  ("d logsumexp(u) = softmax(u)^T du",        lambda e, d: E.mul(E.transpose(E.softmax(e.arg)), d(e.arg))),
-    E.Kron:       ("d(U kron V) = dU kron V + U kron dV",     lambda e, d: _product_rule(e, (e.left, e.right), E.kron, d)),
+    E.Add:        ("sum rule",                                  "d(U + V) = dU + dV",                  lambda e, d: E.add(*map(d, e.terms))),
+    E.MatMul:     ("product rule",                              "d(U V) = dU V + U dV",                lambda e, d: _product_rule(e, e.factors, E.mul, d)),
+    E.Scale:      ("product rule for a scalar factor",          "d(a U) = da U + a dU",                lambda e, d: E.add(E.mul(d(e.coeff), e.arg), E.mul(e.coeff, d(e.arg)))),
+    E.Transpose:  ("transpose rule",                            "d(U^T) = (dU)^T",                     lambda e, d: E.transpose(d(e.arg))),
+    E.Inverse:    ("differential of the inverse",               "d(U^-1) = -U^-1 dU U^-1",             lambda e, d: E.neg(E.matmul(e, d(e.arg), e))),
+    E.MatPower:   ("differential of a matrix power",            "d(U^k) = sum_i U^i dU U^(k-1-i)",     _matrix_power),
+    E.Power:      ("power rule",                                "d(a^p) = p a^(p-1) da",               lambda e, d: E.mul(E.mul(E.Const(e.exponent), E.power(e.base, e.exponent - 1)), d(e.base))),
+    E.Hadamard:   ("product rule for the element-wise product", "d(U .* V) = dU .* V + U .* dV",       lambda e, d: _product_rule(e, e.factors, E.hadamard, d)),
+    E.ElemPower:  ("element-wise power rule",                   "d(U .^ p) = p U .^ (p-1) .* dU",      lambda e, d: E.hadamard(E.mul(E.Const(e.exponent), E.elem_power(e.arg, e.exponent - 1)), d(e.arg))),
+    E.Apply:      ("chain rule for an element-wise function",   "d f(U) = f'(U) .* dU",                lambda e, d: E.hadamard(derivative(e.fn, e.arg), d(e.arg))),
+    E.Det:        ("differential of the determinant (Jacobi)",  "d det U = det U tr(U^-1 dU)",         lambda e, d: E.mul(e, E.trace(E.mul(E.inverse(e.arg), d(e.arg))))),
+    E.LogDet:     ("differential of the log-determinant",       "d logdet U = tr(U^-1 dU)",            lambda e, d: E.trace(E.mul(E.inverse(e.arg), d(e.arg)))),
+    E.Trace:      ("linearity of the trace",                    "d tr U = tr dU",                      lambda e, d: E.trace(d(e.arg))),
+    E.Sum:        ("linearity of the sum",                      "d sum U = sum dU",                    lambda e, d: E.sum_entries(d(e.arg))),
+    E.Norm:       ("differential of the norm",                  "d ||U|| = <U, dU> / ||U||",           lambda e, d: E.div(E.inner(e.arg, d(e.arg)), e)),
+    E.DiagMatrix: ("linearity of diag",                         "d diag(u) = diag(du)",                lambda e, d: E.diag(d(e.arg))),
+    E.DiagVector: ("linearity of diag",                         "d diag(U) = diag(dU)",                lambda e, d: E.diag(d(e.arg))),
+    E.Softmax:    ("differential of softmax",                   "d softmax(u) = s .* du - s s^T du",   lambda e, d: E.sub(E.hadamard(e, d(e.arg)), E.matmul(e, E.transpose(e), d(e.arg)))),
+    E.LogSumExp:  ("differential of log-sum-exp",               "d logsumexp(u) = softmax(u)^T du",    lambda e, d: E.mul(E.transpose(E.softmax(e.arg)), d(e.arg))),
+    E.Kron:       ("product rule for the Kronecker product",    "d(U kron V) = dU kron V + U kron dV", lambda e, d: _product_rule(e, (e.left, e.right), E.kron, d)),
 }
 # fmt: on
 
 
-def differential(e: E.Expr, variable: E.Symbol, record=None) -> E.Expr:
+def differential(e: E.Expr, variable: E.Symbol) -> E.Expr:
     """``d e`` with respect to ``variable``: an expression linear in ``d variable``."""
     dx = E.Differential(variable)
     memo: dict = {}
@@ -68,10 +68,8 @@ def differential(e: E.Expr, variable: E.Symbol, record=None) -> E.Expr:
         elif node == variable:
             out = dx
         elif type(node) in RULES:
-            name, rule = RULES[type(node)]
+            _, _, rule = RULES[type(node)]
             out = rule(node, d)
-            if record is not None:
-                record(name, node, out)
         else:
             raise MatcalcError(f"no differential rule for {type(node).__name__}")
         memo[node] = out

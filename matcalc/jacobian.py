@@ -52,14 +52,14 @@ def _hadamard(e, m, dx):
 
 # fmt: off
 JACOBIAN = {
-    E.Add:       ("vec(U + V) = vec(U) + vec(V)",          lambda e, m, dx: [(t, m) for t in e.terms]),
-    E.MatMul:    ("vec(L U R) = (R^T kron L) vec(U)",      _matmul),
-    E.Scale:     ("vec(a U) = a vec(U) + vec(U) da",        _scale),
-    E.Transpose: ("vec(U^T) = K vec(U)",                   lambda e, m, dx: [(e.arg, E.mul(m, E.commutation(e.arg.shape)))]),
-    E.Hadamard:  ("vec(a .* U) = diag(vec(a)) vec(U)",     _hadamard),
-    E.Trace:     ("tr(U) = vec(I)^T vec(U)",               lambda e, m, dx: [(e.arg, E.mul(m, E.transpose(E.vec(E.Identity(e.arg.shape[0])))))]),
-    E.Sum:       ("sum(U) = ones^T vec(U)",                lambda e, m, dx: [(e.arg, E.mul(m, E.Ones((1, E.vec(e.arg).shape[0]))))]),
-    E.Vec:       ("vec(vec(U)) = vec(U)",                  lambda e, m, dx: [(e.arg, m)]),
+    E.Add:       ("linearity of vec",                        "vec(U + V) = vec(U) + vec(V)",      lambda e, m, dx: [(t, m) for t in e.terms]),
+    E.MatMul:    ("vec of a product",                        "vec(L U R) = (R^T kron L) vec(U)",  _matmul),
+    E.Scale:     ("vec of a scaled matrix",                  "vec(a U) = a vec(U) + vec(U) da",   _scale),
+    E.Transpose: ("vec of a transpose (commutation matrix)", "vec(U^T) = K vec(U)",               lambda e, m, dx: [(e.arg, E.mul(m, E.commutation(e.arg.shape)))]),
+    E.Hadamard:  ("vec of an element-wise product",          "vec(a .* U) = diag(vec(a)) vec(U)", _hadamard),
+    E.Trace:     ("a trace as an inner product with vec(I)", "tr(U) = vec(I)^T vec(U)",           lambda e, m, dx: [(e.arg, E.mul(m, E.transpose(E.vec(E.Identity(e.arg.shape[0])))))]),
+    E.Sum:       ("a sum as an inner product with ones",     "sum(U) = ones^T vec(U)",            lambda e, m, dx: [(e.arg, E.mul(m, E.Ones((1, E.vec(e.arg).shape[0]))))]),
+    E.Vec:       ("vec of a vec",                            "vec(vec(U)) = vec(U)",              lambda e, m, dx: [(e.arg, m)]),
 }
 # fmt: on
 

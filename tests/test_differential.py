@@ -90,5 +90,5 @@ def test_differential_is_linear_in_dx():
 
 
 def test_rule_names_read_like_the_table():
-    assert RULES[E.Inverse][0] == "d(U^-1) = -U^-1 dU U^-1"
-    assert RULES[E.Det][0] == "d det U = det U tr(U^-1 dU)"
+    assert RULES[E.Inverse][:2] == ("differential of the inverse", "d(U^-1) = -U^-1 dU U^-1")
+    assert RULES[E.Det][1] == "d det U = det U tr(U^-1 dU)"
