@@ -1,6 +1,7 @@
 """matcalc: symbolic matrix calculus: gradients of matrix expressions, checked numerically."""
 
 from .api import Result, gradient, hessian, jacobian
+from .derivation import Derivation, derive
 from .errors import DeclarationError, DerivativeError, DomainError, MatcalcError, ParseError, ShapeError
 from .parser import parse
 from .verify import CheckReport
@@ -8,6 +9,6 @@ from .verify import CheckReport
 __version__ = "0.1.0"
 
 __all__ = [
-    "gradient", "hessian", "jacobian", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
+    "gradient", "hessian", "jacobian", "derive", "Derivation", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
     "DeclarationError", "DerivativeError", "DomainError",
 ]

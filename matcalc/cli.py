@@ -8,8 +8,10 @@ import sys
 
 from .api import LABELS, gradient, hessian, jacobian
 from .cse import share
-from .errors import DeclarationError, MatcalcError
+from .derivation import derive
+from .errors import DeclarationError, MatcalcError, UsageError
 from .printing import to_latex, to_text
+from .render import render, write_atomically
 
 SHARE_ABOVE = 160  # characters of plain output above which shared subexpressions get names
 
@@ -51,11 +53,36 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--check", action="store_true", help="verify numerically at random points")
         g.add_argument("--no-share", action="store_true",
                        help="write every result in full instead of naming shared subexpressions")
+    d = sub.add_parser("derive", help="the derivation step by step, as text, LaTeX or Markdown",
+                       description="the derivation step by step, as text, LaTeX or Markdown")
+    d.add_argument("expr", help='the expression, e.g. "x^T A x"')
+    d.add_argument("--wrt", required=True, help="the variable")
+    d.add_argument("--let", action="append", default=[], metavar="NAME=KIND",
+                   help="declare a kind: scalar, vector, matrix or symmetric")
+    d.add_argument("--order", type=int, choices=(1, 2), default=1, help="1: gradient (default), 2: Hessian")
+    d.add_argument("--tex", metavar="FILE", help="write a standalone LaTeX document")
+    d.add_argument("--md", metavar="FILE", help="write Markdown with $$ math")
+    d.add_argument("--template", metavar="FILE", help="render your own jinja2 template (with --tex or --md)")
     return p
+
+
+def run_derive(args) -> int:
+    derivation = derive(args.expr, wrt=args.wrt, declare=parse_lets(args.let), order=args.order)
+    outputs = [(path, fmt) for path, fmt in ((args.tex, "tex"), (args.md, "md")) if path]
+    if args.template and not outputs:
+        raise UsageError("--template needs --tex FILE or --md FILE to write to")
+    for path, fmt in outputs:
+        write_atomically(path, render(derivation, fmt, args.template))
+        print(f"wrote {path}")
+    if not outputs:
+        print(derivation)
+    return 0
 
 
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "derive":
+        return run_derive(args)
     derive = COMMANDS[args.command][0]
     results = derive(args.expr, wrt=_names(args.wrt), declare=parse_lets(args.let))
     failed = False

@@ -30,3 +30,7 @@ class DerivativeError(MatcalcError):
 
 class DomainError(MatcalcError):
     """No valid point could be found to evaluate or check an expression."""
+
+
+class UsageError(MatcalcError):
+    """Options that do not go together."""

@@ -153,6 +153,15 @@ class Differential(Expr):
         return self.var.shape
 
 
+class DifferentialOf(Expr):
+    """``d(U)``: the differential of a subexpression, not yet expanded (shown in derivations)."""
+
+    fields = ("arg",)
+
+    def _shape(self):
+        return self.arg.shape
+
+
 class Const(Expr):
     """An exact rational number."""
 

@@ -11,8 +11,6 @@ import contextvars
 import re
 from fractions import Fraction
 from functools import cache, partial
-from importlib import resources
-from pathlib import Path
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
@@ -21,6 +19,7 @@ from lark.lark import PostLex
 from . import expr as E
 from .errors import DeclarationError, MatcalcError, ParseError
 from .functions import FUNCTIONS
+from .resources import resource_text
 from .shapes import DimVar, Unifier, fresh_labels, unifying
 
 MAX_INPUT = 100_000
@@ -242,11 +241,7 @@ def _lark() -> Lark:
 
 
 def grammar_text() -> str:
-    """The grammar shipped in the package, or the source tree's when running from a checkout."""
-    packaged = resources.files("matcalc") / "grammar" / "matcalc.lark"
-    if packaged.is_file():
-        return packaged.read_text()
-    return (Path(__file__).resolve().parent.parent / "grammar" / "matcalc.lark").read_text()
+    return resource_text("grammar", "matcalc.lark")
 
 
 def check_declarations(declare: dict | None) -> dict[str, str]:

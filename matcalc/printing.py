@@ -73,6 +73,9 @@ class Printer:
     def _Differential(self, e):
         return self.differential(self.name(e.var.name)), ATOM
 
+    def _DifferentialOf(self, e):
+        return self.differential(self.parens(self.print(e.arg)[0])), ATOM
+
     def _Identity(self, e):
         return "I", ATOM
 
@@ -131,9 +134,9 @@ class Printer:
         negative, coeff = _sign_split(coeff)
         top, bottom = _fraction_split(coeff)
         top = [f for f in top if f != E.ONE or (arg is None and not bottom and len(top) == 1)]
-        last = len(top) - 1 if arg is None else None
-        # a scalar chain such as x^T B x needs parentheses only when something follows it
-        parts = [self.print(f)[0] if i == last and isinstance(f, E.MatMul) else self.factor(f) for i, f in enumerate(top)]
+        alone = arg is None and len(top) == 1
+        # a scalar chain such as x^T B x needs parentheses unless it stands alone
+        parts = [self.print(f)[0] if alone and isinstance(f, E.MatMul) else self.factor(f) for f in top]
         if arg is not None:
             text, prec = self.print(arg)
             parts.append(self.parens(text) if prec < MUL else text)

@@ -1,0 +1,105 @@
+"""Derivations as text, and as LaTeX or Markdown documents through jinja2 templates.
+
+Templates use LaTeX-friendly delimiters (``\\VAR{...}``, ``\\BLOCK{...}``) so TeX's braces
+need no escaping, run in jinja2's sandbox (a user's own template cannot reach Python),
+and fail on any undefined value.  Documents are written to a temporary file and renamed,
+so a failure never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from .derivation import Derivation
+from .errors import MatcalcError
+from .printing import to_latex, to_text
+from .resources import resource_dir
+
+TEMPLATES = {"tex": "derivation.tex.j2", "md": "derivation.md.j2"}
+
+
+def lhs_text(key: str, name: str) -> str:
+    return {"f": "f", "df": "df", "grad": f"grad_{name} f", "dgrad": f"d(grad_{name} f)", "hess": f"hess_{name} f"}[key]
+
+
+def lhs_latex(key: str, name: str) -> str:
+    return {"f": "f", "df": r"\mathrm{d}f", "grad": rf"\nabla_{{{name}}} f",
+            "dgrad": rf"\mathrm{{d}}\left(\nabla_{{{name}}} f\right)", "hess": rf"\nabla^2_{{{name}}} f"}[key]
+
+
+def to_text_lines(d: Derivation) -> list[str]:
+    lines = []
+    for step in d.steps:
+        head = lhs_text(step.lhs, d.variable.name) if step.lhs else ""
+        body = f"{head} = {to_text(step.expr)}" if head else f"  = {to_text(step.expr)}"
+        why = "; ".join(f"{words}: {identity}" for words, identity in step.why)
+        lines.append(f"{body}    [{why}]" if why else body)
+    return lines
+
+
+def latex_escape(text: str) -> str:
+    """Plain text made safe inside LaTeX (rule identities, anything not printed by the LaTeX printer)."""
+    table = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "%": r"\%",
+             "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+    return "".join(table.get(c, c) for c in text)
+
+
+def context(d: Derivation) -> dict:
+    """What a template sees: LaTeX strings for every expression, and the rules of every step."""
+    name = to_latex(d.variable)
+    steps = [{"lhs": lhs_latex(s.lhs, name) if s.lhs else "", "expr": to_latex(s.expr),
+              "rules": [{"words": latex_escape(w), "identity": latex_escape(i), "identity_text": i} for w, i in s.why]}
+             for s in d.steps]
+    return {"function": to_latex(d.function), "variable": name, "order": d.order,
+            "kind": "Hessian" if d.order == 2 else "gradient", "result": to_latex(d.result.expr), "steps": steps}
+
+
+def environment() -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(resource_dir("templates"))),
+        block_start_string=r"\BLOCK{", block_end_string="}",
+        variable_start_string=r"\VAR{", variable_end_string="}",
+        comment_start_string=r"\#{", comment_end_string="}",
+        trim_blocks=True, lstrip_blocks=True, autoescape=False, undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render(d: Derivation, fmt: str = "tex", template: str | None = None) -> str:
+    """The document, from the built-in template for ``fmt`` or from a user's template file."""
+    env = environment()
+    try:
+        if template is not None:
+            try:
+                source = Path(template).read_text()
+            except OSError as err:
+                raise MatcalcError(f"cannot read the template {template}: {err.strerror}") from None
+            tpl = env.from_string(source)
+        else:
+            tpl = env.get_template(TEMPLATES[fmt])
+        return tpl.render(**context(d))
+    except jinja2.TemplateSyntaxError as err:
+        raise MatcalcError(f"template error in {template or TEMPLATES[fmt]}, line {err.lineno}: {err.message}") from None
+    except (jinja2.UndefinedError, jinja2.exceptions.SecurityError) as err:
+        raise MatcalcError(f"template error in {template or TEMPLATES[fmt]}: {err}") from None
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
+    except OSError as err:
+        raise MatcalcError(f"cannot write {path}: {err.strerror}") from None
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        os.replace(tmp, target)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise MatcalcError(f"cannot write {path}: {err.strerror}") from None
