@@ -10,11 +10,11 @@ from __future__ import annotations
 from . import expr as E
 from .shapes import is_one
 
-_LEAVES = (E.Symbol, E.Const, E.Identity, E.Ones, E.Zero, E.Differential, E.Commutation)
+_LEAVES = (E.Symbol, E.Const, E.Identity, E.Ones, E.Zero, E.Differential, E.DifferentialOf, E.Commutation)
 
 
 def _worth_naming(e: E.Expr) -> bool:
-    if isinstance(e, _LEAVES):
+    if isinstance(e, _LEAVES) or any(isinstance(s, E.Differential) for s in e.free):
         return False
     if isinstance(e, (E.Transpose, E.Vec)) and isinstance(e.arg, _LEAVES):
         return False
@@ -41,9 +41,13 @@ def _references(roots) -> dict:
     return count
 
 
-def share(results: dict[str, E.Expr]) -> tuple[list[tuple[E.Symbol, E.Expr]], dict[str, E.Expr]]:
+def share(results: dict, min_size: int = 1) -> tuple[list[tuple[E.Symbol, E.Expr]], dict]:
     """Definitions ``[(name, value)]`` in dependency order, and the results written with them.
-    A subexpression is named when it is referred to from two places or more."""
+    A subexpression is named when it is referred to from two places or more and has at
+    least ``min_size`` distinct nodes once its own parts are named (above 1, scalars are
+    left written out: they are short, and naming them hides the function being derived)."""
+    from .simplify import size
+
     count = _references(list(results.values()))
     taken = {s.name for e in results.values() for s in e.free if isinstance(s, E.Symbol)}
     definitions: list[tuple[E.Symbol, E.Expr]] = []
@@ -66,7 +70,8 @@ def share(results: dict[str, E.Expr]) -> tuple[list[tuple[E.Symbol, E.Expr]], di
             return replaced[node]
         kids = node.children()
         new = node.map_children(lambda k: rewrite(k)) if kids else node
-        if count.get(node, 0) >= 2 and _worth_naming(node):
+        big = min_size <= 1 or (size(new) >= min_size and not E.is_scalar(new))
+        if count.get(node, 0) >= 2 and _worth_naming(new) and big:
             symbol = fresh(node)
             definitions.append((symbol, new))
             new = symbol

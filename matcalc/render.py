@@ -15,7 +15,8 @@ from pathlib import Path
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from .derivation import Derivation
+from .cse import share
+from .derivation import Derivation, Step
 from .errors import MatcalcError
 from .printing import to_latex, to_text
 from .resources import resource_dir
@@ -32,11 +33,34 @@ def lhs_latex(key: str, name: str) -> str:
             "dgrad": rf"\mathrm{{d}}\left(\nabla_{{{name}}} f\right)", "hess": rf"\nabla^2_{{{name}}} f"}[key]
 
 
+SHARE_ABOVE = 100  # characters: a derivation with a longer line names its shared subexpressions
+SHARED_SIZE = 6  # nodes: smaller shared pieces (X W1, x^T A x) read better written out
+
+
+def shared_steps(d: Derivation) -> tuple[list, list[Step]]:
+    """(definitions, steps): long derivations name what their lines share; a line that then
+    reads like the one before it is merged into it."""
+    exprs = [step.expr for step in d.steps]
+    if max(len(to_text(e)) for e in exprs) <= SHARE_ABOVE:
+        return [], d.steps
+    definitions, written = share(dict(enumerate(exprs)), min_size=SHARED_SIZE)
+    steps: list[Step] = []
+    for i, step in enumerate(d.steps):
+        e = written[i]
+        if steps and step.lhs is None and to_text(e) == to_text(steps[-1].expr):
+            steps[-1] = Step(steps[-1].lhs, steps[-1].expr, tuple(dict.fromkeys(steps[-1].why + step.why)))
+        else:
+            steps.append(Step(step.lhs, e, step.why))
+    return definitions, steps
+
+
 def to_text_lines(d: Derivation) -> list[str]:
-    lines = []
-    for step in d.steps:
+    definitions, steps = shared_steps(d)
+    lines = [f"where {to_text(name)} = {to_text(value)}" for name, value in definitions]
+    for step in steps:
+        e = step.expr
         head = lhs_text(step.lhs, d.variable.name) if step.lhs else ""
-        body = f"{head} = {to_text(step.expr)}" if head else f"  = {to_text(step.expr)}"
+        body = f"{head} = {to_text(e)}" if head else f"  = {to_text(e)}"
         why = "; ".join(f"{words}: {identity}" for words, identity in step.why)
         lines.append(f"{body}    [{why}]" if why else body)
     return lines
@@ -52,11 +76,13 @@ def latex_escape(text: str) -> str:
 def context(d: Derivation) -> dict:
     """What a template sees: LaTeX strings for every expression, and the rules of every step."""
     name = to_latex(d.variable)
+    definitions, shown = shared_steps(d)
     steps = [{"lhs": lhs_latex(s.lhs, name) if s.lhs else "", "expr": to_latex(s.expr),
               "rules": [{"words": latex_escape(w), "identity": latex_escape(i), "identity_text": i} for w, i in s.why]}
-             for s in d.steps]
+             for s in shown]
     return {"function": to_latex(d.function), "variable": name, "order": d.order,
-            "kind": "Hessian" if d.order == 2 else "gradient", "result": to_latex(d.result.expr), "steps": steps}
+            "kind": "Hessian" if d.order == 2 else "gradient", "result": to_latex(d.result.expr), "steps": steps,
+            "definitions": [{"name": to_latex(n), "value": to_latex(v)} for n, v in definitions]}
 
 
 def environment() -> SandboxedEnvironment:

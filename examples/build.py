@@ -1,0 +1,38 @@
+"""Write the derivations of the lecture notes' worked examples as LaTeX and Markdown.
+
+    python examples/build.py            # writes examples/*.tex and examples/*.md
+    pdflatex examples/det_axb.tex       # each .tex is a standalone document
+"""
+
+from pathlib import Path
+
+import matcalc
+from matcalc.render import render, write_atomically
+
+HERE = Path(__file__).resolve().parent
+
+# (file stem, expression, variable, declarations, order)
+EXAMPLES = [
+    ("quadratic_product", "(x^T A x)(x^T B x)", "x", {"A": "symmetric", "B": "symmetric"}, 1),
+    ("norm_cubed", "||x||^3", "x", {}, 1),
+    ("norm_cubed_hessian", "||x||^3", "x", {}, 2),
+    ("det_axb", "det(AXB)", "X", {}, 1),
+    ("softmax_regression", "-y^T log(softmax(W x + b))", "W", {}, 1),
+    ("two_layer_net", "||sigmoid(X W1 + b1^T) W2 + b2^T - Y||_F^2", "W1", {}, 1),
+]
+
+
+def build(folder: Path = HERE) -> list[Path]:
+    written = []
+    for stem, text, wrt, declare, order in EXAMPLES:
+        derivation = matcalc.derive(text, wrt=wrt, declare=declare, order=order)
+        for fmt in ("tex", "md"):
+            path = folder / f"{stem}.{fmt}"
+            write_atomically(str(path), render(derivation, fmt))
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in build():
+        print(path.relative_to(HERE.parent))
