@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from . import codegen
 from . import expr as E
 from .canonical import gradient_from_differential
 from .jacobian import jacobian_from_differential
@@ -84,11 +85,37 @@ class Result:
             raise MatcalcError(f"missing values for {', '.join(missing)}")
         arrays = {name: as_matrix(name, values[name], known[name]) for name in values if name in known}
         sizes = bind_sizes([known[n] for n in arrays], arrays)
-        out = evaluate(self.expr, arrays, sizes)
+        return self._shaped(evaluate(self.expr, arrays, sizes), values)
+
+    def _shaped(self, out: np.ndarray, values: dict) -> np.ndarray:
         given = values.get(self.variable.name)
-        if self.kind == "gradient" and given is not None and np.size(given) == out.size:
-            return out.reshape(np.shape(given))
+        if self.kind == "gradient" and given is not None and np.size(given) == np.size(out):
+            return np.reshape(out, np.shape(given))
         return out
+
+    def inputs(self) -> list[E.Symbol]:
+        """The names a generated function takes: every symbol of the function and of the result."""
+        return sorted(set(symbols_of(self.function)) | set(symbols_of(self.expr)), key=lambda s: s.name)
+
+    @user_errors
+    def source(self, backend: str = "numpy") -> str:
+        """Python source of ``derivative(**values)``, for NumPy or JAX, shared subexpressions computed once."""
+        return codegen.source({self.variable.name: self.expr}, self.inputs(), backend)
+
+    @user_errors
+    def to_numpy(self):
+        """A function of keyword arguments (one per name) computing this result with NumPy."""
+        fn = codegen.compile_source(self.source("numpy"))
+        return lambda **values: self._shaped(fn(**values), values)
+
+    @user_errors
+    def to_jax(self):
+        """The same with jax.numpy, for jax.jit and accelerators (needs jax installed)."""
+        try:
+            import jax  # noqa: F401
+        except ImportError:
+            raise MatcalcError("jax is not installed: pip install 'matcalc[bench]' or pip install jax") from None
+        return codegen.compile_source(self.source("jax"))
 
     @user_errors
     def check(self, points: int = 3, seed: int = 0) -> CheckReport:

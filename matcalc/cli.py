@@ -7,6 +7,7 @@ import json
 import sys
 
 from .api import LABELS, gradient, hessian, jacobian
+from .codegen import MODULES, source
 from .cse import share
 from .derivation import derive
 from .errors import DeclarationError, MatcalcError, UsageError
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--check", action="store_true", help="verify numerically at random points")
         g.add_argument("--no-share", action="store_true",
                        help="write every result in full instead of naming shared subexpressions")
+        g.add_argument("--emit", choices=sorted(MODULES), help="print Python source computing the result(s)")
     d = sub.add_parser("derive", help="the derivation step by step, as text, LaTeX or Markdown",
                        description="the derivation step by step, as text, LaTeX or Markdown")
     d.add_argument("expr", help='the expression, e.g. "x^T A x"')
@@ -85,6 +87,11 @@ def run(argv: list[str]) -> int:
         return run_derive(args)
     derive = COMMANDS[args.command][0]
     results = derive(args.expr, wrt=_names(args.wrt), declare=parse_lets(args.let))
+    if args.emit:
+        first = next(iter(results.values()))
+        inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
+        print(source({name: r.expr for name, r in results.items()}, inputs, args.emit, name=LABELS[first.kind][0]))
+        return 0
     failed = False
     records = []
     definitions, written = [], {name: r.expr for name, r in results.items()}

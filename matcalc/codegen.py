@@ -1,0 +1,188 @@
+"""Code generation: NumPy (or JAX) source for derivatives, with shared subexpressions computed once.
+
+Every value is a 2-D array, as in ``evaluate``.  Besides one line per node type, the
+generator uses what it knows of the structure: ``A^-1 B`` becomes ``solve(A, B)``,
+``diag(v) M`` a broadcast product ``v * M`` (never a dense diagonal matrix), and a
+subexpression referred to more than once is assigned to a temporary.  Input names are
+only ever used as dictionary keys (``values['x']``) and as ``v_x`` identifiers, which the
+grammar restricts to letters, digits and underscores.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from sympy.printing.numpy import NumPyPrinter
+
+from . import expr as E
+from .cse import _references
+from .errors import MatcalcError
+from .functions import FUNCTIONS, t
+
+MODULES = {"numpy": "import numpy as xp", "jax": "import jax.numpy as xp"}
+
+HELPERS = {
+    "softmax": "def _softmax(u):\n    z = xp.exp(u - u.real.max())\n    return z / z.sum()\n",
+    "logsumexp": "def _logsumexp(u):\n    m = u.real.max()\n    return xp.reshape(m + xp.log(xp.exp(u - m).sum()), (1, 1))\n",
+    "commutation": (
+        "def _commutation(rows, cols):\n"
+        "    k = xp.arange(rows * cols).reshape(cols, rows).T.reshape(-1)\n"
+        "    return xp.eye(rows * cols)[k]\n"
+    ),
+}
+
+
+def _number(value: Fraction) -> str:
+    return repr(float(value)) if value.denominator != 1 else f"{value.numerator}.0"
+
+
+def _function_code(name: str) -> str:
+    body = NumPyPrinter({"fully_qualified_modules": True}).doprint(FUNCTIONS[name].definition.subs(t, _T))
+    return f"def _f_{name}(t):\n    return {body.replace('numpy.', 'xp.')}\n"
+
+
+_T = __import__("sympy").Symbol("t")  # a plain symbol, so the printer writes t and not a real-valued one
+
+
+class _Generator:
+    def __init__(self, roots: dict, inputs: list[E.Symbol]):
+        self.inputs = inputs
+        self.lines: list[str] = []
+        self.helpers: dict[str, str] = {}
+        self.names: dict = {s: f"v_{s.name}" for s in inputs}
+        self.count = _references(list(roots.values()))
+        self.temps = 0
+        self.dims: dict[str, str] = {}
+        for s in inputs:
+            for axis, d in enumerate(s.dims):
+                if isinstance(d, str):
+                    self.dims.setdefault(d, f"v_{s.name}.shape[{axis}]")
+
+    def dim(self, d) -> str:
+        if isinstance(d, int):
+            return str(d)
+        parts = d.split("*")
+        if any(p not in self.dims and not p.isdigit() for p in parts):
+            raise MatcalcError(f"the size {d} cannot be read from the inputs")
+        return " * ".join(p if p.isdigit() else self.dims[p] for p in parts)
+
+    def code(self, e: E.Expr) -> str:
+        if e in self.names:
+            return self.names[e]
+        text = self.build(e)
+        if self.count.get(e, 0) >= 2 and e.children():
+            self.temps += 1
+            name = f"t{self.temps}"
+            self.lines.append(f"{name} = {text}")
+            self.names[e] = name
+            return name
+        return text
+
+    def helper(self, key: str, source: str) -> None:
+        self.helpers.setdefault(key, source)
+
+    def build(self, e: E.Expr) -> str:  # noqa: C901 - one case per node type, as in the printers
+        c = self.code
+        if isinstance(e, E.Const):
+            return f"xp.full((1, 1), {_number(e.value)})"
+        if isinstance(e, E.Identity):
+            return f"xp.eye({self.dim(e.n)})"
+        if isinstance(e, (E.Ones, E.Zero)):
+            return f"xp.{'ones' if isinstance(e, E.Ones) else 'zeros'}(({self.dim(e.dims[0])}, {self.dim(e.dims[1])}))"
+        if isinstance(e, E.Commutation):
+            self.helper("commutation", HELPERS["commutation"])
+            return f"_commutation({self.dim(e.dims[0])}, {self.dim(e.dims[1])})"
+        if isinstance(e, E.Add):  # an all-ones term is the number 1, broadcast by the others
+            return "(" + " + ".join("1.0" if isinstance(term, E.Ones) else c(term) for term in e.terms) + ")"
+        if isinstance(e, E.MatMul):
+            return self.product(list(e.factors))
+        if isinstance(e, E.Scale):
+            coeff = _number(e.coeff.value) if isinstance(e.coeff, E.Const) else f"{c(e.coeff)}[0, 0]"
+            return f"({coeff} * {c(e.arg)})"
+        if isinstance(e, E.Transpose):
+            return f"{c(e.arg)}.T"
+        if isinstance(e, E.Hadamard):
+            return "(" + " * ".join(c(f) for f in e.factors) + ")"
+        if isinstance(e, (E.Power, E.ElemPower)):
+            base = e.base if isinstance(e, E.Power) else e.arg
+            return f"({c(base)} ** {_number(e.exponent)})"
+        if isinstance(e, E.MatPower):
+            return f"xp.linalg.matrix_power({c(e.arg)}, {e.exponent})"
+        if isinstance(e, E.Inverse):
+            return f"xp.linalg.inv({c(e.arg)})"
+        if isinstance(e, E.Apply):
+            self.helper("f_" + e.fn, _function_code(e.fn))
+            return f"_f_{e.fn}({c(e.arg)})"
+        if isinstance(e, E.Det):
+            return f"xp.reshape(xp.linalg.det({c(e.arg)}), (1, 1))"
+        if isinstance(e, E.LogDet):
+            return f"xp.reshape(xp.log(xp.linalg.det({c(e.arg)})), (1, 1))"
+        if isinstance(e, E.Trace):
+            return f"xp.reshape(xp.trace({c(e.arg)}), (1, 1))"
+        if isinstance(e, E.Sum):
+            return f"xp.reshape({c(e.arg)}.sum(), (1, 1))"
+        if isinstance(e, E.Norm):
+            arg = c(e.arg)
+            return f"xp.reshape(xp.sqrt(({arg} * {arg}).sum()), (1, 1))"
+        if isinstance(e, E.DiagMatrix):
+            return f"xp.diag({c(e.arg)}[:, 0])"
+        if isinstance(e, E.DiagVector):
+            return f"xp.reshape(xp.diag({c(e.arg)}), (-1, 1))"
+        if isinstance(e, E.Vec):
+            return f"xp.reshape({c(e.arg)}.T, (-1, 1))"
+        if isinstance(e, E.Kron):
+            return f"xp.kron({c(e.left)}, {c(e.right)})"
+        if isinstance(e, E.Softmax):
+            self.helper("softmax", HELPERS["softmax"])
+            return f"_softmax({c(e.arg)})"
+        if isinstance(e, E.LogSumExp):
+            self.helper("logsumexp", HELPERS["logsumexp"])
+            return f"_logsumexp({c(e.arg)})"
+        raise MatcalcError(f"no code for {type(e).__name__}")
+
+    def product(self, factors: list[E.Expr]) -> str:
+        """A matrix product, right to left: inverses become solves, diagonal matrices broadcasts."""
+        head, rest = factors[0], factors[1:]
+        if not rest:
+            return self.code(head)
+        tail = self.product(rest)
+        if isinstance(head, E.Inverse):
+            return f"xp.linalg.solve({self.code(head.arg)}, {tail})"
+        if isinstance(head, E.Transpose) and isinstance(head.arg, E.Inverse):
+            return f"xp.linalg.solve({self.code(head.arg.arg)}.T, {tail})"
+        if isinstance(head, E.DiagMatrix):
+            return f"({self.code(head.arg)} * {tail})"
+        if len(rest) == 1 and isinstance(rest[0], E.DiagMatrix):
+            return f"({self.code(head)} * {self.code(rest[0].arg)}.T)"
+        return f"({self.code(head)} @ {tail})"
+
+
+def source(roots: dict, inputs: list[E.Symbol], backend: str = "numpy", name: str = "derivative") -> str:
+    """Source of ``def name(**values)`` returning the value of each root (a dict when several)."""
+    if backend not in MODULES:
+        raise MatcalcError(f"unknown backend {backend!r}: choose numpy or jax")
+    gen = _Generator(roots, inputs)
+    results = {label: gen.code(e) for label, e in roots.items()}
+    body = []
+    for s in inputs:
+        key = repr(s.name)
+        shape = "(1, 1)" if s.kind == "scalar" else ("(-1, 1)" if s.dims[1] == 1 else None)
+        value = f"xp.asarray(values[{key}])"
+        if backend == "numpy":
+            value = f"xp.asarray(values[{key}], dtype=xp.result_type(values[{key}], float))"
+        body.append(f"v_{s.name} = {value}" + (f".reshape{shape}" if shape else ""))
+    body += gen.lines
+    if len(results) == 1:
+        body.append(f"return {next(iter(results.values()))}")
+    else:
+        body.append("return {" + ", ".join(f"{label!r}: {code}" for label, code in results.items()) + "}")
+    inner = "\n".join("    " + line for line in body)
+    helpers = "\n".join(gen.helpers.values())
+    return f"{MODULES[backend]}\n\n{helpers}\n\ndef {name}(**values):\n{inner}\n"
+
+
+def compile_source(text: str, name: str = "derivative"):
+    """The function defined by generated source (ours only: never user text)."""
+    namespace: dict = {}
+    exec(compile(text, f"<matcalc {name}>", "exec"), namespace)  # noqa: S102 - generated code
+    return namespace[name]
