@@ -92,8 +92,8 @@ class _Generator:
         if isinstance(e, E.Commutation):
             self.helper("commutation", HELPERS["commutation"])
             return f"_commutation({self.dim(e.dims[0])}, {self.dim(e.dims[1])})"
-        if isinstance(e, E.Add):  # an all-ones term is the number 1, broadcast by the others
-            return "(" + " + ".join("1.0" if isinstance(term, E.Ones) else c(term) for term in e.terms) + ")"
+        if isinstance(e, E.Add):  # ones, ones b^T, c ones^T: NumPy's broadcasting does the repeating
+            return "(" + " + ".join(self.broadcast_term(term) for term in e.terms) + ")"
         if isinstance(e, E.MatMul):
             return self.product(list(e.factors))
         if isinstance(e, E.Scale):
@@ -140,11 +140,27 @@ class _Generator:
             return f"_logsumexp({c(e.arg)})"
         raise MatcalcError(f"no code for {type(e).__name__}")
 
+    def broadcast_term(self, term: E.Expr) -> str:
+        if isinstance(term, E.Ones):
+            return "1.0"
+        if isinstance(term, E.MatMul) and len(term.factors) == 2:
+            first, last = term.factors
+            if isinstance(first, E.Ones) and first.shape[1] == 1:
+                return self.code(last)
+            if isinstance(last, E.Ones) and last.shape[0] == 1:
+                return self.code(first)
+        return self.code(term)
+
     def product(self, factors: list[E.Expr]) -> str:
-        """A matrix product, right to left: inverses become solves, diagonal matrices broadcasts."""
+        """A matrix product, right to left: inverses become solves, diagonal matrices broadcasts,
+        products with a ones vector sums."""
         head, rest = factors[0], factors[1:]
         if not rest:
             return self.code(head)
+        if len(rest) == 1 and isinstance(rest[0], E.Ones) and rest[0].shape[1] == 1:
+            return f"{self.code(head)}.sum(axis=1, keepdims=True)"
+        if isinstance(head, E.Ones) and head.shape[0] == 1 and len(rest) == 1:
+            return f"{self.code(rest[0])}.sum(axis=0, keepdims=True)"
         tail = self.product(rest)
         if isinstance(head, E.Inverse):
             return f"xp.linalg.solve({self.code(head.arg)}, {tail})"

@@ -29,6 +29,10 @@ def _matmul(e, m, dx):
         if E.contains(f, dx):
             left = E.matmul(*e.factors[:i]) if i else None
             right = E.matmul(*e.factors[i + 1:]) if i + 1 < len(e.factors) else None
+            if isinstance(f, E.DiagMatrix) and right is not None and E.is_one(right.shape[1]):
+                # L diag(du) r = L diag(r) du
+                out.append((f.arg, E.mul(m, E.mul(_side(left, f.shape[0]), E.diag(right)))))
+                continue
             right_t = _side(E.transpose(right) if right is not None else None, f.shape[1])
             out.append((f, E.mul(m, E.kron(right_t, _side(left, f.shape[0])))))
     return out
