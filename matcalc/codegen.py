@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from sympy.printing.numpy import NumPyPrinter
-
 from . import expr as E
 from .cse import _references
 from .errors import MatcalcError
-from .functions import FUNCTIONS, t
+from .functions import FUNCTIONS, symbols, sympy
 
 MODULES = {"numpy": "import numpy as xp", "jax": "import jax.numpy as xp"}
 
@@ -37,11 +35,11 @@ def _number(value: Fraction) -> str:
 
 
 def _function_code(name: str) -> str:
-    body = NumPyPrinter({"fully_qualified_modules": True}).doprint(FUNCTIONS[name].definition.subs(t, _T))
+    from sympy.printing.numpy import NumPyPrinter
+
+    plain_t = sympy().Symbol("t")  # the printer writes it as the argument t
+    body = NumPyPrinter({"fully_qualified_modules": True}).doprint(FUNCTIONS[name].definition.subs(symbols()[0], plain_t))
     return f"def _f_{name}(t):\n    return {body.replace('numpy.', 'xp.')}\n"
-
-
-_T = __import__("sympy").Symbol("t")  # a plain symbol, so the printer writes t and not a real-valued one
 
 
 class _Generator:

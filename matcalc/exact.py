@@ -9,7 +9,7 @@ import sympy as sp
 
 from . import expr as E
 from .evaluate import commutation_matrix
-from .functions import FUNCTIONS, t
+from .functions import FUNCTIONS, symbols
 from .verify import symbols_of
 
 
@@ -41,7 +41,7 @@ SYMPY = {
     E.MatPower:   lambda e, v: v[0] ** e.exponent,
     E.Power:      lambda e, v: sp.Matrix([[v[0][0, 0] ** sp.Rational(e.exponent.numerator, e.exponent.denominator)]]),
     E.ElemPower:  lambda e, v: v[0].applyfunc(lambda a: a ** sp.Rational(e.exponent.numerator, e.exponent.denominator)),
-    E.Apply:      lambda e, v: v[0].applyfunc(lambda a: FUNCTIONS[e.fn].definition.subs(t, a)),
+    E.Apply:      lambda e, v: v[0].applyfunc(lambda a: FUNCTIONS[e.fn].definition.subs(symbols()[0], a)),
     E.Det:        lambda e, v: sp.Matrix([[v[0].det()]]),
     E.LogDet:     lambda e, v: sp.Matrix([[sp.log(v[0].det())]]),
     E.Norm:       lambda e, v: sp.Matrix([[sp.sqrt(sum(a**2 for a in v[0]))]]),

@@ -2,85 +2,115 @@
 
 A row gives the definition and, where a person writes it more simply than sympy would,
 the derivative in terms of ``t``, of ``f`` (the function's own value: ``sigmoid' = f (1 - f)``)
-and of other rows (``call("sigmoid")``).  The derivative used by the differential rule
+and of other rows (``sigmoid(t)``).  The derivative used by the differential rule
 ``d f(U) = f'(U) .* dU`` and the NumPy implementation both come from this table, and a
 test checks every hand-written derivative against ``sympy.diff`` of the definition.
 Adding a function is adding a row.
+
+The formulas are written as text, the table's own constant text (never a user's), and
+turned into sympy expressions only when first needed, so that importing matcalc stays
+fast.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache, reduce
-
-import sympy as sp
+from functools import cache, cached_property, reduce
 
 from .errors import MatcalcError
 
-t = sp.Symbol("t", real=True)
-f = sp.Symbol("f", real=True)
 
-
-def call(name: str, arg=t):
-    """A reference to another row of the table inside a derivative."""
-    return sp.Function(name)(arg)
-
-
-@dataclass(frozen=True)
 class ElementwiseFunction:
-    name: str
-    definition: sp.Expr
-    derivative: sp.Expr | None = None  # None: sympy's diff of the definition
-    analytic: bool = True  # False: the complex step does not apply (relu, abs)
-    domain: str = "real"  # "positive": defined for t > 0 only
+    def __init__(self, name: str, definition: str, derivative: str | None = None,
+                 analytic: bool = True, domain: str = "real"):
+        self.name = name
+        self.formula = definition
+        self.derivative_formula = derivative  # None: sympy's diff of the definition
+        self.analytic = analytic  # False: the complex step does not apply (relu, abs)
+        self.domain = domain  # "positive": defined for t > 0 only
 
+    @cached_property
+    def definition(self):
+        return _sympy_formula(self.formula)
 
-_sigmoid = 1 / (1 + sp.exp(-t))
-_softplus = sp.log(1 + sp.exp(t))
+    @cached_property
+    def derivative(self):
+        if self.derivative_formula is None:
+            return sympy().diff(self.definition, symbols()[0])
+        return _sympy_formula(self.derivative_formula)
+
 
 # fmt: off
 FUNCTIONS = {fn.name: fn for fn in [
-    ElementwiseFunction("exp",      sp.exp(t),                     f),
-    ElementwiseFunction("log",      sp.log(t),                     1 / t,                 domain="positive"),
-    ElementwiseFunction("sqrt",     sp.sqrt(t),                    1 / (2 * f),           domain="positive"),
-    ElementwiseFunction("sin",      sp.sin(t),                     call("cos")),
-    ElementwiseFunction("cos",      sp.cos(t),                     -call("sin")),
-    ElementwiseFunction("tan",      sp.tan(t),                     1 + f**2),
-    ElementwiseFunction("sinh",     sp.sinh(t),                    call("cosh")),
-    ElementwiseFunction("cosh",     sp.cosh(t),                    call("sinh")),
-    ElementwiseFunction("tanh",     sp.tanh(t),                    1 - f**2),
-    ElementwiseFunction("sigmoid",  _sigmoid,                      f * (1 - f)),
-    ElementwiseFunction("softplus", _softplus,                     call("sigmoid")),
-    ElementwiseFunction("swish",    t * _sigmoid,                  f + call("sigmoid") * (1 - f)),
-    ElementwiseFunction("mish",     t * sp.tanh(_softplus),        call("tanh", call("softplus")) + t * call("sigmoid") * (1 - call("tanh", call("softplus"))**2)),
-    ElementwiseFunction("relu",     sp.Piecewise((t, t > 0), (0, True)), call("step"),     analytic=False),
-    ElementwiseFunction("step",     sp.Heaviside(t, 0),            sp.Integer(0),         analytic=False),
-    ElementwiseFunction("abs",      sp.Abs(t),                     call("sign"),          analytic=False),
-    ElementwiseFunction("sign",     sp.sign(t),                    sp.Integer(0),         analytic=False),
-    ElementwiseFunction("softsign", t / (1 + sp.Abs(t)),           (1 + call("abs"))**-2, analytic=False),
+    ElementwiseFunction("exp",      "exp(t)",                          "f"),
+    ElementwiseFunction("log",      "log(t)",                          "1/t",                 domain="positive"),
+    ElementwiseFunction("sqrt",     "sqrt(t)",                         "1/(2*f)",             domain="positive"),
+    ElementwiseFunction("sin",      "sin(t)",                          "cos(t)"),
+    ElementwiseFunction("cos",      "cos(t)",                          "-sin(t)"),
+    ElementwiseFunction("tan",      "tan(t)",                          "1 + f**2"),
+    ElementwiseFunction("sinh",     "sinh(t)",                         "cosh(t)"),
+    ElementwiseFunction("cosh",     "cosh(t)",                         "sinh(t)"),
+    ElementwiseFunction("tanh",     "tanh(t)",                         "1 - f**2"),
+    ElementwiseFunction("sigmoid",  "1/(1 + exp(-t))",                 "f*(1 - f)"),
+    ElementwiseFunction("softplus", "log(1 + exp(t))",                 "sigmoid(t)"),
+    ElementwiseFunction("swish",    "t/(1 + exp(-t))",                 "f + sigmoid(t)*(1 - f)"),
+    ElementwiseFunction("mish",     "t*tanh(log(1 + exp(t)))",         "tanh(softplus(t)) + t*sigmoid(t)*(1 - tanh(softplus(t))**2)"),
+    ElementwiseFunction("relu",     "Piecewise((t, t > 0), (0, True))", "step(t)",            analytic=False),
+    ElementwiseFunction("step",     "Heaviside(t, 0)",                 "0",                   analytic=False),
+    ElementwiseFunction("abs",      "Abs(t)",                          "sign(t)",             analytic=False),
+    ElementwiseFunction("sign",     "sign(t)",                         "0",                   analytic=False),
+    ElementwiseFunction("softsign", "t/(1 + Abs(t))",                  "(1 + abs(t))**-2",    analytic=False),
 ]}
 # fmt: on
 
-# sympy's own classes that stand for a row of the table when they appear in a derivative
-_SYMPY_NAMES = {sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.sinh: "sinh",
-                sp.cosh: "cosh", sp.tanh: "tanh", sp.Abs: "abs", sp.sign: "sign", sp.Heaviside: "step"}
+
+@cache
+def sympy():
+    import sympy
+
+    return sympy
 
 
-def derivative_form(name: str) -> sp.Expr:
-    fn = FUNCTIONS[name]
-    return fn.derivative if fn.derivative is not None else sp.diff(fn.definition, t)
+@cache
+def symbols():
+    """``t``, the argument, and ``f``, the function's own value in a derivative."""
+    sp = sympy()
+    return sp.Symbol("t", real=True), sp.Symbol("f", real=True)
+
+
+def _sympy_formula(text: str):
+    sp = sympy()
+    t, f = symbols()
+    # rows of this table stand for themselves inside a formula (softplus' = sigmoid(t))
+    names = {name: sp.Function(name) for name in FUNCTIONS if name not in ("exp", "log", "sqrt", "sin", "cos", "tan",
+                                                                            "sinh", "cosh", "tanh", "sign")}
+    return sp.sympify(text, locals={"t": t, "f": f, **names})
+
+
+def derivative_form(name: str):
+    return FUNCTIONS[name].derivative
 
 
 @cache
 def numpy_function(name: str):
     """The NumPy implementation of a row, generated by sympy from the definition."""
-    return sp.lambdify(t, FUNCTIONS[name].definition, modules="numpy")
+    return sympy().lambdify(symbols()[0], FUNCTIONS[name].definition, modules="numpy")
+
+
+def _sympy_names() -> dict:
+    """sympy's own classes that stand for a row of the table when they appear in a derivative."""
+    sp = sympy()
+    return {sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan", sp.sinh: "sinh",
+            sp.cosh: "cosh", sp.tanh: "tanh", sp.Abs: "abs", sp.sign: "sign", sp.Heaviside: "step"}
 
 
 def derivative(name: str, u):
     """``f'(U)`` as an expression, element-wise over U."""
     from . import expr as E
+
+    sp = sympy()
+    t, f = symbols()
+    known = _sympy_names()
 
     def build(s):
         if s == t:
@@ -95,7 +125,7 @@ def derivative(name: str, u):
             return reduce(E.hadamard, map(build, s.args))
         if isinstance(s, sp.Pow) and s.exp.is_Rational:
             return E.elem_power(build(s.base), Fraction(int(s.exp.p), int(s.exp.q)))
-        fn_name = _SYMPY_NAMES.get(type(s), getattr(s.func, "__name__", None))
+        fn_name = known.get(type(s), getattr(s.func, "__name__", None))
         if fn_name in FUNCTIONS and len(s.args) == 1:
             return E.apply(fn_name, build(s.args[0]))
         raise MatcalcError(f"the derivative of {name} cannot be written element-wise: {s}")

@@ -5,7 +5,9 @@ import pytest
 import sympy as sp
 
 import matcalc
-from matcalc.functions import FUNCTIONS, derivative_form, f, numpy_function, t
+from matcalc.functions import FUNCTIONS, derivative_form, numpy_function, symbols
+
+t, f = symbols()
 
 
 def _expand(expr, name):
