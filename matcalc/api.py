@@ -10,10 +10,10 @@ import numpy as np
 from . import codegen
 from . import expr as E
 from .canonical import gradient_from_differential
-from .jacobian import jacobian_from_differential
 from .differential import differential
 from .errors import DerivativeError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate
+from .jacobian import jacobian_from_differential
 from .parser import parse
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
@@ -138,19 +138,9 @@ def _notes(gradient: E.Expr | None) -> list[str]:
     """What a Hessian cannot say: where the gradient holds step functions, it has kinks there."""
     if gradient is None:
         return []
-    kinks = sorted({node.fn for node in _nodes(gradient) if isinstance(node, E.Apply) and node.fn in ("step", "sign")})
+    kinks = sorted({node.fn for node in E.nodes(gradient) if isinstance(node, E.Apply) and node.fn in ("step", "sign")})
     return [f"the gradient contains {fn}(...), whose derivative is zero except at 0, where it does not exist: "
             "this Hessian holds only away from those points" for fn in kinks]
-
-
-def _nodes(e: E.Expr):
-    stack, seen = [e], set()
-    while stack:
-        node = stack.pop()
-        if node not in seen:
-            seen.add(node)
-            yield node
-            stack.extend(node.children())
 
 
 def _variables(f: E.Expr, wrt) -> list[E.Symbol]:

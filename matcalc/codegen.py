@@ -19,15 +19,33 @@ from .functions import FUNCTIONS, symbols, sympy
 
 MODULES = {"numpy": "import numpy as xp", "jax": "import jax.numpy as xp"}
 
-HELPERS = {
-    "softmax": "def _softmax(u):\n    z = xp.exp(u - u.real.max())\n    return z / z.sum()\n",
-    "logsumexp": "def _logsumexp(u):\n    m = u.real.max()\n    return xp.reshape(m + xp.log(xp.exp(u - m).sum()), (1, 1))\n",
-    "commutation": (
-        "def _commutation(rows, cols):\n"
-        "    k = xp.arange(rows * cols).reshape(cols, rows).T.reshape(-1)\n"
-        "    return xp.eye(rows * cols)[k]\n"
-    ),
+# fmt: off
+CODE = {
+    E.Transpose:  "{0}.T",
+    E.MatPower:   "xp.linalg.matrix_power({0}, {e.exponent})",
+    E.Inverse:    "xp.linalg.inv({0})",
+    E.Det:        "xp.reshape(xp.linalg.det({0}), (1, 1))",
+    E.LogDet:     "xp.reshape(xp.log(xp.linalg.det({0})), (1, 1))",
+    E.Trace:      "xp.reshape(xp.trace({0}), (1, 1))",
+    E.Sum:        "xp.reshape({0}.sum(), (1, 1))",
+    E.Norm:       "xp.reshape(xp.sqrt(({0} * {0}).sum()), (1, 1))",
+    E.DiagMatrix: "xp.diag({0}[:, 0])",
+    E.DiagVector: "xp.reshape(xp.diag({0}), (-1, 1))",
+    E.Vec:        "xp.reshape({0}.T, (-1, 1))",
+    E.Kron:       "xp.kron({0}, {1})",
 }
+# fmt: on
+
+HELPERS = {
+    E.Softmax: "def _softmax(u):\n    z = xp.exp(u - u.real.max())\n    return z / z.sum()\n",
+    E.LogSumExp: "def _logsumexp(u):\n    m = u.real.max()\n    return xp.reshape(m + xp.log(xp.exp(u - m).sum()), (1, 1))\n",
+}
+
+COMMUTATION = (
+    "def _commutation(rows, cols):\n"
+    "    k = xp.arange(rows * cols).reshape(cols, rows).T.reshape(-1)\n"
+    "    return xp.eye(rows * cols)[k]\n"
+)
 
 
 def _number(value: Fraction) -> str:
@@ -79,64 +97,52 @@ class _Generator:
     def helper(self, key: str, source: str) -> None:
         self.helpers.setdefault(key, source)
 
-    def build(self, e: E.Expr) -> str:  # noqa: C901 - one case per node type, as in the printers
-        c = self.code
-        if isinstance(e, E.Const):
-            return f"xp.full((1, 1), {_number(e.value)})"
-        if isinstance(e, E.Identity):
-            return f"xp.eye({self.dim(e.n)})"
-        if isinstance(e, (E.Ones, E.Zero)):
-            return f"xp.{'ones' if isinstance(e, E.Ones) else 'zeros'}(({self.dim(e.dims[0])}, {self.dim(e.dims[1])}))"
-        if isinstance(e, E.Commutation):
-            self.helper("commutation", HELPERS["commutation"])
-            return f"_commutation({self.dim(e.dims[0])}, {self.dim(e.dims[1])})"
-        if isinstance(e, E.Add):  # ones, ones b^T, c ones^T: NumPy's broadcasting does the repeating
-            return "(" + " + ".join(self.broadcast_term(term) for term in e.terms) + ")"
-        if isinstance(e, E.MatMul):
-            return self.product(list(e.factors))
-        if isinstance(e, E.Scale):
-            coeff = _number(e.coeff.value) if isinstance(e.coeff, E.Const) else f"{c(e.coeff)}[0, 0]"
-            return f"({coeff} * {c(e.arg)})"
-        if isinstance(e, E.Transpose):
-            return f"{c(e.arg)}.T"
-        if isinstance(e, E.Hadamard):
-            return "(" + " * ".join(c(f) for f in e.factors) + ")"
-        if isinstance(e, (E.Power, E.ElemPower)):
-            base = e.base if isinstance(e, E.Power) else e.arg
-            return f"({c(base)} ** {_number(e.exponent)})"
-        if isinstance(e, E.MatPower):
-            return f"xp.linalg.matrix_power({c(e.arg)}, {e.exponent})"
-        if isinstance(e, E.Inverse):
-            return f"xp.linalg.inv({c(e.arg)})"
-        if isinstance(e, E.Apply):
-            self.helper("f_" + e.fn, _function_code(e.fn))
-            return f"_f_{e.fn}({c(e.arg)})"
-        if isinstance(e, E.Det):
-            return f"xp.reshape(xp.linalg.det({c(e.arg)}), (1, 1))"
-        if isinstance(e, E.LogDet):
-            return f"xp.reshape(xp.log(xp.linalg.det({c(e.arg)})), (1, 1))"
-        if isinstance(e, E.Trace):
-            return f"xp.reshape(xp.trace({c(e.arg)}), (1, 1))"
-        if isinstance(e, E.Sum):
-            return f"xp.reshape({c(e.arg)}.sum(), (1, 1))"
-        if isinstance(e, E.Norm):
-            arg = c(e.arg)
-            return f"xp.reshape(xp.sqrt(({arg} * {arg}).sum()), (1, 1))"
-        if isinstance(e, E.DiagMatrix):
-            return f"xp.diag({c(e.arg)}[:, 0])"
-        if isinstance(e, E.DiagVector):
-            return f"xp.reshape(xp.diag({c(e.arg)}), (-1, 1))"
-        if isinstance(e, E.Vec):
-            return f"xp.reshape({c(e.arg)}.T, (-1, 1))"
-        if isinstance(e, E.Kron):
-            return f"xp.kron({c(e.left)}, {c(e.right)})"
-        if isinstance(e, E.Softmax):
-            self.helper("softmax", HELPERS["softmax"])
-            return f"_softmax({c(e.arg)})"
-        if isinstance(e, E.LogSumExp):
-            self.helper("logsumexp", HELPERS["logsumexp"])
-            return f"_logsumexp({c(e.arg)})"
-        raise MatcalcError(f"no code for {type(e).__name__}")
+    def build(self, e: E.Expr) -> str:
+        kids = [self.code(k) for k in e.children()]
+        if type(e) in CODE:
+            return CODE[type(e)].format(*kids, e=e)
+        if type(e) in HELPERS:
+            self.helpers.setdefault(type(e).__name__, HELPERS[type(e)])
+            return f"_{type(e).__name__.lower()}({', '.join(kids)})"
+        return getattr(self, "_" + type(e).__name__)(e, kids)
+
+    def _Const(self, e, kids):
+        return f"xp.full((1, 1), {_number(e.value)})"
+
+    def _Identity(self, e, kids):
+        return f"xp.eye({self.dim(e.n)})"
+
+    def _Ones(self, e, kids):
+        return f"xp.ones(({self.dim(e.dims[0])}, {self.dim(e.dims[1])}))"
+
+    def _Zero(self, e, kids):
+        return f"xp.zeros(({self.dim(e.dims[0])}, {self.dim(e.dims[1])}))"
+
+    def _Commutation(self, e, kids):
+        self.helpers.setdefault("commutation", COMMUTATION)
+        return f"_commutation({self.dim(e.dims[0])}, {self.dim(e.dims[1])})"
+
+    def _Add(self, e, kids):  # ones, ones b^T, c ones^T: NumPy's broadcasting does the repeating
+        return "(" + " + ".join(self.broadcast_term(term) for term in e.terms) + ")"
+
+    def _MatMul(self, e, kids):
+        return self.product(list(e.factors))
+
+    def _Scale(self, e, kids):
+        coeff = _number(e.coeff.value) if isinstance(e.coeff, E.Const) else f"{kids[0]}[0, 0]"
+        return f"({coeff} * {kids[1]})"
+
+    def _Hadamard(self, e, kids):
+        return "(" + " * ".join(kids) + ")"
+
+    def _Power(self, e, kids):
+        return f"({kids[0]} ** {_number(e.exponent)})"
+
+    _ElemPower = _Power
+
+    def _Apply(self, e, kids):
+        self.helpers.setdefault("f_" + e.fn, _function_code(e.fn))
+        return f"_f_{e.fn}({kids[0]})"
 
     def broadcast_term(self, term: E.Expr) -> str:
         if isinstance(term, E.Ones):

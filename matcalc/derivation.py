@@ -23,7 +23,7 @@ from .differential import RULES
 from .errors import DerivativeError
 from .jacobian import jacobian_from_differential
 from .printing import to_text
-from .simplify import rebuild, simplify
+from .simplify import rebuild_with, simplify
 
 Why = tuple[tuple[str, str], ...]  # (rule in words, identity)
 
@@ -75,12 +75,8 @@ def _expand_once(e: E.Expr, x: E.Symbol, dx: E.Differential, used: list) -> E.Ex
             words, identity, rule = RULES[type(u)]
             used.append((words, identity))
             out = rule(u, d)
-        elif node.children():
-            kids = node.children()
-            new = [walk(k) for k in kids]
-            out = node if all(a is b for a, b in zip(kids, new)) else rebuild(node, new)
         else:
-            out = node
+            out = rebuild_with(node, walk)
         memo[node] = out
         return out
 
@@ -88,13 +84,7 @@ def _expand_once(e: E.Expr, x: E.Symbol, dx: E.Differential, used: list) -> E.Ex
 
 
 def _pending(e: E.Expr) -> bool:
-    stack = [e]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, E.DifferentialOf):
-            return True
-        stack.extend(node.children())
-    return False
+    return any(isinstance(node, E.DifferentialOf) for node in E.nodes(e))
 
 
 def _differential_steps(f: E.Expr, x: E.Symbol, lhs: str, steps: list[Step]) -> E.Expr:

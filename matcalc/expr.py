@@ -435,6 +435,17 @@ def is_symmetric(e: Expr) -> bool:
     return False
 
 
+def nodes(e: Expr):
+    """Every distinct node of the DAG below ``e`` (``e`` included), each once, without recursion."""
+    stack, seen = [e], set()
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            yield node
+            stack.extend(node.children())
+
+
 def contains(e: Expr, d: Differential) -> bool:
     return d in e.free
 

@@ -107,7 +107,7 @@ def simplify(e: E.Expr) -> E.Expr:
     def walk(node):
         if node in memo:
             return memo[node]
-        rebuilt = _rebuild(node, walk)
+        rebuilt = rebuild_with(node, walk)
         for rewrite in REWRITES:
             candidate = rewrite(rebuilt)
             if candidate is not None and size(candidate) < size(rebuilt):
@@ -124,7 +124,7 @@ def simplify(e: E.Expr) -> E.Expr:
     return walk(e)
 
 
-def _rebuild(node: E.Expr, f) -> E.Expr:
+def rebuild_with(node: E.Expr, f) -> E.Expr:
     """The node with simplified children, built again through the smart constructors."""
     kids = node.children()
     if not kids:

@@ -38,16 +38,7 @@ def dims_of(symbols) -> list[str]:
 
 def analytic(e: E.Expr) -> bool:
     """True when the complex step applies: no relu, abs or other non-analytic function inside."""
-    stack, seen = [e], set()
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if isinstance(node, E.Apply) and not FUNCTIONS[node.fn].analytic:
-            return False
-        stack.extend(node.children())
-    return True
+    return not any(isinstance(node, E.Apply) and not FUNCTIONS[node.fn].analytic for node in E.nodes(e))
 
 
 def random_point(symbols, rng: np.random.Generator, positive: bool, equal_sizes: bool) -> tuple[dict, dict]:
@@ -116,17 +107,8 @@ def _relative(a, b) -> float:
 
 def well_conditioned(e: E.Expr, values: dict, sizes: dict) -> bool:
     """Every matrix that is inverted, or whose determinant is taken, is far from singular."""
-    stack, seen = [e], set()
-    while stack:
-        node = stack.pop()
-        if node in seen:
-            continue
-        seen.add(node)
-        if isinstance(node, (E.Inverse, E.Det, E.LogDet)) and not E.is_scalar(node.arg):
-            if np.linalg.cond(evaluate(node.arg, values, sizes)) > MAX_CONDITION:
-                return False
-        stack.extend(node.children())
-    return True
+    return all(np.linalg.cond(evaluate(node.arg, values, sizes)) <= MAX_CONDITION for node in E.nodes(e)
+               if isinstance(node, (E.Inverse, E.Det, E.LogDet)) and not E.is_scalar(node.arg))
 
 
 def domain_points(function: E.Expr, count: int, seed: int, extra=()):
