@@ -98,6 +98,8 @@ class _Generator:
         self.helpers.setdefault(key, source)
 
     def build(self, e: E.Expr) -> str:
+        if isinstance(e, (E.MatMul, E.Add)):  # these look at their factors and terms themselves
+            return getattr(self, "_" + type(e).__name__)(e, None)
         kids = [self.code(k) for k in e.children()]
         if type(e) in CODE:
             return CODE[type(e)].format(*kids, e=e)
