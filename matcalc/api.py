@@ -74,10 +74,11 @@ class Result:
         return f"${LABELS[self.kind][1] % to_latex(self.variable)} = {self.latex()}$"
 
     @user_errors
-    def evaluate(self, values: dict) -> np.ndarray:
+    def evaluate(self, values: dict, structured: bool = False):
         """The value at ``values`` (name -> array).  A gradient is shaped like the variable's given
         value; a Hessian is (n, n) for a vector and (mn, mn) in column-major vec order for a matrix;
-        a Jacobian is (rows of vec F, rows of vec X)."""
+        a Jacobian is (rows of vec F, rows of vec X).  With ``structured``, Kronecker products and
+        commutation matrices stay operators (``op @ v``, ``op.dense()``) instead of dense matrices."""
         needed = {s.name: s for s in symbols_of(self.expr)}
         known = {s.name: s for s in symbols_of(self.function)} | needed
         missing = sorted(set(needed) - set(values))
@@ -85,6 +86,10 @@ class Result:
             raise MatcalcError(f"missing values for {', '.join(missing)}")
         arrays = {name: as_matrix(name, values[name], known[name]) for name in values if name in known}
         sizes = bind_sizes([known[n] for n in arrays], arrays)
+        if structured:
+            from .operators import as_operator
+
+            return as_operator(self.expr, arrays, sizes)
         return self._shaped(evaluate(self.expr, arrays, sizes), values)
 
     def _shaped(self, out: np.ndarray, values: dict) -> np.ndarray:
