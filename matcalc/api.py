@@ -9,7 +9,7 @@ import numpy as np
 
 from . import codegen
 from . import expr as E
-from .canonical import gradient_from_differential
+from .canonical import gradients_from_differential
 from .differential import differential
 from .errors import DerivativeError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate
@@ -161,11 +161,21 @@ def _variables(f: E.Expr, wrt) -> list[E.Symbol]:
     return out
 
 
+def _gradients(f: E.Expr, variables: list[E.Symbol]) -> dict:
+    """Every gradient from one differential and one reverse walk, as backprop does."""
+    dxs = {x: E.Differential(x) for x in variables}
+    raw = gradients_from_differential(differential(f, variables), list(dxs.values()))
+    out = {}
+    for x, dx in dxs.items():
+        g = raw[dx]
+        if x.kind == "symmetric" and E.transpose(g) != g:  # on symmetric matrices: sym(G) = (G + G^T)/2
+            g = E.scale(E.Const(Fraction(1, 2)), E.add(g, E.transpose(g)))
+        out[x] = simplify(g)
+    return out
+
+
 def _gradient(f: E.Expr, x: E.Symbol) -> E.Expr:
-    g = gradient_from_differential(differential(f, x), E.Differential(x))
-    if x.kind == "symmetric" and E.transpose(g) != g:  # on symmetric matrices: sym(G) = (G + G^T)/2
-        g = E.scale(E.Const(Fraction(1, 2)), E.add(g, E.transpose(g)))
-    return simplify(g)
+    return _gradients(f, [x])[x]
 
 
 def _parsed(expr, declare) -> E.Expr:
@@ -188,7 +198,7 @@ def gradient(expr, wrt, declare: dict | None = None):
     """The gradient of a scalar expression: a Result, or a dict of them when ``wrt`` is a list."""
     f = _parsed(expr, declare)
     _require_scalar(f, "gradient")
-    return _each(wrt, {x.name: Result(f, x, _gradient(f, x)) for x in _variables(f, wrt)})
+    return _each(wrt, {x.name: Result(f, x, g) for x, g in _gradients(f, _variables(f, wrt)).items()})
 
 
 def _jacobian(f: E.Expr, x: E.Symbol) -> E.Expr:

@@ -56,35 +56,45 @@ ADJOINT = {
 # fmt: on
 
 
-def peel(root: E.Expr, seed: E.Expr, rules: dict, dx: E.Differential, on_stage=None) -> list[E.Expr]:
+def peel(root: E.Expr, seed: E.Expr, rules: dict, targets, on_stage=None) -> list[tuple[E.Expr, E.Expr]]:
     """Walk an expression linear in dX from the outside in, one level of nodes per stage.
 
     The walk carries, next to each subexpression still holding dX, what it is multiplied by
     (a cotangent for a gradient, a left factor for a Jacobian); a rule of ``rules`` replaces a
-    node by its children with their new carries.  Returns the carries that reach dX;
-    ``on_stage(state, rule_names)`` sees every stage, for derivations."""
+    node by its children with their new carries.  ``targets`` is dX, or a frozenset of several
+    differentials walked in one pass (backprop: every weight of a network at once).  Returns
+    the pairs (differential, carry) that reach them; ``on_stage(state, rules used)`` sees every
+    stage, for derivations."""
+    is_target = (lambda e: e in targets) if isinstance(targets, frozenset) else (lambda e: e == targets)
     state, used = [(root, seed)], []
     while True:
         if on_stage is not None:
             on_stage(state, used)
-        if all(e == dx for e, _ in state):
-            return [c for _, c in state]
+        if all(is_target(e) for e, _ in state):
+            return state
         following, used = [], []
         for e, c in state:
-            if e == dx:
+            if is_target(e):
                 following.append((e, c))
-            elif E.contains(e, dx):
+            elif E.contains(e, targets):
                 if type(e) not in rules:
-                    raise MatcalcError(f"{type(e).__name__} is not linear in {dx}")
+                    raise MatcalcError(f"{type(e).__name__} is not linear in the differentials")
                 words, identity, rule = rules[type(e)]
                 used.append((words, identity))
-                following.extend(rule(e, c, dx))
+                following.extend(rule(e, c, targets))
         state = following
+
+
+def gradients_from_differential(df: E.Expr, dxs, on_stage=None) -> dict:
+    """{dX: G} with df = sum <G, dX> over the differentials ``dxs``, for a scalar df."""
+    if not E.is_scalar(df):
+        raise MatcalcError("the canonical form <G, dX> needs a scalar differential")
+    contributions: dict = {dx: [] for dx in dxs}
+    for dx, c in peel(df, E.ONE, ADJOINT, frozenset(dxs), on_stage):
+        contributions[dx].append(c)
+    return {dx: E.add(*cs) if cs else E.Zero(dx.shape) for dx, cs in contributions.items()}
 
 
 def gradient_from_differential(df: E.Expr, dx: E.Differential, on_stage=None) -> E.Expr:
     """G with df = <G, dX>, for a scalar df linear in dX."""
-    if not E.is_scalar(df):
-        raise MatcalcError("the canonical form <G, dX> needs a scalar differential")
-    contributions = peel(df, E.ONE, ADJOINT, dx, on_stage)
-    return E.add(*contributions) if contributions else E.Zero(dx.shape)
+    return gradients_from_differential(df, [dx], on_stage)[dx]

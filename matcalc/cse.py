@@ -46,7 +46,7 @@ def share(results: dict, min_size: int = 1) -> tuple[list[tuple[E.Symbol, E.Expr
     A subexpression is named when it is referred to from two places or more and has at
     least ``min_size`` distinct nodes once its own parts are named (above 1, scalars are
     left written out: they are short, and naming them hides the function being derived)."""
-    from .simplify import size
+    from .simplify import weight
 
     count = _references(list(results.values()))
     taken = {s.name for e in results.values() for s in e.free if isinstance(s, E.Symbol)}
@@ -70,7 +70,7 @@ def share(results: dict, min_size: int = 1) -> tuple[list[tuple[E.Symbol, E.Expr
             return replaced[node]
         kids = node.children()
         new = node.map_children(lambda k: rewrite(k)) if kids else node
-        big = min_size <= 1 or (size(new) >= min_size and not E.is_scalar(new))
+        big = min_size <= 1 or (weight(new) >= min_size and not E.is_scalar(new))
         if count.get(node, 0) >= 2 and _worth_naming(new) and big:
             symbol = fresh(node)
             definitions.append((symbol, new))

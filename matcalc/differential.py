@@ -55,18 +55,19 @@ RULES = {
 # fmt: on
 
 
-def differential(e: E.Expr, variable: E.Symbol) -> E.Expr:
-    """``d e`` with respect to ``variable``: an expression linear in ``d variable``."""
-    dx = E.Differential(variable)
+def differential(e: E.Expr, variables) -> E.Expr:
+    """``d e`` with respect to one variable or several at once: an expression linear in their
+    differentials (``dW1``, ``db1``, ...), each shared subtree differentiated once."""
+    variables = frozenset([variables] if isinstance(variables, E.Symbol) else variables)
     memo: dict = {}
 
     def d(node: E.Expr) -> E.Expr:
         if node in memo:
             return memo[node]
-        if variable not in node.free:
+        if variables.isdisjoint(node.free):
             out: E.Expr = E.Zero(node.shape)
-        elif node == variable:
-            out = dx
+        elif node in variables:
+            out = E.Differential(node)
         elif type(node) in RULES:
             _, _, rule = RULES[type(node)]
             out = rule(node, d)

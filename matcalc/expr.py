@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections import Counter
 from fractions import Fraction
-from functools import reduce
+from functools import reduce, wraps
 
 from .errors import MatcalcError, ShapeError
 from .shapes import is_column_shape, is_one, is_scalar_shape, product_dim, shape_str, unify
 
-MAX_DEPTH = 200  # deeper trees would exhaust Python's recursion in later passes
+MAX_DEPTH = 2000  # deeper trees would exhaust Python's recursion in later passes
 
 KINDS = ("scalar", "vector", "matrix", "symmetric")
 
@@ -412,6 +412,24 @@ def is_scalar_product(e: Expr) -> bool:
     return isinstance(e, MatMul) and all(is_scalar(f) for f in e.factors)
 
 
+def cached_on_node(fn):
+    """Remember ``fn(e)`` on the node itself: nodes are immutable, and deep trees would
+    otherwise be walked again for every parent (transpose and symmetry call each other)."""
+    attribute = "_cache_" + fn.__name__
+
+    @wraps(fn)
+    def wrapper(e):
+        try:
+            return e.__dict__[attribute]
+        except KeyError:
+            value = fn(e)
+            e.__dict__[attribute] = value
+            return value
+
+    return wrapper
+
+
+@cached_on_node
 def is_symmetric(e: Expr) -> bool:
     """True when ``e^T = e`` follows from the structure alone."""
     if is_scalar(e) or isinstance(e, (Identity, DiagMatrix)):
@@ -446,8 +464,9 @@ def nodes(e: Expr):
             stack.extend(node.children())
 
 
-def contains(e: Expr, d: Differential) -> bool:
-    return d in e.free
+def contains(e: Expr, d) -> bool:
+    """Whether ``e`` holds the differential ``d`` (or one of a frozenset of them)."""
+    return not d.isdisjoint(e.free) if isinstance(d, frozenset) else d in e.free
 
 
 # ---------------------------------------------------------------- smart constructors
@@ -617,6 +636,8 @@ def mul(a: Expr, b: Expr) -> Expr:
                 continue
             if factors and isinstance(factors[-1], Ones) and isinstance(g, Ones) and is_one(g.shape[0]):
                 g = Ones((factors.pop().shape[0], g.shape[1]))  # ones ones^T is the all-ones matrix
+            elif factors and _power_base(factors[-1]) == _power_base(g) and not is_one(g.shape[0]):
+                g = power(_power_base(g), _power_exponent(factors.pop()) + _power_exponent(g))  # X X^2 = X^3
             factors.append(g)
     if not factors:
         product: Expr = Identity(rows)
@@ -649,10 +670,19 @@ def _pull_scalar_chains(coeff: Expr, factors: list) -> tuple[Expr, list]:
     return coeff, factors
 
 
+def _power_base(e: Expr) -> Expr:
+    return e.arg if isinstance(e, MatPower) else e
+
+
+def _power_exponent(e: Expr) -> int:
+    return e.exponent if isinstance(e, MatPower) else 1
+
+
 def matmul(*factors: Expr) -> Expr:
     return reduce(mul, factors)
 
 
+@cached_on_node
 def transpose(e: Expr) -> Expr:
     if is_scalar(e) or is_symmetric(e):
         return e
@@ -668,6 +698,8 @@ def transpose(e: Expr) -> Expr:
         return kron(transpose(e.left), transpose(e.right))
     if isinstance(e, Commutation):
         return Commutation((e.dims[1], e.dims[0]))
+    if isinstance(e, MatPower):
+        return power(transpose(e.arg), e.exponent)
     return Transpose(e)
 
 
@@ -855,6 +887,8 @@ def norm(e: Expr) -> Expr:
 
 
 def diag(e: Expr) -> Expr:
+    if isinstance(e, Ones) and is_column_shape(e.shape):
+        return Identity(e.shape[0])
     if is_column_shape(e.shape):
         return DiagMatrix(e)
     require_square(e, "diag")

@@ -71,5 +71,5 @@ JACOBIAN = {
 def jacobian_from_differential(dF: E.Expr, dx: E.Differential, on_stage=None) -> E.Expr:
     """J with vec(dF) = J vec(dX), for dF linear in dX."""
     shape = (E.vec(dF).shape[0], E.vec(dx).shape[0])
-    contributions = peel(dF, _side(None, shape[0]), JACOBIAN, dx, on_stage)
+    contributions = [m for _, m in peel(dF, _side(None, shape[0]), JACOBIAN, dx, on_stage)]
     return E.add(*contributions) if contributions else E.Zero(shape)

@@ -23,7 +23,7 @@ from .resources import resource_text
 from .shapes import DimVar, Unifier, fresh_labels, unifying
 
 MAX_INPUT = 100_000
-MAX_NESTING = 100
+MAX_NESTING = 500
 MAX_EXPONENT = 300
 
 # fmt: off

@@ -177,8 +177,6 @@ class Printer:
         return self.wrapped(e.arg, ATOM) + self.superscript(str(e.exponent)), POW
 
     def _Power(self, e):
-        if e.exponent == Fraction(1, 2):
-            return self.sqrt(self.print(e.base)[0]), ATOM
         return self.wrapped(e.base, ATOM) + self.superscript(self.exponent(e.exponent)), POW
 
     def _ElemPower(self, e):
@@ -270,9 +268,6 @@ class TextPrinter(Printer):
     def kron_op(self):
         return " kron "
 
-    def sqrt(self, text):
-        return f"sqrt({text})"
-
     def call(self, fn, arg):
         return f"{fn}({arg})"
 
@@ -359,6 +354,8 @@ class LatexPrinter(Printer):
         return rf"K_{{{dims[0]},{dims[1]}}}"
 
     def _Power(self, e):
+        if e.exponent == Fraction(1, 2):
+            return self.sqrt(self.print(e.base)[0]), ATOM
         if e.exponent < 0:
             bottom = self.print(E.power(e.base, -e.exponent))[0]
             return self.fraction("1", bottom, bottom), ATOM

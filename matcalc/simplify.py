@@ -14,15 +14,17 @@ from . import expr as E
 from .shapes import is_one
 
 
+@E.cached_on_node
 def size(e: E.Expr) -> int:
-    seen: dict = {}
+    """The number of distinct nodes of the DAG below e."""
+    return sum(1 for _ in E.nodes(e))
 
-    def count(node):
-        if node not in seen:
-            seen[node] = 1 + sum(count(k) for k in node.children())
-        return seen[node]
 
-    return count(e)
+@E.cached_on_node
+def weight(e: E.Expr) -> int:
+    """The number of nodes of e written out as a tree: what a rewrite must make smaller.
+    Cached on each node, so measuring a new candidate costs only its new nodes."""
+    return 1 + sum(weight(k) for k in e.children())
 
 
 def _chain(term: E.Expr):
@@ -101,27 +103,22 @@ def _ratio_cancel(e: E.Expr) -> E.Expr | None:
 REWRITES = [_logistic, _ratio_cancel]
 
 
-def simplify(e: E.Expr) -> E.Expr:
-    memo: dict = {}
-
-    def walk(node):
-        if node in memo:
-            return memo[node]
-        rebuilt = rebuild_with(node, walk)
-        for rewrite in REWRITES:
-            candidate = rewrite(rebuilt)
-            if candidate is not None and size(candidate) < size(rebuilt):
-                rebuilt = walk(candidate)
-        if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
-            for side in (-1, 0):
-                candidate = _factor_sum(rebuilt, side)
-                if size(candidate) < size(rebuilt):
-                    rebuilt = candidate
-                    break
-        memo[node] = rebuilt
-        return rebuilt
-
-    return walk(e)
+@E.cached_on_node
+def simplify(node: E.Expr) -> E.Expr:
+    """The simplified form, remembered on each node so that results sharing subexpressions
+    (every gradient of a network) simplify them once."""
+    rebuilt = rebuild_with(node, simplify)
+    for rewrite in REWRITES:
+        candidate = rewrite(rebuilt)
+        if candidate is not None and weight(candidate) < weight(rebuilt):
+            rebuilt = simplify(candidate)
+    if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
+        for side in (-1, 0):
+            candidate = _factor_sum(rebuilt, side)
+            if weight(candidate) < weight(rebuilt):
+                rebuilt = candidate
+                break
+    return rebuilt
 
 
 def rebuild_with(node: E.Expr, f) -> E.Expr:
