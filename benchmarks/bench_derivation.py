@@ -175,8 +175,43 @@ def is_unevaluated(result) -> bool:
         return False
 
 
+def _explicit(e):
+    """Evaluate a SymPy expression whose symbols are all replaced by explicit matrices and numbers,
+    bottom-up: each node's arguments become explicit matrices (or arrays, or numbers) first, so
+    nothing symbolic grows on the way.  A 1x1 matrix inside a scalar function stands for its entry."""
+    import sympy as sp
+    from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+    from sympy.tensor.array.expressions.array_expressions import ArrayElementwiseApplyFunc
+
+    if isinstance(e, (sp.Lambda, sp.MatrixBase, sp.NDimArray)) or not e.args:
+        return e
+    args = [_explicit(a) for a in e.args]
+    if isinstance(e, (ArrayElementwiseApplyFunc, ElementwiseApplyFunction)):
+        fn, arg = e.function, args[-1]
+        return _as_matrix(arg.applyfunc(lambda t: sp.N(fn(t))))
+    if isinstance(e, (sp.Function, sp.Pow, sp.Mul, sp.Add)) and not isinstance(e, sp.MatrixExpr):
+        args = [a[0, 0] if isinstance(a, sp.MatrixBase) and a.shape == (1, 1) else a for a in args]
+    out = e.func(*args)
+    if hasattr(out, "doit"):
+        out = out.doit()
+    if hasattr(out, "as_explicit") and not isinstance(out, (sp.MatrixBase, sp.NDimArray)):
+        out = out.as_explicit()
+    if isinstance(out, sp.NDimArray):
+        return _as_matrix(out.applyfunc(sp.N))
+    return out.evalf() if hasattr(out, "evalf") else out
+
+
+def _as_matrix(a):
+    """A rank-2 array as a matrix, so that matrix expressions around it can use it."""
+    import sympy as sp
+
+    if isinstance(a, sp.NDimArray) and a.rank() == 2:
+        return sp.ImmutableMatrix(a.tolist())
+    return a
+
+
 def sympy_numeric(expr, case: Case, ns: SimpleNamespace, values: dict):
-    """The value of a SymPy expression with explicit matrices substituted: a NumPy array (or float)."""
+    """The value of a SymPy expression with explicit matrices substituted: a NumPy array."""
     import sympy as sp
 
     sizes = case.dim_sizes()
@@ -187,9 +222,7 @@ def sympy_numeric(expr, case: Case, ns: SimpleNamespace, values: dict):
             rule[symbol] = sp.Float(float(value[0, 0]))
         else:
             rule[symbol] = sp.ImmutableMatrix(value.tolist())
-    out = expr.xreplace(rule).doit()
-    if hasattr(out, "as_explicit"):
-        out = out.as_explicit()
+    out = _explicit(expr.xreplace(rule))
     if hasattr(out, "tolist"):
         return np.array(out.tolist(), dtype=float)
     return np.array(float(out))
@@ -317,7 +350,12 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def run(repeats: int, limit: float, log=print) -> dict:
+    import warnings
+
     import sympy  # noqa: F401  (import time is not part of any measurement)
+    from sympy.utilities.exceptions import SymPyDeprecationWarning
+
+    warnings.simplefilter("ignore", SymPyDeprecationWarning)  # raised inside SymPy's own array code
 
     matcalc.gradient("x^T A x", wrt="x")  # load the parser once
     rows = []

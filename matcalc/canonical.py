@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
-from .errors import MatcalcError
+from .errors import DerivativeError, MatcalcError
 
 
 def _matmul(e, c, dx):
@@ -41,6 +41,24 @@ def _hadamard(e, c, dx):
             for i, f in enumerate(e.factors) if E.contains(f, dx)]
 
 
+def _kron(e, c, dx):
+    """<C, A kron dB> = <J^T vec(C), vec(dB)> with J the Jacobian of the product; for a column
+    dB that vector is the cotangent itself (other shapes would need a reshape)."""
+    from .jacobian import kron_permutation
+
+    out = []
+    perm_t = E.transpose(kron_permutation(e.left.shape, e.right.shape))
+    for f, other, first in ((e.left, e.right, True), (e.right, e.left, False)):
+        if not E.contains(f, dx):
+            continue
+        if not E.is_one(f.shape[1]):
+            raise DerivativeError("a gradient through kron(A, B) needs the varying factor to be a column vector")
+        identity = E.Identity(f.shape[0]) if not E.is_scalar(f) else E.ONE
+        lift = E.kron(identity, E.vec(other)) if first else E.kron(E.vec(other), identity)
+        out.append((f, E.mul(E.transpose(lift), E.mul(perm_t, E.vec(c)))))
+    return out
+
+
 # fmt: off
 ADJOINT = {
     E.Add:        ("linearity",                                               "<C, U + V> = <C, U> + <C, V>", lambda e, c, dx: [(t, c) for t in e.terms]),
@@ -51,6 +69,7 @@ ADJOINT = {
     E.Trace:      ("a trace as an inner product with I",                      "c tr U = <c I, U>",            lambda e, c, dx: [(e.arg, E.scale(c, E.Identity(e.arg.shape[0])))]),
     E.Sum:        ("a sum as an inner product with ones",                     "c sum U = <c ones, U>",        lambda e, c, dx: [(e.arg, E.scale(c, E.Ones(e.arg.shape)))]),
     E.DiagMatrix: ("moving diag",                                             "<C, diag(u)> = <diag(C), u>",  lambda e, c, dx: [(e.arg, E.diag(c))]),
+    E.Kron:       ("moving a Kronecker factor",                               "<C, A kron dB> = <J^T vec(C), dB>",     _kron),
     E.DiagVector: ("moving diag",                                             "<c, diag(U)> = <diag(c), U>",  lambda e, c, dx: [(e.arg, E.diag(c))]),
 }
 # fmt: on
@@ -78,7 +97,7 @@ def peel(root: E.Expr, seed: E.Expr, rules: dict, targets, on_stage=None) -> lis
                 following.append((e, c))
             elif E.contains(e, targets):
                 if type(e) not in rules:
-                    raise MatcalcError(f"{type(e).__name__} is not linear in the differentials")
+                    raise DerivativeError(f"derivatives through {type(e).__name__.lower()} are not supported")
                 words, identity, rule = rules[type(e)]
                 used.append((words, identity))
                 following.extend(rule(e, c, targets))

@@ -16,7 +16,7 @@ from fractions import Fraction
 from functools import reduce, wraps
 
 from .errors import MatcalcError, ShapeError
-from .shapes import is_column_shape, is_one, is_scalar_shape, product_dim, shape_str, unify
+from .shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resolve, shape_str, unify
 
 MAX_DEPTH = 2000  # deeper trees would exhaust Python's recursion in later passes
 
@@ -636,6 +636,9 @@ def mul(a: Expr, b: Expr) -> Expr:
                 continue
             if factors and isinstance(factors[-1], Ones) and isinstance(g, Ones) and is_one(g.shape[0]):
                 g = Ones((factors.pop().shape[0], g.shape[1]))  # ones ones^T is the all-ones matrix
+            elif factors and isinstance(factors[-1], Kron) and isinstance(g, Kron) and _mixed_product_fits(factors[-1], g):
+                last = factors.pop()  # (A kron B)(C kron D) = AC kron BD
+                g = kron(mul(last.left, g.left), mul(last.right, g.right))
             elif factors and _power_base(factors[-1]) == _power_base(g) and not is_one(g.shape[0]):
                 g = power(_power_base(g), _power_exponent(factors.pop()) + _power_exponent(g))  # X X^2 = X^3
             factors.append(g)
@@ -668,6 +671,10 @@ def _pull_scalar_chains(coeff: Expr, factors: list) -> tuple[Expr, list]:
                 return _pull_scalar_chains(mul(coeff, inner), rest) if rest else (mul(coeff, inner), [])
         break
     return coeff, factors
+
+
+def _mixed_product_fits(a: Kron, b: Kron) -> bool:
+    return resolve(a.left.shape[1]) == resolve(b.left.shape[0]) and resolve(a.right.shape[1]) == resolve(b.right.shape[0])
 
 
 def _power_base(e: Expr) -> Expr:

@@ -54,6 +54,25 @@ def _hadamard(e, m, dx):
             for i, f in enumerate(e.factors) if E.contains(f, dx)]
 
 
+def kron_permutation(a_shape, b_shape) -> E.Expr:
+    """P with vec(A kron B) = P (vec(A) kron vec(B)): I_n kron K(q,m) kron I_p for A m x n, B p x q
+    (Magnus and Neudecker, theorem 3.10)."""
+    (m, n), (p, q) = a_shape, b_shape
+    return E.kron(_side(None, n), E.kron(E.commutation((q, m)), _side(None, p)))
+
+
+def _kron(e, m, dx):
+    """vec(dA kron B) = P (I kron vec(B)) vec(dA), vec(A kron dB) = P (vec(A) kron I) vec(dB)."""
+    a, b = e.left, e.right
+    perm = E.mul(m, kron_permutation(a.shape, b.shape))
+    out = []
+    if E.contains(a, dx):
+        out.append((a, E.mul(perm, E.kron(_side(None, E.vec(a).shape[0]), E.vec(b)))))
+    if E.contains(b, dx):
+        out.append((b, E.mul(perm, E.kron(E.vec(a), _side(None, E.vec(b).shape[0])))))
+    return out
+
+
 # fmt: off
 JACOBIAN = {
     E.Add:       ("linearity of vec",                        "vec(U + V) = vec(U) + vec(V)",      lambda e, m, dx: [(t, m) for t in e.terms]),
@@ -63,6 +82,7 @@ JACOBIAN = {
     E.Hadamard:  ("vec of an element-wise product",          "vec(a .* U) = diag(vec(a)) vec(U)", _hadamard),
     E.Trace:     ("a trace as an inner product with vec(I)", "tr(U) = vec(I)^T vec(U)",           lambda e, m, dx: [(e.arg, E.mul(m, E.transpose(E.vec(E.Identity(e.arg.shape[0])))))]),
     E.Sum:       ("a sum as an inner product with ones",     "sum(U) = ones^T vec(U)",            lambda e, m, dx: [(e.arg, E.mul(m, E.Ones((1, E.vec(e.arg).shape[0]))))]),
+    E.Kron:      ("vec of a Kronecker product", "vec(A kron B) = (I kron K kron I)(vec(A) kron vec(B))", _kron),
     E.Vec:       ("vec of a vec",                            "vec(vec(U)) = vec(U)",              lambda e, m, dx: [(e.arg, m)]),
 }
 # fmt: on

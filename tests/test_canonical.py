@@ -17,6 +17,7 @@ CASES = [
     ("sum(diag(X) .* a)", "X", {}),
     ("sum(exp(X))", "X", {}),
     ("sum(X W + b^T)", "b", {}),
+    ("sum(kron(a, x)) + sum(kron(x, a) .^ 2)", "x", {}),
 ]
 
 
