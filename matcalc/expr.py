@@ -552,7 +552,8 @@ def add(*terms: Expr) -> Expr:
         representative.setdefault(k, rest)
     kept = [scale(Const(Fraction(c)), representative[k]) for k, c in coefficients.items() if c != 0]
     # A before A^T, as people write A + A^T
-    kept = sorted(kept, key=lambda t: isinstance(t, Transpose) and t.arg in kept)
+    bare = [split_coefficient(t)[1] for t in kept]
+    kept = sorted(kept, key=lambda t: isinstance(b := split_coefficient(t)[1], Transpose) and b.arg in bare)
     if not kept:
         return Zero(shape)
     return kept[0] if len(kept) == 1 else Add(tuple(kept))
@@ -631,6 +632,8 @@ def mul(a: Expr, b: Expr) -> Expr:
         for g in f.factors if isinstance(f, MatMul) else [f]:
             if isinstance(g, Identity):
                 continue
+            if isinstance(g, Add) and all(split_coefficient(t)[0] < 0 for t in g.terms):
+                coeff, g = mul(coeff, const(-1)), add(*map(neg, g.terms))  # (-A - B) C = -(A + B) C
             if factors and _cancels(factors[-1], g):
                 factors.pop()
                 continue
