@@ -10,60 +10,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference import (
+    commutation,
+    derive_each,
+    det,
+    inv,
+    invertible,
+    logsumexp,
+    result,
+    sigmoid,
+    softmax,
+    softplus,
+    spd,
+    unvec,
+    vec,
+)
 
 import matcalc
-
-inv = np.linalg.inv
-det = np.linalg.det
-
-
-def vec(a) -> np.ndarray:
-    """Columns stacked: vec(A) = A.reshape(-1, order="F")."""
-    return np.asarray(a, dtype=float).reshape(-1, order="F")
-
-
-def unvec(v, shape) -> np.ndarray:
-    return np.asarray(v, dtype=float).reshape(shape, order="F")
-
-
-def commutation(m: int, n: int) -> np.ndarray:
-    """K with K vec(A) = vec(A^T) for A of shape (m, n)."""
-    k = np.zeros((m * n, m * n))
-    for i in range(m):
-        for j in range(n):
-            k[i * n + j, j * m + i] = 1.0
-    return k
-
-
-def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
-
-
-def logsumexp(z):
-    m = z.max()
-    return m + np.log(np.exp(z - m).sum())
-
-
-def softplus(z):
-    return np.logaddexp(0.0, z)
-
-
-def spd(rng, n):
-    m = rng.standard_normal((n, n))
-    return m @ m.T / n + np.eye(n)
-
-
-def invertible(rng, n):
-    """Well conditioned with a positive determinant (for logdet)."""
-    while True:
-        x = 2 * np.eye(n) + 0.3 * rng.standard_normal((n, n))
-        if det(x) > 0:
-            return x
 
 
 def basis(shape):
@@ -317,21 +280,10 @@ def _case(case_id):
 
 @pytest.fixture(scope="module")
 def results():
-    """Each Hessian computed once, or the exception it raised."""
-    out = {}
-    for case_id, text, wrt, declare, *_ in CASES:
-        try:
-            out[case_id] = matcalc.hessian(text, wrt=wrt, declare=declare)
-        except Exception as err:  # reported by the tests of that case
-            out[case_id] = err
-    return out
+    return derive_each(CASES, matcalc.hessian)
 
 
-def _result(results, case_id):
-    r = results[case_id]
-    if isinstance(r, Exception):
-        raise r
-    return r
+_result = result
 
 
 def _values(case_id):

@@ -9,38 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from reference import commutation, derive_each, inv, invertible, result, sigmoid, softmax, vec
 
 import matcalc
-
-inv = np.linalg.inv
-
-
-def vec(a) -> np.ndarray:
-    """Columns stacked: vec(A) = A.reshape(-1, order="F")."""
-    return np.asarray(a, dtype=float).reshape(-1, order="F")
-
-
-def commutation(m: int, n: int) -> np.ndarray:
-    """K with K vec(A) = vec(A^T) for A of shape (m, n)."""
-    k = np.zeros((m * n, m * n))
-    for i in range(m):
-        for j in range(n):
-            # A[i, j] sits at j*m + i in vec(A) and at i*n + j in vec(A^T)
-            k[i * n + j, j * m + i] = 1.0
-    return k
-
-
-def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
-
-
-def invertible(rng, n):
-    return 2 * np.eye(n) + 0.3 * rng.standard_normal((n, n))
 
 
 def fd_jacobian(forward, values: dict, name: str, h: float = 1e-6) -> np.ndarray:
@@ -219,21 +190,10 @@ def _case(case_id):
 
 @pytest.fixture(scope="module")
 def results():
-    """Each Jacobian computed once, or the exception it raised."""
-    out = {}
-    for case_id, text, wrt, declare, *_ in CASES:
-        try:
-            out[case_id] = matcalc.jacobian(text, wrt=wrt, declare=declare)
-        except Exception as err:  # reported by the test of that case
-            out[case_id] = err
-    return out
+    return derive_each(CASES, matcalc.jacobian)
 
 
-def _result(results, case_id):
-    r = results[case_id]
-    if isinstance(r, Exception):
-        raise r
-    return r
+_result = result
 
 
 @pytest.mark.parametrize("case_id", [c[0] for c in CASES if c[4] is not None])

@@ -11,34 +11,14 @@ import math
 
 import numpy as np
 import pytest
+from reference import det, inv, invertible, sigmoid, softmax, spd
 
 import matcalc
-
-inv = np.linalg.inv
-det = np.linalg.det
-
-
-def sigmoid(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def softmax(z):
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 @pytest.fixture
 def rng():
     return np.random.default_rng(20201125)
-
-
-def spd(rng, n):
-    m = rng.standard_normal((n, n))
-    return m @ m.T / n + np.eye(n)
-
-
-def invertible(rng, n):
-    return 2 * np.eye(n) + 0.3 * rng.standard_normal((n, n))
 
 
 def grad(expr, wrt, declare=None):
