@@ -11,8 +11,8 @@ from . import codegen
 from . import expr as E
 from .canonical import gradients_from_differential
 from .differential import differential
-from .errors import DerivativeError, MatcalcError
-from .evaluate import as_matrix, bind_sizes, evaluate
+from .errors import DerivativeError, DomainError, MatcalcError
+from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .jacobian import jacobian_from_differential
 from .parser import parse
 from .printing import to_latex, to_text
@@ -90,6 +90,16 @@ class Result:
             from .operators import as_operator
 
             return as_operator(self.expr, arrays, sizes)
+        checked = [self.expr]
+        if all(s.name in arrays for s in symbols_of(self.function)):
+            checked.append(self.function)  # a gradient of log(x) at x < 0 has a value, but means nothing
+        for e in checked:
+            try:
+                out = evaluate(e, arrays, sizes)
+            except np.linalg.LinAlgError:
+                out = None
+            if out is None or not np.all(np.isfinite(out)):
+                raise DomainError(undefined_at(e, arrays, sizes) or "the result is not finite at this point")
         return self._shaped(evaluate(self.expr, arrays, sizes), values)
 
     def _shaped(self, out: np.ndarray, values: dict) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 
 from . import expr as E
 from .errors import MatcalcError, ShapeError
-from .functions import numpy_function
+from .functions import FUNCTIONS, numpy_function
 
 
 def _softmax(u):
@@ -102,9 +102,36 @@ def bind_sizes(symbols, values: dict) -> dict:
     return sizes
 
 
-def evaluate(e: E.Expr, values: dict, sizes: dict) -> np.ndarray:
-    """The value of ``e`` where ``values`` maps names to 2-D arrays and ``sizes`` names to ints."""
+def undefined_at(e: E.Expr, values: dict, sizes: dict) -> str | None:
+    """Why ``e`` has no value at this point, naming the first subexpression that fails
+    (a log of a non-positive entry, a singular matrix), or None where it is defined."""
     memo: dict = {}
+    for node in reversed(list(E.nodes(e))):  # children before parents
+        if not node.children():
+            continue
+        try:
+            value = evaluate(node, values, sizes, memo)
+        except np.linalg.LinAlgError:
+            return f"{node} is not defined here: a matrix is singular"
+        inputs_finite = all(np.all(np.isfinite(memo[k])) for k in node.children() if k in memo)
+        if inputs_finite and not np.all(np.isfinite(value)):
+            return f"{node} is not defined here: {_why(node)}"
+    return None
+
+
+def _why(node: E.Expr) -> str:
+    if isinstance(node, E.Apply) and FUNCTIONS[node.fn].domain == "positive":
+        return f"{node.fn} needs positive entries"
+    if isinstance(node, E.LogDet):
+        return "logdet needs a positive determinant"
+    if isinstance(node, (E.Power, E.ElemPower)):
+        return "a fractional power needs non-negative entries, a negative power non-zero ones"
+    return "its value is not finite"
+
+
+def evaluate(e: E.Expr, values: dict, sizes: dict, memo: dict | None = None) -> np.ndarray:
+    """The value of ``e`` where ``values`` maps names to 2-D arrays and ``sizes`` names to ints."""
+    memo = {} if memo is None else memo
 
     def ev(node):
         if node in memo:

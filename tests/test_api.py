@@ -111,3 +111,14 @@ def test_relu_check_notes_the_complex_step():
 def test_to_dict():
     d = matcalc.gradient("a^T X b", wrt="X").to_dict()
     assert d == {"expression": "a^T X b", "variable": "X", "gradient": "a b^T", "latex": r"a b^{\top}", "shape": ["n", "m"]}
+
+
+@pytest.mark.parametrize("text, wrt, values, cause", [
+    ("sum(log(x))", "x", {"x": np.array([1.0, -2.0, 3.0])}, "log needs positive entries"),
+    ("sum(sqrt(x))", "x", {"x": np.array([1.0, -2.0, 3.0])}, "sqrt needs positive entries"),
+    ("logdet(X)", "X", {"X": -np.eye(3)}, "logdet needs a positive determinant"),
+    ("a^T inv(X) b", "X", {"a": np.ones(2), "b": np.ones(2), "X": np.ones((2, 2))}, "singular"),
+])
+def test_evaluation_outside_the_domain_says_why(text, wrt, values, cause):
+    with pytest.raises(matcalc.DomainError, match=cause):
+        matcalc.gradient(text, wrt=wrt).evaluate(values)
