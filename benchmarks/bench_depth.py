@@ -44,8 +44,9 @@ def variables(L: int) -> list[str]:
 
 
 def measure_depth(L: int, repeats: int, budget: float, check: bool) -> dict:
-    import matcalc
     from common import measure
+
+    import matcalc
     from matcalc import expr as E
     from matcalc.cse import share
     from matcalc.printing import to_text

@@ -26,10 +26,10 @@ import traceback
 from types import SimpleNamespace
 
 import numpy as np
-
-import matcalc
 from common import TimedOut, measure, ratio, time_limit
 from corpus import CASES, Case
+
+import matcalc
 
 FD_TOL = 1e-5  # relative, gradients (central differences)
 FD2_TOL = 1e-4  # relative, Hessians (mixed second differences)
@@ -277,7 +277,6 @@ def run_case(case: Case, repeats: int, limit: float) -> dict:
     if case.sympy is None:
         row.update(sympy_time=None, sympy_supported=False, sympy_correct=False, sympy_status="cannot express")
     else:
-        import sympy as sp
         from sympy.core.cache import clear_cache
 
         ns = sympy_namespace(case)

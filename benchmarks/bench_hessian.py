@@ -28,9 +28,11 @@ from its environment) and writes JSON.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import math
 import os
+import statistics
 import sys
 import time
 
@@ -44,6 +46,7 @@ K = 10  # rank of the factorisation
 AGREE = 1e-9  # largest relative Frobenius-norm difference accepted
 MEMORY_LIMIT = 4 * 2**30  # bytes of vectorised temporaries allowed for a dense AD Hessian
 BLOCK_MEMORY = 2**30  # bytes of temporaries for a block of columns
+PAUSE = 0.2  # seconds of sleep before each timed call (see interleaved)
 
 
 # ------------------------------------------------------------------ problems
@@ -231,62 +234,107 @@ def as_numpy(x) -> np.ndarray:
 # ------------------------------------------------------------------ one problem at one size
 
 
+def interleaved(calls: dict, repeats: int, budget: float, pause: float = PAUSE) -> dict:
+    """Time the calls in rounds, one call of each per round (in an order that turns from round to
+    round), so that a passing load on the machine falls on all of them alike.  A call drops out once its timed calls have taken ``budget``
+    seconds (each is timed at least once).  Before each call the process sleeps ``pause``
+    seconds (not timed), so that the worker threads of the previous call's thread pool (OpenBLAS,
+    OpenMP, XLA: several pools live in one process here) have stopped spinning and the call
+    does not compete with them for the two cores.  Returns name -> {median, min, repeats}."""
+    times = {name: [] for name in calls}
+    names = list(calls)
+    for round_ in range(max(1, repeats)):
+        order = names[round_ % len(names):] + names[:round_ % len(names)]  # a different one goes first each round
+        active = [name for name in order if not times[name] or sum(times[name]) < budget]
+        if not active:
+            break
+        for name in active:
+            gc.collect()
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            calls[name]()
+            times[name].append(time.perf_counter() - t0)
+    return {name: {"median": statistics.median(t), "min": min(t), "repeats": len(t), "times": t} for name, t in times.items()}
+
+
 def run_problem(p: Problem, tools: list, repeats: int, budget: float, dense_budget: float, log) -> dict:
+    """Prepare every call, check it against the hand-written Hessian (that call is also its
+    warm-up: tracing and compilation for jax), then time all of them in interleaved rounds."""
     import matcalc
 
     row = {"problem": p.name, "n": p.n, "N": p.N, "text": p.text, "wrt": p.wrt}
-    hand_fn = lambda: p.hand(**p.values)  # noqa: E731
-    reference = hand_fn()
-    row["hand"] = measure(hand_fn, repeats, budget=budget)
+    calls, scale = {}, {}
+    calls["hand"] = lambda: p.hand(**p.values)
+    reference = calls["hand"]()
 
     h = matcalc.hessian(p.text, wrt=p.wrt)
     row["matcalc_hessian"] = str(h)
     fn = h.to_numpy()
-    mine = fn(**p.values)
-    row["matcalc_agreement"] = rel_diff(mine, reference)
-    del mine
+    calls["matcalc"] = lambda: fn(**p.values)
+    row["matcalc_agreement"] = rel_diff(calls["matcalc"](), reference)
     if row["matcalc_agreement"] > AGREE:
         raise AssertionError(f"matcalc's {p.name} Hessian differs from the hand-written one: {row['matcalc_agreement']:.2e}")
-    row["matcalc"] = measure(lambda: fn(**p.values), repeats, budget=budget)
 
     for tool in tools:
         entry = {}
         try:
             cols = min(p.N, max(16, BLOCK_MEMORY // p.tangent_bytes()))
             dense_memory = p.N * p.tangent_bytes()
-            if cols < p.N:  # time a block first, to see whether the dense Hessian fits the budget
+            estimate = 0.0
+            if cols < p.N:  # time a block of columns first: would the dense Hessian fit the budget?
                 call = tool.block(p, cols)
-                out = as_numpy(call())  # warm-up (compilation for jax)
-                entry["agreement"] = rel_diff(out, reference[:cols])
-                del out
-                probe = measure(call, 3, budget=budget, warmup=False)
+                entry["agreement"] = rel_diff(as_numpy(call()), reference[:cols])
+                probe = measure(call, 1, warmup=False)  # a rough estimate is enough to choose
                 estimate = probe["median"] * p.N / cols
-                entry.update(block_columns=cols, block_time=probe["median"], block_repeats=probe["repeats"])
-            else:
-                estimate = 0.0
+                entry.update(block_columns=cols, estimate=estimate)
             if estimate <= dense_budget and dense_memory <= MEMORY_LIMIT:
                 call = tool.dense(p)
-                out = as_numpy(call())  # warm-up (compilation for jax)
-                entry["agreement"] = rel_diff(out, reference)
-                del out
-                entry.update(measure(call, repeats, budget=budget, warmup=False), mode="dense")
+                entry["agreement"] = rel_diff(as_numpy(call()), reference)
+                entry["mode"] = "dense"
+                scale[tool.name] = 1.0
             else:
                 why = (f"the dense Hessian would hold {dense_memory / 2**30:.0f} GiB of temporaries"
                        if dense_memory > MEMORY_LIMIT else f"the dense Hessian would take about {estimate:.0f} s")
-                entry.update(median=estimate, min=None, repeats=entry["block_repeats"], mode="extrapolated",
-                             note=f"{why}: time of {cols} of {p.N} columns x {p.N / cols:.1f}")
+                entry.update(mode="extrapolated", note=f"{why}; timed: {cols} of {p.N} columns, times {p.N / cols:.1f}")
+                scale[tool.name] = p.N / cols
             if entry["agreement"] > AGREE:
                 raise AssertionError(f"{tool.name} differs from the hand-written Hessian: {entry['agreement']:.2e}")
+            calls[tool.name] = call
         except MemoryError as err:
             entry = {"median": None, "mode": "failed", "note": f"out of memory ({err})"}
         row[tool.name] = entry
+    del reference
 
+    timed = interleaved(calls, repeats, budget)
+    for name, t in timed.items():
+        k = scale.get(name, 1.0)
+        row.setdefault(name, {}).update(median=t["median"] * k, min=t["min"] * k, repeats=t["repeats"],
+                                        times=[x * k for x in t["times"]])
     for peer in ["jax", "torch", "hand"]:
         t = row.get(peer, {}).get("median")
         row[f"matcalc_vs_{peer}"] = (t / row["matcalc"]["median"]) if t else None  # > 1: matcalc is faster
+        t = row.get(peer, {}).get("min")
+        row[f"matcalc_vs_{peer}_min"] = (t / row["matcalc"]["min"]) if t else None  # the same for the fastest calls
     log(f"  {p.name:13s} n={p.n:5d}  matcalc {row['matcalc']['median']:.4g}s  hand {row['hand']['median']:.4g}s  "
         + "  ".join(f"{t.name} {row[t.name].get('median') or float('nan'):.4g}s ({row[t.name].get('mode')})" for t in tools))
     return row
+
+
+def two_blas_diagnostic(n: int = 1000, repeats: int = 9) -> dict:
+    """SciPy's dsyrk (what matcalc's generated code uses for A^T diag(w) A) alone, right after a NumPy
+    matrix-vector product, and NumPy's plain product, at the logistic problem's shapes (ms)."""
+    try:
+        from scipy.linalg.blas import dsyrk
+    except ImportError:
+        return {}
+    rng = np.random.default_rng(0)
+    X, w, v = rng.standard_normal((2 * n, n)), rng.random((2 * n, 1)), rng.standard_normal((n, 1))
+    B = (np.sqrt(w) * X).T
+    out = {"n": n}
+    for name, fn in {"syrk": lambda: dsyrk(1.0, B, trans=0), "numpy_matvec_then_syrk": lambda: (X @ v, dsyrk(1.0, B, trans=0)),
+                     "numpy_gemm": lambda: X.T @ (w * X), "numpy_matvec_then_gemm": lambda: (X @ v, X.T @ (w * X))}.items():
+        out[name] = 1e3 * measure(fn, repeats)["median"]
+    return out
 
 
 def main(argv=None) -> int:
@@ -297,6 +345,7 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=20.0, help="seconds of timed calls per measurement")
     ap.add_argument("--dense-budget", type=float, default=30.0,
                     help="seconds above which an AD Hessian is extrapolated from a block of columns")
+    ap.add_argument("--problems", default=",".join(PROBLEMS), help="comma-separated: " + ", ".join(PROBLEMS))
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
 
@@ -315,7 +364,8 @@ def main(argv=None) -> int:
     mf_sizes = [int(s) for s in args.factorisation_sizes.split(",")] if args.factorisation_sizes else sizes
     rows = []
     started = time.perf_counter()
-    for name, cls in PROBLEMS.items():
+    for name in args.problems.split(","):
+        cls = PROBLEMS[name]
         for n in (mf_sizes if name == "factorisation" else sizes):
             rows.append(run_problem(cls(n), tools, args.repeats, args.budget, args.dense_budget, log))
     info = {
@@ -324,12 +374,14 @@ def main(argv=None) -> int:
         "repeats": args.repeats,
         "budget_s": args.budget,
         "dense_budget_s": args.dense_budget,
+        "pause_s": PAUSE,
         "missing_tools": missing,
         "blas": blas_info(),
         "environment": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
         "torch_threads": tools[[t.name for t in tools].index("torch")].torch.get_num_threads()
         if any(t.name == "torch" for t in tools) else None,
         "jax_devices": [str(d) for d in tools[0].jax.devices()] if tools and tools[0].name == "jax" else None,
+        "two_blas_diagnostic": two_blas_diagnostic(),
         "seconds": time.perf_counter() - started,
     }
     with open(args.out, "w") as fh:
