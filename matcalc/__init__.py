@@ -4,7 +4,15 @@ import sys
 
 from .api import Result, gradient, hessian, jacobian
 from .derivation import Derivation, derive
-from .errors import DeclarationError, DerivativeError, DomainError, MatcalcError, ParseError, ShapeError
+from .errors import (
+                     DeclarationError,
+                     DerivativeError,
+                     DomainError,
+                     MatcalcError,
+                     NumberTooLargeError,
+                     ParseError,
+                     ShapeError,
+)
 from .parser import parse
 from .verify import CheckReport
 
@@ -16,5 +24,5 @@ sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
 
 __all__ = [
     "gradient", "hessian", "jacobian", "derive", "Derivation", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
-    "DeclarationError", "DerivativeError", "DomainError",
+    "DeclarationError", "DerivativeError", "DomainError", "NumberTooLargeError",
 ]

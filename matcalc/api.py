@@ -189,7 +189,7 @@ def _gradient(f: E.Expr, x: E.Symbol) -> E.Expr:
 
 
 def _parsed(expr, declare) -> E.Expr:
-    return parse(expr, declare) if isinstance(expr, str) else expr
+    return expr if isinstance(expr, E.Expr) else parse(expr, declare)  # parse refuses what is not text
 
 
 def _require_scalar(f: E.Expr, what: str):

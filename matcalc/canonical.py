@@ -2,7 +2,9 @@
 
 The walk goes from the outside of df inwards, carrying the cotangent ``C`` (what the
 current subexpression is paired with) and peeling one linear operator at a time.  This
-is the symbolic reverse pass: one adjoint rule per linear node.
+is the symbolic reverse pass: one adjoint rule per linear node.  Before the rules, a few
+identities move ``diag`` towards dX (``L diag(du) r = L diag(r) du``), for this walk and
+the Jacobian's alike.
 """
 
 from __future__ import annotations
@@ -59,6 +61,80 @@ def _kron(e, c, dx):
     return out
 
 
+def _diag_times_vector(e, dx):
+    """L diag(u) r = L diag(r) u and l^T diag(u) R = u^T diag(l) R: on a vector, diag(u) is u .*,
+    so u becomes an ordinary factor of the product."""
+    fs = e.factors
+    for i, f in enumerate(fs):
+        if not (isinstance(f, E.DiagMatrix) and E.contains(f, dx)):
+            continue
+        left, right = fs[:i], fs[i + 1:]
+        if right and E.is_one(right[-1].shape[1]):
+            return E.matmul(*left, E.diag(E.matmul(*right)), f.arg)
+        if left and E.is_one(left[0].shape[0]):
+            return E.matmul(E.transpose(f.arg), E.diag(E.transpose(E.matmul(*left))), *right)
+    return None
+
+
+def _diag_around(left, u, right):
+    """diag(L diag(u) R) = (L .* R^T) u; without L it is u .* diag(R), without R diag(L) .* u."""
+    if not left:
+        return E.hadamard(u, E.diag(E.matmul(*right)))
+    if not right:
+        return E.hadamard(E.diag(E.matmul(*left)), u)
+    return E.mul(E.hadamard(E.matmul(*left), E.transpose(E.matmul(*right))), u)
+
+
+def _diag_inwards(e, dx):
+    """diag(U + V) = diag(U) + diag(V), diag(a U) = a diag(U), diag(U^T) = diag(U), diag of a
+    product with a diagonal factor (``_diag_around``), and diag(p q^T) = p .* q for a product
+    that splits into a column times a row."""
+    u = e.arg
+    if isinstance(u, E.Add):
+        return E.add(*map(E.diag, u.terms))
+    if isinstance(u, E.Scale):
+        return E.mul(u.coeff, E.diag(u.arg))
+    if isinstance(u, E.Transpose):
+        return E.diag(u.arg)
+    if isinstance(u, E.MatMul):
+        fs = u.factors
+        for i, f in enumerate(fs):
+            # a diagonal factor at either end always leaves a plain element-wise product; one
+            # inside is worth moving out only when it holds dX, which then leaves diag
+            if isinstance(f, E.DiagMatrix) and (i in (0, len(fs) - 1) or E.contains(f, dx)):
+                return _diag_around(fs[:i], f.arg, fs[i + 1:])
+        for i in range(1, len(u.factors)):
+            if E.is_one(u.factors[i - 1].shape[1]):
+                return E.hadamard(E.matmul(*u.factors[:i]), E.transpose(E.matmul(*u.factors[i:])))
+    return None
+
+
+def _entries_of_diag(e, dx):
+    return E.sum_entries(e.arg.arg) if isinstance(e.arg, E.DiagMatrix) else None
+
+
+# Identities that move diag towards dX, tried before the rules of either walk (gradient or
+# Jacobian): what they leave is an ordinary product or sum, which the rules write plainly.
+# Each returns the equal expression, or None where it does not apply.
+# fmt: off
+DIAG_IDENTITIES = {
+    E.MatMul:     ("a diagonal matrix on a vector",  "L diag(u) r = L diag(r) u",                                   _diag_times_vector),
+    E.Trace:      ("the trace of a diagonal matrix", "tr(diag(u)) = sum(u)",                                        _entries_of_diag),
+    E.Sum:        ("the sum of a diagonal matrix",   "sum(diag(u)) = sum(u)",                                       _entries_of_diag),
+    E.DiagVector: ("moving diag inwards",            "diag(L diag(u) R) = (L .* R^T) u, diag(p q^T) = p .* q",      _diag_inwards),
+}
+# fmt: on
+
+
+def _rewritten(e, targets):
+    """(identity used, e rewritten) by DIAG_IDENTITIES, or None."""
+    if type(e) not in DIAG_IDENTITIES:
+        return None
+    words, identity, rewrite = DIAG_IDENTITIES[type(e)]
+    out = rewrite(e, targets)
+    return None if out is None else ((words, identity), out)
+
+
 # fmt: off
 ADJOINT = {
     E.Add:        ("linearity",                                               "<C, U + V> = <C, U> + <C, V>", lambda e, c, dx: [(t, c) for t in e.terms]),
@@ -96,6 +172,11 @@ def peel(root: E.Expr, seed: E.Expr, rules: dict, targets, on_stage=None) -> lis
             if is_target(e):
                 following.append((e, c))
             elif E.contains(e, targets):
+                rewritten = _rewritten(e, targets)
+                if rewritten is not None:
+                    used.append(rewritten[0])
+                    following.append((rewritten[1], c))
+                    continue
                 if type(e) not in rules:
                     raise DerivativeError(f"derivatives through {type(e).__name__.lower()} are not supported")
                 words, identity, rule = rules[type(e)]

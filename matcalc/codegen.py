@@ -11,11 +11,13 @@ grammar restricts to letters, digits and underscores.
 from __future__ import annotations
 
 from fractions import Fraction
+from math import isinf
 
 from . import expr as E
 from .cse import _references
 from .errors import MatcalcError
-from .functions import FUNCTIONS, symbols, sympy
+from .evaluate import as_float
+from .functions import numpy_source
 
 MODULES = {"numpy": "import numpy as xp", "jax": "import jax.numpy as xp"}
 
@@ -66,15 +68,10 @@ COMMUTATION = (
 
 
 def _number(value: Fraction) -> str:
-    return repr(float(value)) if value.denominator != 1 else f"{value.numerator}.0"
-
-
-def _function_code(name: str) -> str:
-    from sympy.printing.numpy import NumPyPrinter
-
-    plain_t = sympy().Symbol("t")  # the printer writes it as the argument t
-    body = NumPyPrinter({"fully_qualified_modules": True}).doprint(FUNCTIONS[name].definition.subs(symbols()[0], plain_t))
-    return f"def _f_{name}(t):\n    return {body.replace('numpy.', 'xp.')}\n"
+    x = as_float(value)
+    if isinf(x):  # repr() would give inf, which is no Python literal
+        return f"float('{x}')"
+    return repr(x) if value.denominator != 1 else f"{value.numerator}.0"
 
 
 class _Generator:
@@ -163,7 +160,7 @@ class _Generator:
     _ElemPower = _Power
 
     def _Apply(self, e, kids):
-        self.helpers.setdefault("f_" + e.fn, _function_code(e.fn))
+        self.helpers.setdefault("f_" + e.fn, numpy_source(e.fn))
         return f"_f_{e.fn}({kids[0]})"
 
     def broadcast_term(self, term: E.Expr) -> str:

@@ -28,6 +28,10 @@ class DerivativeError(MatcalcError):
     """The derivative asked for does not exist in the requested form (not a scalar, no such variable)."""
 
 
+class NumberTooLargeError(MatcalcError):
+    """An exact number, written or folded (``2^64^64^64``), too long to compute with."""
+
+
 class DomainError(MatcalcError):
     """No valid point could be found to evaluate or check an expression."""
 

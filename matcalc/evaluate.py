@@ -6,14 +6,23 @@ conjugate and norms never take absolute values, so that f(x + i h v) stays analy
 
 from __future__ import annotations
 
+from fractions import Fraction
 from functools import reduce
-from math import prod
+from math import inf, prod
 
 import numpy as np
 
 from . import expr as E
 from .errors import MatcalcError, ShapeError
 from .functions import FUNCTIONS, numpy_function
+
+
+def as_float(value: Fraction) -> float:
+    """The nearest float; past the float range that is +-inf, as float("1e400") is."""
+    try:
+        return float(value)
+    except OverflowError:
+        return inf if value > 0 else -inf
 
 
 def _softmax(u):
@@ -44,8 +53,8 @@ NUMPY = {
     E.DiagVector: lambda e, v: np.diag(v[0]).reshape(-1, 1).copy(),
     E.Inverse:    lambda e, v: np.linalg.inv(v[0]),
     E.MatPower:   lambda e, v: np.linalg.matrix_power(v[0], e.exponent),
-    E.Power:      lambda e, v: v[0] ** float(e.exponent),
-    E.ElemPower:  lambda e, v: v[0] ** float(e.exponent),
+    E.Power:      lambda e, v: v[0] ** as_float(e.exponent),
+    E.ElemPower:  lambda e, v: v[0] ** as_float(e.exponent),
     E.Apply:      lambda e, v: np.asarray(numpy_function(e.fn)(v[0]), dtype=v[0].dtype) * np.ones_like(v[0]),
     E.Det:        lambda e, v: _scalar(np.linalg.det(v[0])),
     E.LogDet:     lambda e, v: _scalar(np.log(np.linalg.det(v[0]))),
@@ -141,7 +150,7 @@ def evaluate(e: E.Expr, values: dict, sizes: dict, memo: dict | None = None) -> 
         elif isinstance(node, E.Differential):  # dX is given as values["dX"]
             out = values["d" + node.var.name]
         elif isinstance(node, E.Const):
-            out = np.array([[float(node.value)]])
+            out = np.array([[as_float(node.value)]])
         elif isinstance(node, E.Identity):
             out = np.eye(size_of(node.n, sizes))
         elif isinstance(node, E.Commutation):

@@ -11,11 +11,12 @@ A scalar is a 1x1 matrix; a vector is a column n x 1.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from fractions import Fraction
 from functools import reduce, wraps
 
-from .errors import MatcalcError, ShapeError
+from .errors import MatcalcError, NumberTooLargeError, ShapeError
 from .shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resolve, shape_str, unify
 
 MAX_DEPTH = 2000  # deeper trees would exhaust Python's recursion in later passes
@@ -162,10 +163,36 @@ class DifferentialOf(Expr):
         return self.arg.shape
 
 
+# Exact numbers past this many digits are refused rather than computed: folding them gets
+# slow without bound (2^64^64^64^64), and str() refuses integers past 4300 digits.  Every
+# literal the parser accepts (below 10^600) is far inside it.
+MAX_DIGITS = 3000
+_MAX_BITS = MAX_DIGITS * math.log2(10)
+
+
+def _bits(value: Fraction) -> float:
+    """log2 of the larger of |numerator| and denominator: 0 for -1, 0 and 1, else at least 1."""
+    return math.log2(max(abs(value.numerator), value.denominator))
+
+
+def _require_small(bits: float) -> None:
+    """The one limit on exact numbers, given log2 of a numerator's or denominator's size."""
+    if bits > _MAX_BITS:
+        raise NumberTooLargeError(f"a number in the expression is too large: more than {MAX_DIGITS} digits")
+
+
+def checked_number(value: Fraction) -> Fraction:
+    _require_small(_bits(value))
+    return value
+
+
 class Const(Expr):
-    """An exact rational number."""
+    """An exact rational number, at most MAX_DIGITS long."""
 
     fields = ("value",)
+
+    def __init__(self, value: Fraction):
+        super().__init__(checked_number(value))
 
     def _shape(self):
         return (1, 1)
@@ -474,8 +501,10 @@ def contains(e: Expr, d) -> bool:
 ONE = Const(Fraction(1))
 
 
-def const(value) -> Const:
-    return Const(Fraction(value))
+def const(value) -> Expr:
+    """A number; zero is ``Zero``, the one zero the constructors know (``sum(x - x)`` is it too)."""
+    value = Fraction(value)
+    return Zero((1, 1)) if value == 0 else Const(value)
 
 
 def zero_like(e: Expr) -> Zero:
@@ -497,9 +526,11 @@ def split_coefficient(e: Expr) -> tuple[Fraction, Expr]:
 def _term_key(e: Expr):
     """Like terms have equal keys: the order of scalar factors does not matter."""
     if isinstance(e, Scale):
-        return ("scale", _term_key(e.coeff), e.arg)
+        return ("scale", _term_key(e.coeff), _term_key(e.arg))
     if is_scalar_product(e):
         return ("product", frozenset(Counter(e.factors).items()))
+    if isinstance(e, (Identity, Ones, Zero)):  # while parsing, two `I` carry placeholders that unify later
+        return (type(e).__name__, tuple(resolve(d) for d in e.shape))
     return e
 
 
@@ -602,6 +633,8 @@ def _scalar_product(a: Expr, b: Expr) -> Expr:
     for f in extra:
         number *= f.value
     factors = [f for f in factors if not isinstance(f, Const)]
+    # denominators last, as a fraction is written (and printed, so that the text parses back alike)
+    factors.sort(key=lambda f: isinstance(f, Power) and f.exponent < 0)
     if number != 1 or not factors:
         factors.insert(0, Const(number))
     return factors[0] if len(factors) == 1 else MatMul(tuple(factors))
@@ -730,7 +763,7 @@ def inverse(e: Expr) -> Expr:
 
 def power(base: Expr, p) -> Expr:
     """``base^p``: a real power of a scalar, or an integer power of a square matrix."""
-    p = Fraction(p)
+    p = checked_number(Fraction(p))
     if not is_scalar(base):
         if p.denominator != 1:
             raise ShapeError(f"a matrix power needs an integer exponent, got {p} for {_text(base)}")
@@ -742,17 +775,20 @@ def power(base: Expr, p) -> Expr:
             return power(inverse(base), -k)
         if k == 1:
             return base
-        if isinstance(base, MatPower):
-            return MatPower(base.arg, base.exponent * k)
+        if isinstance(base, MatPower):  # through power(), so that the product of exponents is checked
+            return power(base.arg, base.exponent * k)
         return MatPower(base, k)
     if p == 0:
         return ONE
     if p == 1:
         return base
-    if isinstance(base, Const) and abs(p) <= 64:
-        folded = _exact_power(base.value, p)
+    if isinstance(base, Const):
+        # the size of the result, estimated before anything is computed; |p| is capped so that
+        # the product stays a float (a base of size 1 or more then exceeds the limit anyway)
+        _require_small(_bits(base.value) * min(abs(p), _MAX_BITS + 1))
+        folded = _exact_power(base.value, p) if abs(p) <= 64 else None
         if folded is not None:
-            return Const(folded)
+            return const(folded)
     if isinstance(base, Power) and p.denominator == 1:
         return power(base.base, base.exponent * p)
     if is_scalar_product(base) and p.denominator == 1:
@@ -771,13 +807,25 @@ def _exact_power(value: Fraction, p: Fraction) -> Fraction | None:
         return value ** int(p)
     if value < 0:
         return None
-    root = []
-    for part in (value.numerator, value.denominator):
-        r = round(part ** (1 / p.denominator))
-        if r**p.denominator != part:
-            return None
-        root.append(r)
-    return Fraction(root[0], root[1]) ** p.numerator
+    root = [_integer_root(part, p.denominator) for part in (value.numerator, value.denominator)]
+    if None in root:
+        return None
+    return Fraction(*root) ** p.numerator
+
+
+def _integer_root(n: int, k: int) -> int | None:
+    """The k-th root of n >= 0 when it is an integer, else None; in integers, as floats
+    overflow past 2^1024."""
+    if n < 2:
+        return n
+    if k >= n.bit_length():  # 1 < root < 2
+        return None
+    r = 1 << -(-n.bit_length() // k)  # 2^ceil(bits / k), above the root
+    while True:  # Newton's method, from above, decreases to the root rounded down
+        s = ((k - 1) * r + n // r ** (k - 1)) // k
+        if s >= r:
+            return r if r**k == n else None
+        r = s
 
 
 def div(a: Expr, b: Expr) -> Expr:
@@ -814,7 +862,7 @@ def hadamard(a: Expr, b: Expr) -> Expr:
 
 
 def elem_power(e: Expr, p) -> Expr:
-    p = Fraction(p)
+    p = checked_number(Fraction(p))
     if is_scalar(e):
         return power(e, p)
     if p == 0 or isinstance(e, Ones):
@@ -955,3 +1003,33 @@ def inner(a: Expr, b: Expr) -> Expr:
     if is_one(a.shape[1]) or is_one(a.shape[0]):
         return mul(transpose(a), b) if is_one(a.shape[1]) else mul(a, transpose(b))
     return trace(mul(transpose(a), b))
+
+
+def rebuild(node: Expr, kids: list) -> Expr:
+    """Build ``node`` again from new children through the smart constructors."""
+    t = type(node)
+    if t is Add:
+        return add(*kids)
+    if t is MatMul:
+        return matmul(*kids)
+    if t is Hadamard:
+        out = kids[0]
+        for k in kids[1:]:
+            out = hadamard(out, k)
+        return out
+    constructors = {
+        Scale: scale, Transpose: transpose, Inverse: inverse, Det: det, LogDet: logdet,
+        Trace: trace, Sum: sum_entries, Norm: norm, DiagMatrix: diag, DiagVector: diag,
+        Softmax: softmax, LogSumExp: logsumexp, Kron: kron,
+    }
+    if t in constructors:
+        return constructors[t](*kids)
+    if t is Power:
+        return power(kids[0], node.exponent)
+    if t is MatPower:
+        return power(kids[0], node.exponent)
+    if t is ElemPower:
+        return elem_power(kids[0], node.exponent)
+    if t is Apply:
+        return apply(node.fn, kids[0])
+    return node.map_children(dict(zip(node.children(), kids, strict=False)).get)

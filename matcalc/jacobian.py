@@ -5,6 +5,9 @@ map instead of a cotangent: each linear node contributes one factor, read off th
 identities of Magnus and Neudecker:
 vec(L U R) = (R^T kron L) vec(U), vec(U^T) = K vec(U), vec(a .* U) = diag(vec(a)) vec(U).
 For vectors the Kronecker products collapse: J(A dx) = A, J(a .* dx) = diag(a).
+diag goes through D, the n^2 x n matrix with vec(diag(u)) = D u, and its transpose, the
+selection diag(U) = D^T vec(U); where a neighbouring factor allows, D is written away
+(J(diag(du) w) = diag(w)).
 """
 
 from __future__ import annotations
@@ -29,10 +32,6 @@ def _matmul(e, m, dx):
         if E.contains(f, dx):
             left = E.matmul(*e.factors[:i]) if i else None
             right = E.matmul(*e.factors[i + 1:]) if i + 1 < len(e.factors) else None
-            if isinstance(f, E.DiagMatrix) and right is not None and E.is_one(right.shape[1]):
-                # L diag(du) r = L diag(r) du
-                out.append((f.arg, E.mul(m, E.mul(_side(left, f.shape[0]), E.diag(right)))))
-                continue
             right_t = _side(E.transpose(right) if right is not None else None, f.shape[1])
             out.append((f, E.mul(m, E.kron(right_t, _side(left, f.shape[0])))))
     return out
@@ -52,6 +51,39 @@ def _hadamard(e, m, dx):
     """vec(a .* U) = diag(vec(a)) vec(U)."""
     return [(f, E.mul(m, E.diag(E.vec(reduce(E.hadamard, e.factors[:i] + e.factors[i + 1:])))))
             for i, f in enumerate(e.factors) if E.contains(f, dx)]
+
+
+def diag_embedding(n) -> E.Expr:
+    """D (n^2 x n) with vec(diag(u)) = D u, its columns vec(e_i e_i^T): diag(u) = I .* (u ones^T)
+    gives D = diag(vec(I)) kron(ones, I); D^T is the selection with diag(U) = D^T vec(U)."""
+    return E.mul(E.diag(E.vec(E.Identity(n))), E.kron(E.Ones((n, 1)), E.Identity(n)))
+
+
+def _without_embedding(a, b) -> E.Expr | None:
+    """(a kron b) D written without D where a row or an identity allows it, as a person writes
+    vec(L diag(u) r), vec(l^T diag(u) R), vec(diag(u) R) = vec((u ones^T) .* R), vec(L diag(u))."""
+    if E.is_one(a.shape[0]):  # (r^T kron L) D = L diag(r)
+        return E.mul(b, E.diag(E.transpose(a)))
+    if E.is_one(b.shape[0]):  # (R^T kron l^T) D = R^T diag(l)
+        return E.mul(a, E.diag(E.transpose(b)))
+    if isinstance(b, E.Identity):  # (R^T kron I) D = diag(vec(R)) (ones kron I)
+        return E.mul(E.diag(E.vec(E.transpose(a))), E.kron(E.Ones((a.shape[0], 1)), b))
+    if isinstance(a, E.Identity):  # (I kron L) D = diag(vec(L)) (I kron ones)
+        return E.mul(E.diag(E.vec(b)), E.kron(a, E.Ones((b.shape[0], 1))))
+    return None
+
+
+def _diag_matrix(e, m, dx):
+    """vec(diag(u)) = D u, with D absorbed into a carry that ends in a Kronecker product it allows."""
+    coeff, rest = (m.coeff, m.arg) if isinstance(m, E.Scale) else (E.ONE, m)
+    *head, last = rest.factors if isinstance(rest, E.MatMul) else (rest,)
+    # (a kron b) vec(U) = vec(b U a^T) reads the n x n diag(u) only when a and b both have n columns
+    n = E.resolve(e.shape[0])
+    fits = isinstance(last, E.Kron) and E.resolve(last.left.shape[1]) == n == E.resolve(last.right.shape[1])
+    plain = _without_embedding(last.left, last.right) if fits else None
+    if plain is None:
+        return [(e.arg, E.mul(m, diag_embedding(e.shape[0])))]
+    return [(e.arg, E.mul(coeff, E.matmul(*head, plain)))]
 
 
 def kron_permutation(a_shape, b_shape) -> E.Expr:
@@ -75,15 +107,17 @@ def _kron(e, m, dx):
 
 # fmt: off
 JACOBIAN = {
-    E.Add:       ("linearity of vec",                        "vec(U + V) = vec(U) + vec(V)",      lambda e, m, dx: [(t, m) for t in e.terms]),
-    E.MatMul:    ("vec of a product",                        "vec(L U R) = (R^T kron L) vec(U)",  _matmul),
-    E.Scale:     ("vec of a scaled matrix",                  "vec(a U) = a vec(U) + vec(U) da",   _scale),
-    E.Transpose: ("vec of a transpose (commutation matrix)", "vec(U^T) = K vec(U)",               lambda e, m, dx: [(e.arg, E.mul(m, E.commutation(e.arg.shape)))]),
-    E.Hadamard:  ("vec of an element-wise product",          "vec(a .* U) = diag(vec(a)) vec(U)", _hadamard),
-    E.Trace:     ("a trace as an inner product with vec(I)", "tr(U) = vec(I)^T vec(U)",           lambda e, m, dx: [(e.arg, E.mul(m, E.transpose(E.vec(E.Identity(e.arg.shape[0])))))]),
-    E.Sum:       ("a sum as an inner product with ones",     "sum(U) = ones^T vec(U)",            lambda e, m, dx: [(e.arg, E.mul(m, E.Ones((1, E.vec(e.arg).shape[0]))))]),
-    E.Kron:      ("vec of a Kronecker product", "vec(A kron B) = (I kron K kron I)(vec(A) kron vec(B))", _kron),
-    E.Vec:       ("vec of a vec",                            "vec(vec(U)) = vec(U)",              lambda e, m, dx: [(e.arg, m)]),
+    E.Add:        ("linearity of vec",                        "vec(U + V) = vec(U) + vec(V)",      lambda e, m, dx: [(t, m) for t in e.terms]),
+    E.MatMul:     ("vec of a product",                        "vec(L U R) = (R^T kron L) vec(U)",  _matmul),
+    E.Scale:      ("vec of a scaled matrix",                  "vec(a U) = a vec(U) + vec(U) da",   _scale),
+    E.Transpose:  ("vec of a transpose (commutation matrix)", "vec(U^T) = K vec(U)",               lambda e, m, dx: [(e.arg, E.mul(m, E.commutation(e.arg.shape)))]),
+    E.Hadamard:   ("vec of an element-wise product",          "vec(a .* U) = diag(vec(a)) vec(U)", _hadamard),
+    E.Trace:      ("a trace as an inner product with vec(I)", "tr(U) = vec(I)^T vec(U)",           lambda e, m, dx: [(e.arg, E.mul(m, E.transpose(E.vec(E.Identity(e.arg.shape[0])))))]),
+    E.Sum:        ("a sum as an inner product with ones",     "sum(U) = ones^T vec(U)",            lambda e, m, dx: [(e.arg, E.mul(m, E.Ones((1, E.vec(e.arg).shape[0]))))]),
+    E.Kron:       ("vec of a Kronecker product", "vec(A kron B) = (I kron K kron I)(vec(A) kron vec(B))", _kron),
+    E.Vec:        ("vec of a vec",                            "vec(vec(U)) = vec(U)",              lambda e, m, dx: [(e.arg, m)]),
+    E.DiagMatrix: ("vec of a diagonal matrix",                "vec(diag(u)) = D u",                _diag_matrix),
+    E.DiagVector: ("the diagonal as a selection",             "diag(U) = D^T vec(U)",              lambda e, m, dx: [(e.arg, E.mul(m, E.transpose(diag_embedding(e.shape[0]))))]),
 }
 # fmt: on
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextvars
 import re
+from collections.abc import Mapping
 from fractions import Fraction
 from functools import cache, partial
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 from lark.lark import PostLex
+from lark.lexer import PatternStr
 
 from . import expr as E
 from .errors import DeclarationError, MatcalcError, ParseError
@@ -24,7 +26,7 @@ from .shapes import DimVar, Unifier, fresh_labels, unifying
 
 MAX_INPUT = 100_000
 MAX_NESTING = 500
-MAX_EXPONENT = 300
+MAX_EXPONENT = 300  # literals stay below 10^(2 * 300), far inside E.MAX_DIGITS
 
 # fmt: off
 CALLS = {
@@ -39,12 +41,14 @@ RESERVED = {"I", "ones"}
 NAME_PATTERN = re.compile(r"[A-Za-z]+(_[A-Za-z0-9]+|[0-9]+)?")
 LETTER_PIECE = re.compile(r"[A-Za-z](_[A-Za-z0-9]+|[0-9]+)?")
 OPERAND_END = {"NAME", "NUMBER", "RPAR", "RBRACE", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
-FRIENDLY = {
-    "RPAR": "')'", "LPAR": "'('", "RBRACE": "'}'", "LBRACE": "'{'", "NAME": "a name", "NUMBER": "a number",
-    "FUNC": "a function", "NORM_OPEN": "'||'", "NORM_CLOSE": "'||'", "NORM_SUB": "a norm subscript",
-    "PLUS": "'+'", "MINUS": "'-'", "STAR": "'*'", "SLASH": "'/'", "CIRCUMFLEX": "'^'", "QUOTE": "'",
-    "COMMA": "','", "$END": "the end of the input",
+# Terminals that are not literals, and those the post-lexer makes, in words; literals are shown quoted.
+DESCRIPTIONS = {
+    "NAME": "a name", "NUMBER": "a number", "NORM_SUB": "a norm subscript", "FUNC": "a function",
+    "NORM_CLOSE": "closing '||'", "$END": "the end of the input",
 }
+# What closes each open group; CALL is the '(' of a function call, the only group that takes ','.
+CLOSER = {"LPAR": "RPAR", "CALL": "RPAR", "LBRACE": "RBRACE", "NORM_OPEN": "NORM_CLOSE"}
+CLOSING = set(CLOSER.values())
 
 
 class _Context:
@@ -96,6 +100,8 @@ class _PostLexer(PostLex):
                     yield piece
                 previous = tok
                 continue
+            if tok.type == "NUMBER":
+                self._check_number(tokens, i, text)
             if tok.type in ("LPAR", "LBRACE"):
                 depth += 1
                 if depth > MAX_NESTING:
@@ -112,6 +118,18 @@ class _PostLexer(PostLex):
                         raise ParseError(f"norms nest deeper than {MAX_NESTING} levels", text, tok.column)
             previous = tok
             yield tok
+
+    @staticmethod
+    def _check_number(tokens, i, text):
+        """A number touching the next one can only be a second decimal point (1.2.3, 2..5, 1e5.5):
+        refused, since reading it as a product of numbers is surely not what was meant."""
+        end = i
+        while end + 1 < len(tokens) and tokens[end + 1].type == "NUMBER" and tokens[end + 1].start_pos == tokens[end].end_pos:
+            end += 1  # 1.2.3.4 is named whole
+        if end > i:
+            tok = tokens[i]
+            run = text[tok.start_pos:tokens[end].end_pos]
+            raise ParseError(f"malformed number '{run}' at column {tok.column}", text, tok.column)
 
     @staticmethod
     def _names(tok, following, ctx, text):
@@ -137,7 +155,9 @@ _text: contextvars.ContextVar[str] = contextvars.ContextVar("parse_text", defaul
 def _number(tok) -> Fraction:
     """A literal as an exact fraction; absurd exponents are refused rather than computed."""
     mantissa, _, exponent = str(tok).lower().partition("e")
-    if exponent and abs(int(exponent)) > MAX_EXPONENT or len(mantissa) > MAX_EXPONENT:
+    # an exponent longer than a sign and the digits of MAX_EXPONENT is out of range unread
+    too_long = len(exponent) > len(str(MAX_EXPONENT)) + 1
+    if exponent and (too_long or abs(int(exponent)) > MAX_EXPONENT) or len(mantissa) > MAX_EXPONENT:
         raise ParseError(f"the number {str(tok)[:20]} is out of range at column {tok.column}", _text.get(), tok.column)
     return Fraction(str(tok))
 
@@ -152,7 +172,7 @@ class _Builder(Transformer):
     """One method per rule alias of the grammar; each calls a smart constructor."""
 
     def number(self, children):
-        return E.Const(_number(children[0]))
+        return E.const(_number(children[0]))
 
     def name(self, children):
         return _context.get().symbol(str(children[0]))
@@ -244,8 +264,13 @@ def grammar_text() -> str:
     return resource_text("grammar", "matcalc.lark")
 
 
-def check_declarations(declare: dict | None) -> dict[str, str]:
-    declare = dict(declare or {})
+def check_declarations(declare: Mapping | None) -> dict[str, str]:
+    if declare is None:
+        return {}
+    if not isinstance(declare, Mapping):
+        raise DeclarationError(f"declarations must map names to kinds, e.g. {{'A': 'symmetric'}}; got the "
+                               f"{type(declare).__name__} {declare!r:.60}")
+    declare = dict(declare)
     for name, kind in declare.items():
         if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
             raise DeclarationError(f"cannot declare {name!r}: a name is letters, then digits or an _subscript")
@@ -282,7 +307,9 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
 
 
 def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
-    """Rebuild the tree with each size placeholder replaced by its name."""
+    """Rebuild the tree with each size placeholder replaced by its name.  Inner nodes are built
+    again through the smart constructors: parts that only the unified sizes make equal (the
+    two ``ones`` of ``diag(x + ones) .* diag(x + ones)``) are collected now."""
     memo: dict = {}
 
     def dim(d):
@@ -291,18 +318,14 @@ def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
     def walk(node):
         if node in memo:
             return memo[node]
-        values = []
-        for field, value in zip(node.fields, node.key(), strict=False):
-            if isinstance(value, E.Expr):
-                value = walk(value)
-            elif isinstance(value, tuple) and value and isinstance(value[0], E.Expr):
-                value = tuple(walk(v) for v in value)
-            elif field == "dims":
-                value = tuple(dim(d) for d in value)
-            elif field == "n":
-                value = dim(value)
-            values.append(value)
-        memo[node] = out = type(node)(*values)
+        kids = node.children()
+        if kids:
+            out = E.rebuild(node, [walk(k) for k in kids])
+        else:
+            values = [tuple(dim(d) for d in value) if field == "dims" else dim(value) if field == "n" else value
+                      for field, value in zip(node.fields, node.key(), strict=True)]
+            out = type(node)(*values)
+        memo[node] = out
         return out
 
     return walk(e)
@@ -314,19 +337,99 @@ def _syntax_error(err: UnexpectedInput, text: str) -> ParseError:
         char = text[err.pos_in_stream]
         hint = ": write ||x|| for a norm and abs(x) for an absolute value" if char == "|" else ""
         return ParseError(f"unexpected character {char!r} at column {column}{hint}", text, column)
-    if isinstance(err, (UnexpectedToken, UnexpectedEOF)):
-        token = getattr(err, "token", None)
-        expected = sorted(getattr(err, "expected", None) or getattr(err, "accepts", None) or [])
-        if token is None or token.type == "$END":
-            column = len(text.rstrip()) + 1
-            if "RPAR" in expected:
-                return ParseError(f"missing ')' at column {column}", text, column)
-            if "NORM_CLOSE" in expected:
-                return ParseError(f"missing closing '||' at column {column}", text, column)
-            return ParseError(f"the expression ends too early at column {column}", text, column)
-        if token.type == "RPAR" and "RPAR" not in expected:
-            return ParseError(f"unmatched ')' at column {column}", text, column)
-        wanted = ", ".join(dict.fromkeys(FRIENDLY.get(x, repr(x)) for x in expected))
-        found = f"'{token.value}'"
-        return ParseError(f"unexpected {found} at column {column}" + (f"; expected {wanted}" if wanted else ""), text, column)
+    if isinstance(err, UnexpectedToken):
+        return _token_error(err, text)
     return ParseError(str(err).splitlines()[0], text, column)
+
+
+def _token_error(err: UnexpectedToken, text: str) -> ParseError:
+    """A token the grammar does not allow where it stands, explained by the groups still open there."""
+    token = err.token
+    at_end = token.type == "$END"
+    column = len(text.rstrip()) + 1 if at_end else err.column
+    groups = _open_groups(text, len(text) if at_end else token.start_pos)
+    expected = _possible(err.expected, groups)
+    cause = _closing_cause(token, groups, expected, column) if token.type in CLOSING | {"$END"} else None
+    if cause is None:
+        cause = f"unexpected {token.value!r} at column {column}" + (f"; expected {_listing(expected)}" if expected else "")
+    return ParseError(cause, text, column)
+
+
+def _closing_cause(token: Token, groups: list[Token], expected: set[str], column: int) -> str | None:
+    """A closing bracket or bar, or the end, where it does not fit: it closes nothing, or closes an
+    outer group while an inner one is open, or comes before its own group is complete."""
+    at_end = token.type == "$END"
+    if at_end and not (groups and CLOSER[groups[-1].type] in expected):  # the text may just stop short
+        return f"the expression ends too early at column {column}"
+    if not groups:
+        return f"unmatched {token.value!r} at column {column}"
+    inner, before = groups[-1], f"at column {column}" if at_end else f"before {token.value!r} at column {column}"
+    if token.type == CLOSER[inner.type]:
+        return f"expected {_listing(expected)} {before}" if expected else None
+    return f"missing {_describe(CLOSER[inner.type])} {before}, for the {inner.value!r} at column {inner.column}"
+
+
+def _open_groups(text: str, stop: int) -> list[Token]:
+    """The brackets and bars still open before position ``stop``, innermost last.  Read from the
+    post-lexer's tokens, since it alone tells an opening '||' from a closing one (so this runs inside
+    ``parse``, whose context it reads); every token before the failing one was accepted, so each
+    closing one has its opening one, and the post-lexer's own checks passed on all of them."""
+    groups, previous = [], None
+    for tok in _lark().lex(text):
+        if tok.start_pos >= stop:
+            break
+        if tok.type in CLOSER:
+            is_call = previous is not None and previous.type == "FUNC"
+            groups.append(Token.new_borrow_pos("CALL", tok.value, tok) if is_call else tok)
+        elif tok.type in CLOSING:
+            groups.pop()
+        previous = tok
+    return groups
+
+
+def _possible(expected, groups: list[Token]) -> set[str]:
+    """LALR merges the look-aheads of alike states, so lark may offer ')' with no '(' open: of the
+    endings, keep only those of the innermost group (',' only inside a call)."""
+    if not groups:
+        fitting = {"$END"}
+    else:
+        fitting = {CLOSER[groups[-1].type], "COMMA"} if groups[-1].type == "CALL" else {CLOSER[groups[-1].type]}
+    return set(expected) - ((CLOSING | {"COMMA", "$END"}) - fitting)
+
+
+def _listing(expected: set[str]) -> str:
+    """What could come instead, in a few words: a class is named as a whole once more than two of it fit."""
+    words, rest = [], set(expected)
+    for word, members in (("an expression", _expression_start()), ("an operator", _operators())):
+        if len(rest & members) > 2:
+            words.append(word)
+            rest -= members
+    words += sorted({_describe(t) for t in rest - {"$END"}}) + [_describe("$END")] * ("$END" in rest)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def _describe(terminal: str) -> str:
+    return _descriptions().get(terminal, terminal)
+
+
+@cache
+def _descriptions() -> dict[str, str]:
+    """Every terminal in words, taken from the grammar so that none is ever shown by the name lark
+    gives an anonymous one ('.*' is __ANON_0): literals quoted, patterns as written unless described."""
+    def words(t):
+        return repr(t.pattern.value) if isinstance(t.pattern, PatternStr) else f"/{t.pattern.value}/"
+
+    return {t.name: words(t) for t in _lark().terminals} | DESCRIPTIONS
+
+
+@cache
+def _expression_start() -> frozenset[str]:
+    """The terminals an expression can begin with: those the parser accepts first."""
+    return frozenset(t for t in _lark().parse_interactive("").choices() if t.isupper())
+
+
+@cache
+def _operators() -> frozenset[str]:
+    """The literal terminals that are neither brackets, bars nor ','."""
+    literals = {t.name for t in _lark().terminals if isinstance(t.pattern, PatternStr)}
+    return frozenset(literals - set(CLOSER) - CLOSING - {"COMMA"})

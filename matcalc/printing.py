@@ -47,6 +47,30 @@ def _fraction_split(coeff: E.Expr) -> tuple[list[E.Expr], list[E.Expr]]:
     return top, bottom
 
 
+def _broadcast_part(term: E.Expr) -> E.Expr | None:
+    """What a broadcast term repeats: ``c`` of ``c ones``, ``b^T`` of ``ones b^T``; None otherwise,
+    and None for a sum, which would parse back as several broadcast terms."""
+    part = _repeated(term)
+    return None if isinstance(part, E.Add) else part
+
+
+def _repeated(term: E.Expr) -> E.Expr | None:
+    if isinstance(term, E.Ones):
+        return E.ONE
+    if isinstance(term, E.Scale) and isinstance(term.arg, E.Ones):
+        return term.coeff
+    if isinstance(term, E.Scale):
+        part = _repeated(term.arg)
+        return None if part is None else E.mul(term.coeff, part)
+    if isinstance(term, E.MatMul) and len(term.factors) == 2:
+        first, last = term.factors
+        if isinstance(first, E.Ones) and is_one(first.shape[1]) and is_one(last.shape[0]):
+            return last
+        if isinstance(last, E.Ones) and is_one(last.shape[0]) and is_one(first.shape[1]):
+            return first
+    return None
+
+
 class Printer:
     """Structure and precedence; subclasses supply the tokens."""
 
@@ -102,21 +126,12 @@ class Printer:
         return "".join(parts), ADD
 
     def _as_broadcast(self, term, whole):
-        """A term the parser would broadcast back: ``1`` for ones, ``b^T`` for ``ones b^T``."""
-        others = [t for t in whole.terms if t is not term and not isinstance(E.split_coefficient(t)[1], E.Ones)]
-        if not others:
+        """A term the parser would broadcast back: ``1`` for ones, ``b^T`` for ``ones b^T``; only
+        next to a term of the full shape, which is what gives the sum its shape when parsed."""
+        if not any(_broadcast_part(t) is None for t in whole.terms if t is not term):
             return term
-        if isinstance(term, E.Ones):
-            return E.ONE
-        if isinstance(term, E.Scale) and isinstance(term.arg, E.Ones):
-            return term.coeff
-        if isinstance(term, E.MatMul) and len(term.factors) == 2:
-            first, last = term.factors
-            if isinstance(first, E.Ones) and is_one(first.shape[1]) and is_one(last.shape[0]):
-                return last
-            if isinstance(last, E.Ones) and is_one(last.shape[0]) and is_one(first.shape[1]):
-                return first
-        return term
+        part = _broadcast_part(term)
+        return term if part is None else part
 
     def _MatMul(self, e):
         if E.is_scalar_product(e):
@@ -279,6 +294,11 @@ class TextPrinter(Printer):
 
     def commutation(self, dims):
         return f"K({dims[0]},{dims[1]})"
+
+    def _Zero(self, e):
+        if E.is_scalar(e):
+            return "0", ATOM
+        return f"0 {self._Ones(E.Ones(e.shape))[0]}", MUL  # '0' alone would parse back as a scalar
 
 
 _LATEX_FUNCTIONS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",

@@ -1,7 +1,7 @@
 """Rewrites towards the form a person writes, beyond the normal form kept by the constructors.
 
 Each rewrite must make the expression smaller (fewer nodes), so the loop ends.  Today:
-a sum whose terms share a last (or first) matrix factor and carry only numeric
+terms that differ only in their scalar weights are collected, ``a M + b M -> (a + b) M``; a sum whose terms share a last (or first) matrix factor and carry only numeric
 coefficients is factored, ``A x + A^T x -> (A + A^T) x``; sums weighted by symbolic
 scalars (``2 (x^T B x) A x + 2 (x^T A x) B x``) are left expanded, as the notes write them.
 """
@@ -45,7 +45,9 @@ def _factor_sum(e: E.Add, side: int) -> E.Expr:
         symbolic = E.split_coefficient(weight)[1]
         outer = len(factors) >= 2 and is_one(factors[side].shape[0 if side == -1 else 1])
         # outer products u v^T share v^T whatever their weights: -y x^T + c s x^T = (c s - y) x^T
-        key = ((None if outer else E._term_key(symbolic)), factors[side]) if len(factors) >= 2 else None
+        # a shared ones stays with each term: the text writes broadcasts (C + u + v) without it
+        shared = len(factors) >= 2 and not isinstance(factors[side], E.Ones)
+        key = ((None if outer else E._term_key(symbolic)), factors[side]) if shared else None
         groups.setdefault(key, []).append(term)
     out = []
     for key, terms in groups.items():
@@ -63,6 +65,17 @@ def _factor_sum(e: E.Add, side: int) -> E.Expr:
         product = E.mul(inner, shared) if side == -1 else E.mul(shared, inner)
         out.append(E.mul(symbolic, product) if key[0] is not None else product)
     return E.add(*out)
+
+
+def _collect_weights(e: E.Add) -> E.Expr:
+    """Terms that differ only in their scalar weights share the matrix: ``a M + b M -> (a + b) M``."""
+    groups: dict = {}
+    for term in e.terms:
+        weight, rest = (term.coeff, term.arg) if isinstance(term, E.Scale) else (E.ONE, term)
+        # as in _factor_sum, a broadcast (a ones + b ones, printed a + b) keeps its terms
+        key = rest if not isinstance(rest, E.Ones) else term
+        groups.setdefault(key, (rest, []))[1].append(weight)
+    return E.add(*(E.scale(simplify(E.add(*weights)), rest) for rest, weights in groups.values()))
 
 
 def _logistic(e: E.Expr) -> E.Expr | None:
@@ -113,6 +126,10 @@ def simplify(node: E.Expr) -> E.Expr:
         if candidate is not None and weight(candidate) < weight(rebuilt):
             rebuilt = simplify(candidate)
     if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
+        candidate = _collect_weights(rebuilt)
+        if weight(candidate) < weight(rebuilt):
+            rebuilt = simplify(candidate)
+    if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
         for side in (-1, 0):
             candidate = _factor_sum(rebuilt, side)
             if weight(candidate) < weight(rebuilt):
@@ -129,34 +146,4 @@ def rebuild_with(node: E.Expr, f) -> E.Expr:
     new = [f(k) for k in kids]
     if all(a is b for a, b in zip(kids, new, strict=False)):
         return node
-    return rebuild(node, new)
-
-
-def rebuild(node: E.Expr, kids: list) -> E.Expr:
-    """Build ``node`` again from new children through the smart constructors."""
-    t = type(node)
-    if t is E.Add:
-        return E.add(*kids)
-    if t is E.MatMul:
-        return E.matmul(*kids)
-    if t is E.Hadamard:
-        out = kids[0]
-        for k in kids[1:]:
-            out = E.hadamard(out, k)
-        return out
-    constructors = {
-        E.Scale: E.scale, E.Transpose: E.transpose, E.Inverse: E.inverse, E.Det: E.det, E.LogDet: E.logdet,
-        E.Trace: E.trace, E.Sum: E.sum_entries, E.Norm: E.norm, E.DiagMatrix: E.diag, E.DiagVector: E.diag,
-        E.Softmax: E.softmax, E.LogSumExp: E.logsumexp, E.Kron: E.kron,
-    }
-    if t in constructors:
-        return constructors[t](*kids)
-    if t is E.Power:
-        return E.power(kids[0], node.exponent)
-    if t is E.MatPower:
-        return E.power(kids[0], node.exponent)
-    if t is E.ElemPower:
-        return E.elem_power(kids[0], node.exponent)
-    if t is E.Apply:
-        return E.apply(node.fn, kids[0])
-    return node.map_children(dict(zip(node.children(), kids, strict=False)).get)
+    return E.rebuild(node, new)

@@ -4,7 +4,13 @@ A gradient G of f at X is checked along random directions V: <G, V> must match
 (f(X + hV) - f(X - hV)) / 2h (central differences) and Im f(X + ihV) / h (the complex step,
 exact to rounding where every function involved is analytic).  Directions for a variable
 declared symmetric are symmetric.
-"""
+
+The two sides must agree to a relative tolerance, or else to within the rounding error they
+carry: a zero derivative evaluates to rounding noise, and central differences cannot resolve
+a derivative smaller than about eps |f| / h.  That error is estimated, where a comparison
+would fail without it, by evaluating again with every node's value perturbed as rounding
+would (Monte Carlo arithmetic), so that a wrong derivative still fails wherever the
+arithmetic could tell it from the right one."""
 
 from __future__ import annotations
 
@@ -14,11 +20,15 @@ import numpy as np
 
 from . import expr as E
 from .errors import DomainError
-from .evaluate import evaluate
+from .evaluate import evaluate, size_of
 from .functions import FUNCTIONS
 
 FD_TOLERANCE = 1e-5
 COMPLEX_TOLERANCE = 1e-9
+SYMMETRY_TOLERANCE = 1e-8
+EPS = float(np.finfo(float).eps)
+ROUNDING_SAMPLES = 3  # evaluations with random rounding, for the rounding error of a value
+ROUNDING_MARGIN = 4  # three random samples can all fall well short of the actual error
 DEFAULT_SIZES = [3, 4, 2, 5, 6, 7]
 MAX_CONDITION = 1e6
 
@@ -27,13 +37,26 @@ def symbols_of(e: E.Expr) -> list[E.Symbol]:
     return sorted((s for s in e.free if isinstance(s, E.Symbol)), key=lambda s: s.name)
 
 
-def dims_of(symbols) -> list[str]:
-    names = []
-    for s in symbols:
-        for d in s.dims:
-            if isinstance(d, str) and "*" not in d and d not in names:
-                names.append(d)
-    return names
+def symbols_of_all(exprs) -> list[E.Symbol]:
+    return sorted(set().union(*(symbols_of(e) for e in exprs)), key=lambda s: s.name)
+
+
+def _names(dim) -> list[str]:
+    """The size names in a dimension: none in 1, n in n, m and n in the product m*n."""
+    return [] if isinstance(dim, int) else [part for part in dim.split("*") if not part.isdigit()]
+
+
+def dims_of(exprs) -> list[str]:
+    """Every size name in the expressions: those of the symbols first, in order (so that the
+    sizes drawn for them do not depend on the rest), then those that occur only in ones, I, 0
+    or K, which need a size as much as the symbols do (tr(C) + ||0_m|| still needs m)."""
+    names = [n for s in symbols_of_all(exprs) for d in s.dims for n in _names(d)]
+    others = {n for e in exprs for node in E.nodes(e) for d in _node_dims(node) for n in _names(d)}
+    return list(dict.fromkeys(names)) + sorted(others - set(names))
+
+
+def _node_dims(node: E.Expr):
+    return node.dims if isinstance(node, E.Commutation) else node.shape
 
 
 def analytic(e: E.Expr) -> bool:
@@ -41,17 +64,17 @@ def analytic(e: E.Expr) -> bool:
     return not any(isinstance(node, E.Apply) and not FUNCTIONS[node.fn].analytic for node in E.nodes(e))
 
 
-def random_point(symbols, rng: np.random.Generator, positive: bool, equal_sizes: bool) -> tuple[dict, dict]:
+def random_point(symbols, names, rng: np.random.Generator, positive: bool, equal_sizes: bool) -> tuple[dict, dict]:
     """Values for the symbols: square matrices well conditioned with positive determinant,
     symmetric ones positive definite, and everything positive when ``positive``.
     Sizes differ from each other (to catch a misplaced transpose) unless ``equal_sizes``
-    (needed where a product of rectangular matrices must be invertible, as in det(A X B))."""
-    names = dims_of(symbols)
+    (needed where a product of rectangular matrices must be invertible, as in det(A X B)).
+    ``names`` are the size names to draw."""
     sizes = {d: 3 if equal_sizes else DEFAULT_SIZES[i % len(DEFAULT_SIZES)] + i // len(DEFAULT_SIZES)
              for i, d in enumerate(names)}
     values = {}
     for s in symbols:
-        shape = tuple(d if isinstance(d, int) else sizes[d] for d in s.dims)
+        shape = tuple(size_of(d, sizes) for d in s.dims)
         draw = rng.uniform(0.5, 1.5, shape) if positive else rng.standard_normal(shape)
         if s.kind == "symmetric":
             n = shape[0]
@@ -100,9 +123,46 @@ class CheckReport:
                 "points": self.points, "sizes": self.sizes, "notes": self.notes}
 
 
-def _relative(a, b) -> float:
+def _relative(a, b, tolerance: float, noise) -> float:
+    """The relative difference of a and b, where a difference that rounding alone can make
+    counts as at most ``tolerance``: a and b must agree to ``tolerance`` relative to their size,
+    or to within ``noise()``, the rounding error a - b may carry (asked for only where the
+    relative difference alone is too large, as it takes evaluations)."""
     a, b = np.atleast_1d(a), np.atleast_1d(b)
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), np.linalg.norm(b), 1e-8))
+    difference, size = float(np.linalg.norm(a - b)), float(max(np.linalg.norm(a), np.linalg.norm(b)))
+    if difference <= tolerance * size:
+        return difference / size if difference else 0.0
+    return difference / max(size, noise() / tolerance)
+
+
+def rounding_error(e: E.Expr, values: dict, sizes: dict, then=lambda value: value, part=np.real) -> float:
+    """An estimate of the rounding error in ``part`` (real or imaginary) of ``then(value of e)``,
+    by Monte Carlo arithmetic: e is evaluated again with each node's value off by a random
+    relative error of up to eps, as if rounded once more.  Such errors travel as rounding errors
+    do: through terms that cancel (the zero gradient of sum(softmax(x)) comes out as eps times
+    the size of its terms) and through whatever amplifies them (a large factor, exp), which a
+    bound of the form eps times the value cannot see.  The largest change over a few
+    evaluations, with a margin for the chance that all of them came out small, stands for the
+    error of the value itself."""
+    rng = np.random.default_rng(0)
+    plain = part(then(evaluate(e, values, sizes)))
+    changes = [part(then(_perturbed(e, values, sizes, rng))) - plain for _ in range(ROUNDING_SAMPLES)]
+    return ROUNDING_MARGIN * max(float(np.linalg.norm(np.where(np.isfinite(c), c, 0))) for c in changes)
+
+
+def _perturbed(e: E.Expr, values: dict, sizes: dict, rng) -> np.ndarray:
+    """The value of ``e`` with every node's value, the inputs' too, rounded once more at random."""
+    memo: dict = {}
+    for node in sorted(E.nodes(e), key=lambda n: n.depth):  # children first
+        memo[node] = _round_randomly(evaluate(node, values, sizes, memo), rng)
+    return memo[e]
+
+
+def _round_randomly(a: np.ndarray, rng) -> np.ndarray:
+    """``a`` with each entry, and its real and imaginary parts apart, off by up to eps."""
+    if np.iscomplexobj(a):
+        return _round_randomly(a.real, rng) + 1j * _round_randomly(a.imag, rng)
+    return a * (1 + EPS * rng.uniform(-1, 1, np.shape(a)))
 
 
 def well_conditioned(e: E.Expr, values: dict, sizes: dict) -> bool:
@@ -113,16 +173,14 @@ def well_conditioned(e: E.Expr, values: dict, sizes: dict) -> bool:
 
 def domain_points(function: E.Expr, count: int, seed: int, extra=()):
     """Random points where ``function`` (and the ``extra`` expressions) evaluate to finite numbers."""
-    symbols = symbols_of(function)
-    for e in extra:
-        symbols = sorted(set(symbols) | set(symbols_of(e)), key=lambda s: s.name)
+    symbols, names = symbols_of_all((function, *extra)), dims_of((function, *extra))
     rng = np.random.default_rng(seed)
     found, tries = [], 0
     while len(found) < count:
         tries += 1
         if tries > 40:
             raise DomainError(f"could not find a point where {function} is defined (tried {tries - 1} random points)")
-        values, sizes = random_point(symbols, rng, positive=tries % 2 == 0, equal_sizes=tries > 10)
+        values, sizes = random_point(symbols, names, rng, positive=tries % 2 == 0, equal_sizes=tries > 10)
         try:
             defined = all(np.all(np.isfinite(evaluate(e, values, sizes))) for e in (function, *extra))
             defined = defined and well_conditioned(function, values, sizes)
@@ -143,34 +201,70 @@ def check_derivative(of: E.Expr, variable: E.Symbol, derivative: E.Expr, kind: s
 
     gradient: <G, V> against the directional derivative of the scalar ``of``;
     jacobian and hessian: J vec(V) against vec of the directional derivative of ``of``
-    (for a Hessian, ``of`` is the gradient); a Hessian must also be symmetric."""
+    (for a Hessian, ``of`` is the gradient); a Hessian must also be symmetric.
+    The variable gets a value even where ``of`` does not depend on it: its derivative is then
+    zero, which is checked like any other."""
     worst_fd, worst_cs = 0.0, 0.0
     use_complex = analytic(of)
     notes = [] if use_complex else ["the complex step does not apply to non-analytic functions (relu, abs, ...)"]
     sizes: dict = {}
-    for values, sizes in domain_points(of, points, seed, extra=(derivative,)):
-        rng = np.random.default_rng(seed + 1)
-        x = values.get(variable.name)
-        if x is None:  # the variable does not occur: the derivative is zero
-            continue
+    for values, sizes in domain_points(of, points, seed, extra=(derivative, variable)):
         d = evaluate(derivative, values, sizes)
-        if kind == "hessian" and _relative(d, d.T) > 1e-8:
-            worst_fd = max(worst_fd, _relative(d, d.T))
-            notes.append("the Hessian is not symmetric")
-
-        def at(point, values=values, sizes=sizes):
-            return _vec(evaluate(of, {**values, variable.name: point}, sizes))
-
+        if kind == "hessian":
+            asymmetry = _relative(d, d.T, SYMMETRY_TOLERANCE,
+                                  lambda v=values, s=sizes: rounding_error(derivative, v, s, lambda h: h - h.T))
+            if asymmetry > SYMMETRY_TOLERANCE:
+                worst_fd = max(worst_fd, asymmetry)
+                notes.append("the Hessian is not symmetric")
+        rng = np.random.default_rng(seed + 1)
         for _ in range(2):
-            v = random_direction(variable, x, rng)
-            predicted = np.sum(d * v) if kind == "gradient" else d @ _vec(v)
-            h = 1e-6 * max(1.0, float(np.abs(x).max()))
-            fd = np.real(at(x + h * v) - at(x - h * v)) / (2 * h)
-            worst_fd = max(worst_fd, _relative(np.real(predicted), fd))
-            if use_complex:
-                cs = np.imag(at(x + 1e-20j * v)) / 1e-20
-                worst_cs = max(worst_cs, _relative(np.real(predicted), cs))
+            v = random_direction(variable, values[variable.name], rng)
+            fd, cs = _compare_along(of, variable, derivative, d, kind, v, values, sizes, use_complex)
+            worst_fd, worst_cs = max(worst_fd, fd), max(worst_cs, cs)
     return CheckReport(worst_fd, worst_cs if use_complex else None, points, dict(sizes), notes)
+
+
+def _compare_along(of, variable, derivative, d, kind, v, values, sizes, use_complex) -> tuple[float, float]:
+    """The relative errors of ``d``, the derivative's value, along the direction V, by central
+    differences and by the complex step (0 where it does not apply).
+
+    Both sides of a comparison carry rounding error.  The prediction carries that of d.  The
+    central difference carries that of the values of ``of``, divided by h: a derivative
+    small next to ``of`` (x^T x + 1e6) is known only to about eps |of| / h.  The
+    complex step carries that of the imaginary parts of ``of`` (the derivative's own terms,
+    times h) divided by h: tiny, but not zero where those terms cancel."""
+    x = values[variable.name]
+
+    def at(point):
+        return {**values, variable.name: point}
+
+    def predict(value):
+        return np.real(np.sum(value * v) if kind == "gradient" else value @ _vec(v))
+
+    def noise(*points, part=np.real, step=1.0):
+        """The rounding error in the prediction less a measurement made from the values of
+        ``of`` at ``points`` (their ``part``) divided by ``step``."""
+        return rounding_error(derivative, values, sizes, predict) + sum(
+            rounding_error(of, at(point), sizes, part=part) for point in points) / step
+
+    predicted = predict(d)
+    h = 1e-6 * max(1.0, float(np.abs(x).max()))
+    points = [x + k * h * v for k in (1, -1, 2, -2)]
+
+    def central(k):
+        return np.real(_vec(evaluate(of, at(points[2 * k - 2]), sizes) - evaluate(of, at(points[2 * k - 1]), sizes))) / (2 * k * h)
+
+    # Richardson's extrapolation of the steps h and 2h: truncation error h^4 instead of h^2,
+    # so that a strongly curved function (log of a softplus near zero) does not fail a right
+    # derivative; the rounding it carries is below that of the four values divided by h
+    fd = (4 * central(1) - central(2)) / 3
+    fd_error = _relative(predicted, fd, FD_TOLERANCE, lambda: noise(*points, step=h))
+    if not use_complex:
+        return fd_error, 0.0
+    step = 1e-20
+    stepped = x + step * 1j * v
+    cs = np.imag(_vec(evaluate(of, at(stepped), sizes))) / step
+    return fd_error, _relative(predicted, cs, COMPLEX_TOLERANCE, lambda: noise(stepped, part=np.imag, step=step))
 
 
 def check_gradient(function: E.Expr, variable: E.Symbol, gradient: E.Expr, points: int = 3, seed: int = 0) -> CheckReport:

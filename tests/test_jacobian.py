@@ -7,6 +7,8 @@ function, so a wrong reference cannot hide a wrong result.
 
 from __future__ import annotations
 
+from itertools import permutations
+
 import numpy as np
 import pytest
 from reference import commutation, derive_each, inv, invertible, result, sigmoid, softmax, vec
@@ -179,9 +181,82 @@ CASES = [
      lambda v: np.kron(v["A"], v["X"]),
      lambda v: np.column_stack([vec(np.kron(v["A"], e.reshape(v["X"].shape, order="F")))
                                 for e in np.eye(v["X"].size)])),
+    # through diag: diag(u) is the diagonal matrix of a vector, diag(U) the diagonal of a matrix
+    ("diagonal of a matrix", "diag(X)", "X", None, {"kron(ones^T, I) diag(vec(I))"},
+     lambda r: {"X": r.standard_normal((3, 3))},
+     lambda v: np.diag(v["X"]),
+     lambda v: selection(3)),
+    ("diagonal of a transpose", "diag(X^T)", "X", None, {"kron(ones^T, I) diag(vec(I))"},
+     lambda r: {"X": r.standard_normal((4, 4))},
+     lambda v: np.diag(v["X"]),
+     lambda v: selection(4)),
+    ("diagonal matrix", "diag(x)", "x", None, {"diag(vec(I)) kron(ones, I)"},
+     lambda r: {"x": r.standard_normal(3)},
+     lambda v: np.diag(v["x"]),
+     lambda v: selection(3).T),
+    ("diag(u) w", "diag(u) w", "u", None, {"diag(w)"},
+     lambda r: {"u": r.standard_normal(4), "w": r.standard_normal(4)},
+     lambda v: np.diag(v["u"]) @ v["w"],
+     lambda v: np.diag(v["w"])),
+    ("w^T diag(u)", "w^T diag(u)", "u", None, {"diag(w)"},
+     lambda r: {"u": r.standard_normal(4), "w": r.standard_normal(4)},
+     lambda v: v["w"] @ np.diag(v["u"]),
+     lambda v: np.diag(v["w"])),
+    ("A diag(u) w", "A diag(u) w", "u", None, {"A diag(w)"},
+     lambda r: {"A": r.standard_normal((2, 3)), "u": r.standard_normal(3), "w": r.standard_normal(3)},
+     lambda v: v["A"] @ np.diag(v["u"]) @ v["w"],
+     lambda v: v["A"] * v["w"][None, :]),
+    ("diag inside a sum", "(diag(u) A + B) w", "u", None, {"diag(A w)"},
+     lambda r: {"A": r.standard_normal((3, 3)), "B": r.standard_normal((3, 3)), "u": r.standard_normal(3),
+                "w": r.standard_normal(3)},
+     lambda v: (np.diag(v["u"]) @ v["A"] + v["B"]) @ v["w"],
+     lambda v: np.diag(v["A"] @ v["w"])),
+    ("diag(u) W", "diag(u) W", "u", None, {"diag(vec(W)) kron(ones, I)"},
+     lambda r: {"u": r.standard_normal(3), "W": r.standard_normal((3, 4))},
+     lambda v: np.diag(v["u"]) @ v["W"],
+     # column i: only row i of W survives
+     lambda v: np.column_stack([vec(np.where(np.arange(3)[:, None] == i, v["W"], 0)) for i in range(3)])),
+    ("W diag(u)", "W diag(u)", "u", None, {"diag(vec(W)) kron(I, ones)"},
+     lambda r: {"u": r.standard_normal(3), "W": r.standard_normal((4, 3))},
+     lambda v: v["W"] @ np.diag(v["u"]),
+     lambda v: np.column_stack([vec(np.where(np.arange(3)[None, :] == i, v["W"], 0)) for i in range(3)])),
+    ("A diag(u) B", "A diag(u) B", "u", None, {"kron(B^T, A) diag(vec(I)) kron(ones, I)"},
+     lambda r: {"A": r.standard_normal((2, 3)), "u": r.standard_normal(3), "B": r.standard_normal((3, 4))},
+     lambda v: v["A"] @ np.diag(v["u"]) @ v["B"],
+     lambda v: np.column_stack([vec(np.outer(v["A"][:, i], v["B"][i, :])) for i in range(3)])),
+    ("diag inside kron", "kron(diag(x), a)", "x", None, None,
+     lambda r: {"x": r.standard_normal(3), "a": r.standard_normal(2)},
+     lambda v: np.kron(np.diag(v["x"]), v["a"][:, None]),
+     lambda v: np.column_stack([vec(np.kron(np.diag(e), v["a"][:, None])) for e in np.eye(3)])),
+    ("diagonal of an outer product", "diag(x x^T)", "x", None, {"2 diag(x)"},
+     lambda r: {"x": r.standard_normal(4)},
+     lambda v: np.diag(np.outer(v["x"], v["x"])),
+     lambda v: 2 * np.diag(v["x"])),
+    ("diagonal around a diagonal", "diag(A diag(u) B)", "u", None, {"A .* B^T"},
+     lambda r: {"A": r.standard_normal((3, 3)), "u": r.standard_normal(3), "B": r.standard_normal((3, 3))},
+     lambda v: np.diag(v["A"] @ np.diag(v["u"]) @ v["B"]),
+     lambda v: v["A"] * v["B"].T),
+    ("diag(A X B)", "diag(A X B)", "X", None, {"kron(ones^T, I) diag(vec(I)) kron(B^T, A)"},
+     lambda r: {"A": r.standard_normal((3, 2)), "X": r.standard_normal((2, 4)), "B": r.standard_normal((4, 3))},
+     lambda v: np.diag(v["A"] @ v["X"] @ v["B"]),
+     # dX = e_j e_k^T gives diag(A e_j e_k^T B) = A[:, j] .* B[k, :]; vec order runs j first
+     lambda v: np.column_stack([v["A"][:, j] * v["B"][k, :] for k in range(4) for j in range(2)])),
+    ("trace of a diagonal matrix", "tr(diag(x)) x", "x", None,
+     {"x + tr(diag(x)) I", "tr(diag(x)) I + x", "x ones^T + tr(diag(x)) I", "tr(diag(x)) I + x ones^T"},
+     lambda r: {"x": r.standard_normal(3)},
+     lambda v: np.trace(np.diag(v["x"])) * v["x"],
+     lambda v: v["x"].sum() * np.eye(3) + np.outer(v["x"], np.ones(3))),
 ]
 
 IDS = [c[0] for c in CASES]
+
+
+def selection(n: int) -> np.ndarray:
+    """S (n x n^2) with S vec(U) = diag(U): U[i, i] sits at i + n i in vec(U)."""
+    s = np.zeros((n, n * n))
+    for i in range(n):
+        s[i, i + n * i] = 1.0
+    return s
 
 
 def _case(case_id):
@@ -268,6 +343,61 @@ def test_jacobian_chain_rule_composes():
     s = softmax(values["W"] @ values["x"] + values["b"])
     r = matcalc.jacobian("softmax(W x + b)", wrt="x")
     np.testing.assert_allclose(r.evaluate(values), (np.diag(s) - np.outer(s, s)) @ values["W"], rtol=1e-10)
+    assert r.check()
+
+
+def test_own_selection_matrix():
+    u = np.arange(9.0).reshape(3, 3)
+    np.testing.assert_array_equal(selection(3) @ vec(u), np.diag(u))
+    np.testing.assert_array_equal(selection(3).T @ np.array([1.0, 2.0, 3.0]), vec(np.diag([1.0, 2.0, 3.0])))
+
+
+# (expression, accepted forms, f, its gradient, its Hessian), each written out here
+HESSIANS_THROUGH_DIAG = [
+    ("x^T diag(x) x", {"6 diag(x)"},
+     lambda v: np.sum(v["x"] ** 3),
+     lambda v: 3 * v["x"] ** 2,
+     lambda v: 6 * np.diag(v["x"])),
+    ("x^T diag(x) A x", {" + ".join(p) for p in permutations(["2 diag(A x)", "2 diag(x) A", "2 A^T diag(x)"])},
+     lambda v: v["x"] ** 2 @ (v["A"] @ v["x"]),
+     lambda v: 2 * v["x"] * (v["A"] @ v["x"]) + v["A"].T @ v["x"] ** 2,
+     lambda v: 2 * np.diag(v["A"] @ v["x"]) + 2 * np.diag(v["x"]) @ v["A"] + 2 * v["A"].T @ np.diag(v["x"])),
+    ("sum(diag(x) A diag(x))", {"A + A^T"},
+     lambda v: v["x"] @ v["A"] @ v["x"],
+     lambda v: (v["A"] + v["A"].T) @ v["x"],
+     lambda v: v["A"] + v["A"].T),
+    ("a^T diag(x x^T)", {"2 diag(a)"},
+     lambda v: v["a"] @ v["x"] ** 2,
+     lambda v: 2 * v["a"] * v["x"],
+     lambda v: 2 * np.diag(v["a"])),
+]
+
+
+@pytest.mark.parametrize("text, forms, f, grad, hess", HESSIANS_THROUGH_DIAG, ids=[c[0] for c in HESSIANS_THROUGH_DIAG])
+def test_hessian_through_diag(text, forms, f, grad, hess):
+    rng = np.random.default_rng(5)
+    values = {"x": rng.standard_normal(4), "A": rng.standard_normal((4, 4)), "a": rng.standard_normal(4)}
+    # the written gradient and Hessian are right: they match differences of f and of the gradient
+    np.testing.assert_allclose(grad(values), fd_jacobian(lambda v: np.array([f(v)]), values, "x")[0], rtol=1e-6)
+    np.testing.assert_allclose(hess(values), fd_jacobian(grad, values, "x"), rtol=1e-6, atol=1e-7)
+    h = matcalc.hessian(text, wrt="x")
+    assert str(h) in forms, f"hess_x {text}: got {h}, expected one of {sorted(forms)}"
+    np.testing.assert_allclose(h.evaluate(values), hess(values), rtol=1e-10, atol=1e-12)
+    assert h.check()
+
+
+@pytest.mark.parametrize("text, form, reference", [
+    # the identities that move diag towards dx serve the gradient's walk too
+    ("x^T diag(x) x", "3 diag(x) x", lambda v: 3 * v["x"] ** 2),
+    ("a^T diag(x) b", "diag(b) a", lambda v: v["a"] * v["b"]),
+    ("tr(diag(x))", "ones", lambda v: np.ones(4)),
+])
+def test_gradient_through_diag(text, form, reference):
+    rng = np.random.default_rng(6)
+    values = {"x": rng.standard_normal(4), "a": rng.standard_normal(4), "b": rng.standard_normal(4)}
+    r = matcalc.gradient(text, wrt="x")
+    assert str(r) == form
+    np.testing.assert_allclose(r.evaluate(values), reference(values), rtol=1e-12)
     assert r.check()
 
 

@@ -1,0 +1,232 @@
+"""Engine failures found by the property-based tests (test_properties.py, test_fuzz.py),
+each pinned by its smallest known input.  Each test states what the README promises; it
+fails for as long as the engine does not keep that promise.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from sizes import matches_up_to_sizes
+
+import matcalc
+from matcalc.printing import to_latex
+from matcalc.simplify import simplify, weight
+
+X = np.array([0.3, -1.2, 0.7])
+A = np.array([[2.1, 0.2, 0.1], [0.3, 1.8, -0.2], [0.1, 0.4, 2.3]])
+
+
+def softmax(u):
+    z = np.exp(u - u.max())
+    return z / z.sum()
+
+
+def sigmoid(t):
+    return 1 / (1 + np.exp(-t))
+
+
+# ------------------------------------------------------------------ Result.check() on correct results
+# check() compares relative errors with no allowance for rounding: a derivative that is zero
+# (or small next to the function's value) evaluates to rounding noise, and the check fails.
+
+
+def test_check_passes_a_zero_gradient():
+    # sum(softmax(x)) = 1: the gradient softmax(x) - sum(softmax(x)) softmax(x) is exactly 0;
+    # check() reports FAILED (complex step 5.6e-09 against a tolerance of 1e-09)
+    r = matcalc.gradient("sum(softmax(x))", wrt="x")
+    np.testing.assert_allclose(r.evaluate({"x": X}), 0, atol=1e-15)
+    assert r.check().ok, str(r.check())
+
+
+@pytest.mark.parametrize("expression, wrt, reference", [
+    # check() reports FAILED: central differences 3.8e-05, complex step 6.1e-12
+    ("sigmoid(sum(A))", "A", lambda: sigmoid(A.sum()) * (1 - sigmoid(A.sum())) * np.ones((3, 3))),
+    # check() reports FAILED: central differences 1.9e-03, complex step 5.4e-16
+    ("x^T x + 1000000", "x", lambda: 2 * X),
+])
+def test_check_passes_a_correct_gradient_small_next_to_the_function(expression, wrt, reference):
+    r = matcalc.gradient(expression, wrt=wrt)
+    np.testing.assert_allclose(r.evaluate({"x": X, "A": A}), reference(), rtol=1e-12)
+    assert r.check().ok, str(r.check())
+
+
+def test_check_passes_a_zero_hessian():
+    # the Hessian of the constant sum(softmax(x)) is 0; check() reports FAILED (complex step 4.7e-09)
+    h = matcalc.hessian("sum(softmax(x))", wrt="x")
+    np.testing.assert_allclose(h.evaluate({"x": X}), 0, atol=1e-15)
+    assert h.check().ok, str(h.check())
+
+
+def test_check_passes_a_zero_jacobian():
+    # softmax is shift invariant: d softmax(x + a) / da = 0; check() reports FAILED
+    # (central differences 3.7e-03, complex step 9.7e-09)
+    j = matcalc.jacobian("softmax(x + a)", wrt="a", declare={"a": "scalar"})
+    np.testing.assert_allclose(j.evaluate({"x": X, "a": 0.4}), 0, atol=1e-15)
+    assert j.check().ok, str(j.check())
+
+
+# ------------------------------------------------------------------ Result.check() cannot size its inputs
+# check() draws values only for the symbols of the derivative and of what it differentiates; a
+# size that occurs only in ones, I or 0 is then unknown: MatcalcError "the size n is not known
+# from the values given".
+
+
+def test_check_of_the_hessian_of_a_linear_function():
+    h = matcalc.hessian("sum(x)", wrt="x")  # gradient ones, Hessian 0
+    assert h.check().ok
+
+
+def test_check_of_a_gradient_when_another_size_occurs_only_in_a_zero():
+    r = matcalc.gradient("tr(C) + ||x - x||", wrt="C")  # gradient I
+    assert r.check().ok
+
+
+# ------------------------------------------------------------------ Jacobians and Hessians through diag
+
+
+def test_jacobian_of_the_diagonal_of_a_matrix():
+    # raises DerivativeError: derivatives through diagvector are not supported
+    j = matcalc.jacobian("diag(A)", wrt="A")
+    assert j.check().ok
+
+
+def test_hessian_through_the_diagonal():
+    # x^T diag(x) x = sum of x_i^3: the gradient is found (2 diag(x) x + diag(x x^T)),
+    # the Hessian raises DerivativeError: derivatives through diagvector are not supported
+    h = matcalc.hessian("x^T diag(x) x", wrt="x")
+    np.testing.assert_allclose(h.evaluate({"x": X}), 6 * np.diag(X), rtol=1e-12)
+
+
+def test_jacobian_through_a_diagonal_matrix():
+    # tr(diag(x)) x = sum(x) x: raises DerivativeError: derivatives through diagmatrix are not supported
+    j = matcalc.jacobian("tr(diag(x)) x", wrt="x")
+    np.testing.assert_allclose(j.evaluate({"x": X}), X.sum() * np.eye(3) + np.outer(X, np.ones(3)), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ printing: str(r) parses back to r.expr
+# (up to the names of sizes, which text does not carry: see sizes.py)
+
+
+@pytest.mark.parametrize("text, wrt, declare", [
+    # printed 'cos(sum(x)) - sin(sum(x))': the ones were dropped and the gradient read as a scalar
+    ("sin(sum(x)) + cos(sum(x))", "x", None),
+    # 'exp(tr(A)) I' and 'exp(sum(x)) ones': parsed back, I and ones get sizes of their own
+    ("exp(tr(A))", "A", None),
+    ("exp(sum(x))", "x", None),
+    # 'exp(a) x / ||x||' parsed back with the scalar factors as ||x||^-1 exp(a)
+    ("exp(a) ||x||", "x", {"a": "scalar"}),
+    # 'exp(C + (u + v))' parsed back as C + u ones^T + v ones^T, not C + (u + v) ones^T
+    ("sum(exp(C + u + v))", "C", None),
+    # 'u x^T': V is m x n in the function, n x m once parsed back
+    ("x^T V^T u", "V", None),
+])
+def test_printed_gradient_parses_back(text, wrt, declare):
+    r = matcalc.gradient(text, wrt=wrt, declare=declare)
+    back = matcalc.parse(str(r), declare)
+    assert matches_up_to_sizes(back, r.expr), f"{r} parses back as {back!r}"
+
+
+@pytest.mark.parametrize("text", [
+    "logsumexp(x - x)",  # the zero vector was printed '0', and 'logsumexp(0)' is a shape error
+    "x + ones + ones",  # the two ones were not collected while sizes were placeholders: 'x + 1 + 1' is x + 2
+    "logsumexp(x .* (sum(y) x))",  # printed 'logsumexp(sum(y) x .^ 2)': y is met first, its size becomes n
+    "sum(x - x)",  # the zero of sum(0) was Zero, the '0' it prints parsed as the number 0
+    # the two ones, of sizes unified only later, were not seen as equal: parsed back, .* became .^ 2
+    "-sum(diag(log(1 + diag(x + ones) .* diag(x + ones))))",
+])
+def test_printed_expression_parses_back(text):
+    e = matcalc.parse(text)
+    assert matches_up_to_sizes(matcalc.parse(str(e)), e), f"{text} prints as {e}"
+
+
+# ------------------------------------------------------------------ simplification
+
+
+def test_parsing_collects_identities_and_simplify_does_not_grow_the_result():
+    # the four I were collected to 4 I only by simplify, so the parsed tree (7 nodes) grew to 9
+    e = matcalc.parse("det(I + (A + I + I + I + I)^T (A + I + I + I + I))")
+    assert str(e) == "det(I + (A + 4 I)^T (A + 4 I))"
+    assert weight(simplify(e)) <= weight(e), f"{e} -> {simplify(e)}"
+
+
+def test_collecting_symbolic_weights_does_not_grow_the_written_gradient():
+    # det(A) A^-T + A^-T -> (det(A) + 1) A^-T: fewer nodes written out, though one more distinct node
+    r = matcalc.gradient("det(A) + logdet(A)", wrt="A")
+    assert str(r) == "(det(A) + 1) A^-T"
+    np.testing.assert_allclose(r.evaluate({"A": A}), (np.linalg.det(A) + 1) * np.linalg.inv(A).T, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ Result.check() on strongly curved functions
+
+
+def test_check_of_a_softplus_far_below_zero():
+    # softplus was evaluated as log(1 + exp(t)), which loses every digit of exp(t) far below 0:
+    # central differences of log(softplus(t)^2) were off by 5e-5 and check() failed a right gradient
+    r = matcalc.gradient("log(softplus(tr(-(W V)^T))^2)", wrt="V")
+    assert r.check().ok, str(r.check())
+    W = np.array([[3.0, 4.0], [5.0, 6.0]])
+    V = np.array([[2.0, 1.0], [1.0, 3.0]])  # tr(W V) = 57: softplus(-57) = exp(-57) to 25 digits
+    t = np.trace(W @ V)
+    np.testing.assert_allclose(r.evaluate({"W": W, "V": V}), -2 * W.T / np.log1p(np.exp(-t)) / (1 + np.exp(t)), rtol=1e-10)
+
+
+def test_check_of_a_jacobian_that_cancels_to_zero():
+    # the Jacobian is truly 0 (softmax sums to one); rounding made its value 1e-10, above a fixed floor
+    j = matcalc.jacobian("exp(softplus(-tr(-(C + C))) * softmax(-(3 (x - beta + ones))))", wrt="beta",
+                         declare={"beta": "scalar"})
+    assert j.check().ok, str(j.check())
+
+
+# ------------------------------------------------------------------ any input text
+
+
+def test_fractional_power_of_a_large_number():
+    # raises OverflowError (int too large to convert to float), not a MatcalcError;
+    # so does 64^64^64^0.5
+    try:
+        matcalc.parse("(1e300 1e300)^0.5")
+    except matcalc.MatcalcError:
+        pass
+
+
+def test_tower_of_powers_finishes_quickly():
+    # (((9^64)^64)^64)^64 is folded to an exact integer of about 15 million digits: 16 s here,
+    # and each further ^64 multiplies that (2^64^64^64^64^64^64 does not finish)
+    code = "import matcalc\ntry:\n    matcalc.parse('9^64^64^64^64')\nexcept matcalc.MatcalcError:\n    pass\n"
+    start = time.perf_counter()
+    try:
+        subprocess.run([sys.executable, "-c", code], timeout=30, check=True, capture_output=True)
+    except subprocess.TimeoutExpired:
+        pytest.fail("parse('9^64^64^64^64') did not finish within 30 s")
+    elapsed = time.perf_counter() - start
+    assert elapsed < 5, f"parse('9^64^64^64^64') took {elapsed:.1f} s"
+
+
+def test_large_folded_number_prints():
+    # str() raises ValueError: Exceeds the limit (4300 digits) for integer string conversion
+    try:
+        e = matcalc.parse("2^64^64^64")
+    except matcalc.MatcalcError:
+        return  # refusing the number is fine
+    str(e)
+    to_latex(e)
+
+
+def test_gradient_of_a_large_folded_number_is_not_an_internal_error():
+    # MatcalcError: internal error (ValueError: Exceeds the limit (4300 digits) for integer string conversion ...)
+    with pytest.raises(matcalc.MatcalcError) as caught:
+        matcalc.gradient("9^9^9^64", wrt="x")
+    assert not str(caught.value).startswith("internal error"), str(caught.value)
+
+
+def test_gradient_of_bytes_is_not_an_internal_error():
+    # parse(b"x") says "an expression must be a string, got bytes"; gradient(b"x") says
+    # "internal error (AttributeError: 'bytes' object has no attribute 'shape')"
+    with pytest.raises(matcalc.MatcalcError) as caught:
+        matcalc.gradient(b"x", wrt="x")
+    assert not str(caught.value).startswith("internal error"), str(caught.value)
