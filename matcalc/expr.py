@@ -28,44 +28,40 @@ class Expr:
     """A node: its fields (children and parameters), its shape, and a cached hash."""
 
     fields: tuple[str, ...] = ()
-    __slots__ = ("shape", "depth", "free", "_hash")
+    __slots__ = ("shape", "depth", "free", "_hash", "_key", "_children")
 
     def __init__(self, *values):
         if len(values) != len(self.fields):
             raise TypeError(f"{type(self).__name__} takes {self.fields}")
         for name, value in zip(self.fields, values, strict=False):
             object.__setattr__(self, name, value)
-        kids = self.children()
+        kids = _children_of(values)
+        object.__setattr__(self, "_key", values)  # kept: every comparison and rebuild reads it
+        object.__setattr__(self, "_children", kids)
         depth = 1 + max((k.depth for k in kids), default=0)
         if depth > MAX_DEPTH:
             raise MatcalcError(f"expression nests deeper than {MAX_DEPTH} levels")
         object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "free", frozenset().union(*(k.free for k in kids)) if kids else frozenset())
         object.__setattr__(self, "shape", self._shape())
-        object.__setattr__(self, "_hash", hash((type(self).__name__, *self.key())))
+        object.__setattr__(self, "_hash", hash((type(self).__name__, *values)))
 
     def __setattr__(self, name, value):
         raise AttributeError("expressions are immutable")
 
     def key(self) -> tuple:
-        return tuple(getattr(self, f) for f in self.fields)
+        return self._key
 
     def __eq__(self, other):
         return self is other or (
-            type(self) is type(other) and self._hash == other._hash and self.key() == other.key()
+            type(self) is type(other) and self._hash == other._hash and self._key == other._key
         )
 
     def __hash__(self):
         return self._hash
 
     def children(self) -> tuple[Expr, ...]:
-        out = []
-        for value in self.key():
-            if isinstance(value, Expr):
-                out.append(value)
-            elif isinstance(value, tuple) and value and isinstance(value[0], Expr):
-                out.extend(value)
-        return tuple(out)
+        return self._children
 
     def map_children(self, f) -> Expr:
         """The same node built again (through its class) with ``f`` applied to each child."""
@@ -90,6 +86,16 @@ class Expr:
         from .printing import to_text
 
         return to_text(self)
+
+
+def _children_of(values) -> tuple[Expr, ...]:
+    out = []
+    for value in values:
+        if isinstance(value, Expr):
+            out.append(value)
+        elif isinstance(value, tuple) and value and isinstance(value[0], Expr):
+            out.extend(value)
+    return tuple(out)
 
 
 def _text(e: Expr) -> str:

@@ -107,6 +107,8 @@ def fresh_labels():
 
 
 def is_one(d) -> bool:
+    if type(d) is not DimVar:  # a name or a number: nothing to resolve (the common case, made fast)
+        return d == 1
     d = resolve(d)
     return not isinstance(d, DimVar) and d == 1
 
