@@ -41,13 +41,20 @@ def time_limit(seconds: float | None):
 
 
 def measure(fn, repeats: int, setup=None, budget: float | None = None, warmup: bool = True) -> dict:
-    """Median wall time (time.perf_counter) of ``fn()`` over ``repeats`` calls after one warm-up call.
+    """Median wall time (time.perf_counter) of ``fn()`` over ``repeats`` calls after one warm-up call,
+    with a garbage collection before each call (of what the earlier calls left).
     ``setup()`` runs before each call, outside the timed region.  With ``budget`` (seconds), stop
     early once the timed calls have taken that long (at least one timed call is always made)."""
     if warmup:
         if setup:
             setup()
         fn()
+    # Everything alive now (the imported libraries: tens of thousands of objects after SymPy and
+    # JAX) goes to the permanent generation, so that the collection before each call walks only
+    # what the calls made: a full walk evicts the CPU caches and slows a short call that follows
+    # by 2x, which would measure the collector rather than the call.
+    gc.collect()
+    gc.freeze()
     times = []
     spent = 0.0
     for _ in range(max(1, repeats)):
