@@ -575,7 +575,11 @@ def broadcast_to(e: Expr, shape) -> Expr:
 def add(*terms: Expr) -> Expr:
     flat = []
     for t in terms:
-        flat.extend(t.terms if isinstance(t, Add) else [t])
+        c, rest = split_coefficient(t)
+        if isinstance(rest, Add) and len(terms) > 1:  # a - (b - c) = a - b + c: a number distributes
+            flat.extend(mul(Const(c), u) for u in rest.terms)
+        else:
+            flat.append(t)
     shape = broadcast_shape(flat, "add") if len(flat) > 1 else flat[0].shape
     coefficients: dict = {}
     representative: dict = {}
@@ -588,12 +592,17 @@ def add(*terms: Expr) -> Expr:
         coefficients[k] = coefficients.get(k, 0) + c
         representative.setdefault(k, rest)
     kept = [scale(Const(Fraction(c)), representative[k]) for k, c in coefficients.items() if c != 0]
-    # A before A^T, as people write A + A^T
+    # as people write them: a positive term first (s - y, not -y + s), A before A^T (A + A^T)
     bare = [split_coefficient(t)[1] for t in kept]
-    kept = sorted(kept, key=lambda t: isinstance(b := split_coefficient(t)[1], Transpose) and b.arg in bare)
+    kept = sorted(kept, key=lambda t: (split_coefficient(t)[0] < 0 and not _negative_only(kept),
+                                       isinstance(b := split_coefficient(t)[1], Transpose) and b.arg in bare))
     if not kept:
         return Zero(shape)
     return kept[0] if len(kept) == 1 else Add(tuple(kept))
+
+
+def _negative_only(terms) -> bool:
+    return all(split_coefficient(t)[0] < 0 for t in terms)
 
 
 def neg(e: Expr) -> Expr:
@@ -678,6 +687,11 @@ def mul(a: Expr, b: Expr) -> Expr:
                 continue
             if factors and isinstance(factors[-1], Ones) and isinstance(g, Ones) and is_one(g.shape[0]):
                 g = Ones((factors.pop().shape[0], g.shape[1]))  # ones ones^T is the all-ones matrix
+            elif factors and _ones_row(factors[-1]) and isinstance(g, DiagMatrix):
+                factors.pop()  # ones^T diag(v) = v^T
+                g = transpose(g.arg)
+            elif factors and isinstance(factors[-1], DiagMatrix) and isinstance(g, Ones) and is_one(g.shape[1]):
+                g = factors.pop().arg  # diag(v) ones = v
             elif factors and isinstance(factors[-1], Kron) and isinstance(g, Kron) and _mixed_product_fits(factors[-1], g):
                 last = factors.pop()  # (A kron B)(C kron D) = AC kron BD
                 g = kron(mul(last.left, g.left), mul(last.right, g.right))
@@ -696,6 +710,10 @@ def mul(a: Expr, b: Expr) -> Expr:
                 if isinstance(a, Ones):
                     product = sum_entries(b if is_one(b.shape[1]) else transpose(b))
     return mul(coeff, product) if coeff != ONE else product
+
+
+def _ones_row(e: Expr) -> bool:
+    return isinstance(e, Ones) and is_one(e.shape[0])
 
 
 def _pull_scalar_chains(coeff: Expr, factors: list) -> tuple[Expr, list]:
@@ -922,6 +940,8 @@ def trace(e: Expr) -> Expr:
         return mul(e.coeff, trace(e.arg))
     if isinstance(e, Transpose):
         return trace(e.arg)
+    if isinstance(e, DiagMatrix):  # tr(diag(v)) = sum(v)
+        return sum_entries(e.arg)
     if isinstance(e, Add):
         return add(*(trace(t) for t in e.terms))
     if isinstance(e, MatMul):  # cyclic: tr(a b^T) = b^T a when some rotation is a scalar chain
@@ -941,6 +961,8 @@ def sum_entries(e: Expr) -> Expr:
         return mul(e.coeff, sum_entries(e.arg))
     if isinstance(e, Add):
         return add(*(sum_entries(t) for t in e.terms))
+    if isinstance(e, DiagMatrix):  # sum(diag(v)) = sum(v)
+        return sum_entries(e.arg)
     return Sum(e)
 
 

@@ -66,8 +66,8 @@ def _repeated(term: E.Expr) -> E.Expr | None:
         first, last = term.factors
         if isinstance(first, E.Ones) and is_one(first.shape[1]) and is_one(last.shape[0]):
             return last
-        if isinstance(last, E.Ones) and is_one(last.shape[0]) and is_one(first.shape[1]):
-            return first
+    # a column repeated across columns keeps its ones^T: 'x + sum(x) I' would read as a vector
+    # added to a matrix, while 'X W + b^T' is how the notes write a bias added to every row
     return None
 
 

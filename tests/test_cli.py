@@ -108,8 +108,8 @@ def test_several_variables_with_a_comma(capsys):
     assert code == 0
     assert err == ""
     assert lines(out) == [
-        "grad_W f = (-y + sum(y) softmax(W x + b)) x^T",
-        "grad_b f = -y + sum(y) softmax(W x + b)",
+        "grad_W f = (sum(y) softmax(W x + b) - y) x^T",
+        "grad_b f = sum(y) softmax(W x + b) - y",
     ]
 
 
