@@ -320,23 +320,6 @@ def run_problem(p: Problem, tools: list, repeats: int, budget: float, dense_budg
     return row
 
 
-def two_blas_diagnostic(n: int = 1000, repeats: int = 9) -> dict:
-    """SciPy's dsyrk (what matcalc's generated code uses for A^T diag(w) A) alone, right after a NumPy
-    matrix-vector product, and NumPy's plain product, at the logistic problem's shapes (ms)."""
-    try:
-        from scipy.linalg.blas import dsyrk
-    except ImportError:
-        return {}
-    rng = np.random.default_rng(0)
-    X, w, v = rng.standard_normal((2 * n, n)), rng.random((2 * n, 1)), rng.standard_normal((n, 1))
-    B = (np.sqrt(w) * X).T
-    out = {"n": n}
-    for name, fn in {"syrk": lambda: dsyrk(1.0, B, trans=0), "numpy_matvec_then_syrk": lambda: (X @ v, dsyrk(1.0, B, trans=0)),
-                     "numpy_gemm": lambda: X.T @ (w * X), "numpy_matvec_then_gemm": lambda: (X @ v, X.T @ (w * X))}.items():
-        out[name] = 1e3 * measure(fn, repeats)["median"]
-    return out
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100,300,1000")
@@ -358,7 +341,6 @@ def main(argv=None) -> int:
             tools.append(cls())
         except ImportError as err:
             missing[cls.name] = str(err)
-    import scipy.linalg.blas  # noqa: F401  (the generated code uses its syrk)
 
     sizes = [int(s) for s in args.sizes.split(",")]
     mf_sizes = [int(s) for s in args.factorisation_sizes.split(",")] if args.factorisation_sizes else sizes
@@ -381,7 +363,6 @@ def main(argv=None) -> int:
         "torch_threads": tools[[t.name for t in tools].index("torch")].torch.get_num_threads()
         if any(t.name == "torch" for t in tools) else None,
         "jax_devices": [str(d) for d in tools[0].jax.devices()] if tools and tools[0].name == "jax" else None,
-        "two_blas_diagnostic": two_blas_diagnostic(),
         "seconds": time.perf_counter() - started,
     }
     with open(args.out, "w") as fh:

@@ -280,26 +280,11 @@ def observations(report: dict) -> list[str]:
                            f"by {fmt_ratio(g['time'])} (linear: 2x).")
     h = report.get("hessian")
     if h:
-        slow_gram = False
         for r in h["rows"]:
             q = r.get("matcalc_vs_hand")
             if q is not None and q < 0.8:
                 out.append(f"Hessian of {r['problem']} at n={r['n']}: matcalc's generated code takes "
                            f"{fmt_ratio(1 / q)} the time of the hand-written one.")
-                slow_gram |= r["problem"] == "logistic"
-        openblas = [i for i in h.get("blas", []) if i.get("internal_api") == "openblas"]
-        diag = h.get("two_blas_diagnostic") or {}
-        if slow_gram and len(openblas) > 1:
-            text = ("The generated logistic Hessian computes `X^T diag(w) X` with SciPy's `dsyrk` and the rest with "
-                    "NumPy, and here NumPy and SciPy each load their own OpenBLAS ("
-                    + ", ".join(f"{i.get('version')}" for i in openblas) + "), each with its own worker threads.")
-            if diag:
-                text += (f" Measured in the same process at n = {diag['n']} (X: {2 * diag['n']} x {diag['n']}): "
-                         f"`dsyrk` alone {diag['syrk']:.1f} ms, after a NumPy `X @ v` {diag['numpy_matvec_then_syrk']:.1f} ms; "
-                         f"NumPy's `X.T @ (w * X)` alone {diag['numpy_gemm']:.1f} ms, after `X @ v` "
-                         f"{diag['numpy_matvec_then_gemm']:.1f} ms: switching from one library's threads to the "
-                         "other's can cost more than the symmetric update saves.")
-            out.append(text)
     return out
 
 

@@ -43,18 +43,15 @@ HELPERS = {
     E.LogSumExp: "def _logsumexp(u):\n    m = u.real.max()\n    return xp.reshape(m + xp.log(xp.exp(u - m).sum()), (1, 1))\n",
 }
 
-# A^T diag(w) A: one symmetric rank-k update (BLAS syrk, half the flops of a product)
-# on sqrt(w) .* A when the weights are non-negative; a plain product otherwise.
+# A^T diag(w) A: with non-negative weights it is B^T B for B = sqrt(w) .* A, which NumPy's
+# matmul computes with one symmetric rank-k update (BLAS syrk: half the flops of a product,
+# an exactly symmetric result) when both operands are the same array; a plain product otherwise.
 WEIGHTED_GRAM = {
     "numpy": (
-        "try:\n"
-        "    from scipy.linalg.blas import dsyrk as _syrk\n"
-        "except ImportError:\n"
-        "    _syrk = None\n\n\n"
         "def _weighted_gram(a, w):\n"
-        "    if _syrk is not None and a.dtype == xp.float64 and w.dtype == xp.float64 and (w >= 0).all():\n"
-        "        upper = _syrk(1.0, (xp.sqrt(w) * a).T, trans=0)\n"
-        "        return xp.triu(upper) + xp.triu(upper, 1).T\n"
+        "    if not xp.iscomplexobj(w) and (w >= 0).all():\n"
+        "        b = xp.sqrt(w) * a\n"
+        "        return b.T @ b\n"
         "    return a.T @ (w * a)\n"
     ),
     "jax": "def _weighted_gram(a, w):\n    return a.T @ (w * a)\n",
