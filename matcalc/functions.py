@@ -28,7 +28,7 @@ class ElementwiseFunction:
         self.derivative_formula = derivative  # None: sympy's diff of the definition
         self.analytic = analytic  # False: the complex step does not apply (relu, abs)
         self.domain = domain  # "positive": defined for t > 0 only
-        self.numpy = numpy  # None: NumPy code printed by sympy from the definition
+        self.numpy = numpy  # the body of its NumPy function; None: printed by sympy from the definition
 
     @cached_property
     def definition(self):
@@ -41,9 +41,17 @@ class ElementwiseFunction:
         return _sympy_formula(self.derivative_formula)
 
 
-# log(1 + exp(t)) written so that exp never overflows and no digits are lost far below 0
-# (where log(1 + tiny) is 0); it stays analytic, so the complex step goes through it
-SOFTPLUS = "xp.where(xp.real(t) > 0, t, 0) + xp.log1p(xp.exp(xp.where(xp.real(t) > 0, -t, t)))"
+# log(1 + exp(t)) = max(t, 0) + log1p(u) with u = exp(-|t|): exp never overflows, and no digits
+# are lost far below 0, where log(1 + tiny) is 0.  NumPy's complex log1p is log(1 + u), which
+# loses them again, so for the complex step the two parts of log(1 + u) are written out.
+SOFTPLUS = """\
+positive = xp.real(t) > 0
+u = xp.exp(xp.where(positive, -t, t))
+if xp.iscomplexobj(u):
+    log1p = 0.5 * xp.log1p(2 * u.real + abs(u) ** 2) + 1j * xp.arctan2(u.imag, 1 + u.real)
+else:
+    log1p = xp.log1p(u)
+return xp.where(positive, t, 0) + log1p"""
 
 # fmt: off
 FUNCTIONS = {fn.name: fn for fn in [
@@ -59,8 +67,7 @@ FUNCTIONS = {fn.name: fn for fn in [
     ElementwiseFunction("sigmoid",  "1/(1 + exp(-t))",                 "f*(1 - f)"),
     ElementwiseFunction("softplus", "log(1 + exp(t))",                 "sigmoid(t)",          numpy=SOFTPLUS),
     ElementwiseFunction("swish",    "t/(1 + exp(-t))",                 "f + sigmoid(t)*(1 - f)"),
-    ElementwiseFunction("mish",     "t*tanh(log(1 + exp(t)))",         "tanh(softplus(t)) + t*sigmoid(t)*(1 - tanh(softplus(t))**2)",
-                        numpy=f"t * xp.tanh({SOFTPLUS})"),
+    ElementwiseFunction("mish",     "t*tanh(log(1 + exp(t)))",         "tanh(softplus(t)) + t*sigmoid(t)*(1 - tanh(softplus(t))**2)"),
     ElementwiseFunction("relu",     "Piecewise((t, t > 0), (0, True))", "step(t)",            analytic=False),
     ElementwiseFunction("step",     "Heaviside(t, 0)",                 "0",                   analytic=False),
     ElementwiseFunction("abs",      "Abs(t)",                          "sign(t)",             analytic=False),
@@ -107,8 +114,9 @@ def numpy_source(name: str) -> str:
 
         plain_t = sympy().Symbol("t")  # the printer writes it as the argument t
         printed = NumPyPrinter({"fully_qualified_modules": True}).doprint(FUNCTIONS[name].definition.subs(symbols()[0], plain_t))
-        body = printed.replace("numpy.", "xp.")
-    return f"def _f_{name}(t):\n    return {body}\n"
+        body = "return " + printed.replace("numpy.", "xp.")
+    lines = "".join(f"    {line}\n" for line in body.splitlines())
+    return f"def _f_{name}(t):\n{lines}"
 
 
 @cache

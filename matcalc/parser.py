@@ -307,10 +307,16 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
 
 
 def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
-    """Rebuild the tree with each size placeholder replaced by its name.  Inner nodes are built
-    again through the smart constructors: parts that only the unified sizes make equal (the
-    two ``ones`` of ``diag(x + ones) .* diag(x + ones)``) are collected now."""
+    """Rebuild the tree with each size placeholder replaced by its name.  Where the tree holds
+    an ``I``, ``ones`` or ``0`` (each made with a size of its own), inner nodes are built again
+    through the smart constructors: parts that only the unified sizes make equal (the two
+    ``ones`` of ``diag(x + ones) .* diag(x + ones)``) are collected now."""
     memo: dict = {}
+    if any(isinstance(node, (E.Identity, E.Ones, E.Zero)) for node in E.nodes(e)):
+        build = E.rebuild
+    else:  # symbols share their sizes already: the same tree with the names
+        def build(node, kids):
+            return node.map_children(dict(zip(node.children(), kids, strict=True)).get)
 
     def dim(d):
         return resolve.get(d, d) if isinstance(d, DimVar) else d
@@ -320,7 +326,7 @@ def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
             return memo[node]
         kids = node.children()
         if kids:
-            out = E.rebuild(node, [walk(k) for k in kids])
+            out = build(node, [walk(k) for k in kids])
         else:
             values = [tuple(dim(d) for d in value) if field == "dims" else dim(value) if field == "n" else value
                       for field, value in zip(node.fields, node.key(), strict=True)]

@@ -175,6 +175,30 @@ def test_check_of_a_softplus_far_below_zero():
     np.testing.assert_allclose(r.evaluate({"W": W, "V": V}), -2 * W.T / np.log1p(np.exp(-t)) / (1 + np.exp(t)), rtol=1e-10)
 
 
+@pytest.mark.parametrize("kind, text, wrt", [
+    # NumPy's complex log1p is log(1 + u): the complex step through softplus lost the digits
+    # that the real evaluation keeps, and check() failed right derivatives (1e-1, 1.5e-8)
+    ("hessian", "softplus(x^T (W (-V)) x)^2", "x"),
+    ("gradient", "softplus(3 (x^T W (-u)))^-1", "W"),
+    ("gradient", "softplus(3 tr(-A))^2", "A"),
+])
+def test_complex_step_through_softplus(kind, text, wrt):
+    r = getattr(matcalc, kind)(text, wrt=wrt)
+    report = r.check()
+    assert report.ok and report.complex_step < 1e-12, str(report)
+
+
+def test_softplus_keeps_its_digits_far_below_zero():
+    from matcalc.functions import numpy_function
+
+    softplus = numpy_function("softplus")
+    t = np.array([-800.0, -40.0, -1.0, 0.0, 1.0, 40.0, 800.0])
+    expected = [0.0, 4.248354255291589e-18, 0.31326168751822286, np.log(2), 1.3132616875182228, 40.0, 800.0]
+    np.testing.assert_allclose(softplus(t), expected, rtol=1e-15)
+    z = -36 + 1e-20j  # the complex step: Im softplus(t + ih) / h = sigmoid(t)
+    np.testing.assert_allclose(softplus(np.array([z])).imag / 1e-20, 1 / (1 + np.exp(36)), rtol=1e-14)
+
+
 def test_check_of_a_jacobian_that_cancels_to_zero():
     # the Jacobian is truly 0 (softmax sums to one); rounding made its value 1e-10, above a fixed floor
     j = matcalc.jacobian("exp(softplus(-tr(-(C + C))) * softmax(-(3 (x - beta + ones))))", wrt="beta",
