@@ -216,8 +216,8 @@ def source(roots: dict, inputs: list[E.Symbol], backend: str = "numpy", name: st
     else:
         body.append("return {" + ", ".join(f"{label!r}: {code}" for label, code in results.items()) + "}")
     inner = "\n".join("    " + line for line in body)
-    helpers = "\n".join(gen.helpers.values())
-    return f"{MODULES[backend]}\n\n{helpers}\n\ndef {name}(**values):\n{inner}\n"
+    parts = [MODULES[backend], *gen.helpers.values(), f"def {name}(**values):\n{inner}\n"]
+    return "\n\n".join(part.rstrip("\n") + "\n" for part in parts)
 
 
 def compile_source(text: str, name: str = "derivative"):

@@ -1,0 +1,45 @@
+"""README.md shows real outputs: every ``$ matcalc ...`` line of its examples is run and its
+output compared with the lines that follow it (a ``check:`` line only up to its verdict, as
+its figures depend on the machine's rounding)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from matcalc.cli import main
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def examples() -> list[tuple[str, list[str]]]:
+    """(command, expected output lines) for each ``$ matcalc`` line in a fenced block."""
+    out = []
+    for block in re.findall(r"```\n(.*?)```", README.read_text(), flags=re.S):
+        command = None
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                command = line[2:]
+                out.append((command, []))
+            elif command is not None:
+                out[-1][1].append(line)
+    return [(c, lines) for c, lines in out if c.startswith("matcalc ")]
+
+
+def verdict(line: str) -> str:
+    return line.split(":", 2)[1].strip() if line.startswith("check:") else line
+
+
+def test_the_readme_has_examples():
+    assert len(examples()) >= 20
+
+
+@pytest.mark.parametrize("command, expected", examples(), ids=[c for c, _ in examples()])
+def test_readme_example(command, expected, capsys):
+    status = main(shlex.split(command)[1:])
+    printed = capsys.readouterr().out.rstrip("\n").splitlines()
+    assert status == 0
+    assert [verdict(line) for line in printed] == [verdict(line) for line in expected]
