@@ -49,6 +49,8 @@ def _factor_sum(e: E.Add, side: int) -> E.Expr:
         shared = len(factors) >= 2 and not isinstance(factors[side], E.Ones)
         key = ((None if outer else E._term_key(symbolic)), factors[side]) if shared else None
         groups.setdefault(key, []).append(term)
+    if all(key is None or len(terms) < 2 for key, terms in groups.items()):
+        return e  # nothing shared
     out = []
     for key, terms in groups.items():
         if key is None or len(terms) < 2:
@@ -75,6 +77,8 @@ def _collect_weights(e: E.Add) -> E.Expr:
         # as in _factor_sum, a broadcast (a ones + b ones, printed a + b) keeps its terms
         key = rest if not isinstance(rest, E.Ones) else term
         groups.setdefault(key, (rest, []))[1].append(weight)
+    if len(groups) == len(e.terms):
+        return e  # nothing shared
     return E.add(*(E.scale(simplify(E.add(*weights)), rest) for rest, weights in groups.values()))
 
 
@@ -127,12 +131,12 @@ def simplify(node: E.Expr) -> E.Expr:
             rebuilt = simplify(candidate)
     if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
         candidate = _collect_weights(rebuilt)
-        if weight(candidate) < weight(rebuilt):
+        if candidate is not rebuilt and weight(candidate) < weight(rebuilt):
             rebuilt = simplify(candidate)
     if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
         for side in (-1, 0):
             candidate = _factor_sum(rebuilt, side)
-            if weight(candidate) < weight(rebuilt):
+            if candidate is not rebuilt and weight(candidate) < weight(rebuilt):
                 rebuilt = candidate
                 break
     return rebuilt
