@@ -33,18 +33,22 @@ class Expr:
     def __init__(self, *values):
         if len(values) != len(self.fields):
             raise TypeError(f"{type(self).__name__} takes {self.fields}")
-        for name, value in zip(self.fields, values, strict=False):
-            object.__setattr__(self, name, value)
+        self.__dict__.update(zip(self.fields, values))  # the fields; the slots below hold what follows from them
         kids = _children_of(values)
-        object.__setattr__(self, "_key", values)  # kept: every comparison and rebuild reads it
-        object.__setattr__(self, "_children", kids)
-        depth = 1 + max((k.depth for k in kids), default=0)
-        if depth > MAX_DEPTH:
-            raise MatcalcError(f"expression nests deeper than {MAX_DEPTH} levels")
-        object.__setattr__(self, "depth", depth)
-        object.__setattr__(self, "free", frozenset().union(*(k.free for k in kids)) if kids else frozenset())
-        object.__setattr__(self, "shape", self._shape())
-        object.__setattr__(self, "_hash", hash((type(self).__name__, *values)))
+        setattr_ = object.__setattr__
+        setattr_(self, "_key", values)  # kept: every comparison and rebuild reads it
+        setattr_(self, "_children", kids)
+        if kids:
+            depth = 1 + max(k.depth for k in kids)
+            if depth > MAX_DEPTH:
+                raise MatcalcError(f"expression nests deeper than {MAX_DEPTH} levels")
+            free = kids[0].free if len(kids) == 1 else frozenset().union(*(k.free for k in kids))
+        else:
+            depth, free = 1, _NOTHING
+        setattr_(self, "depth", depth)
+        setattr_(self, "free", free)
+        setattr_(self, "shape", self._shape())
+        setattr_(self, "_hash", hash((type(self).__name__, *values)))
 
     def __setattr__(self, name, value):
         raise AttributeError("expressions are immutable")
@@ -86,6 +90,9 @@ class Expr:
         from .printing import to_text
 
         return to_text(self)
+
+
+_NOTHING: frozenset = frozenset()
 
 
 def _children_of(values) -> tuple[Expr, ...]:
