@@ -549,6 +549,8 @@ UNTRUSTED = [
     "os.system(x)",
     "sympify(x)",
     "Symbol('x')",
+    "a}\\input{secret}",  # would break out of LaTeX if a name could hold it
+    "x \\input{secret}",
 ]
 TRUSTED = [
     ("x^T A x", "x"),
@@ -630,3 +632,9 @@ def test_sympify_sees_only_the_functions_table(monkeypatch):
     strings = [s for s in seen if isinstance(s, str)]
     assert strings, "the functions table was not rebuilt"
     assert set(strings) <= table, set(strings) - table
+
+
+@pytest.mark.parametrize("name", ["a}\\input{secret}", "x__import__", "x_{1}", "\\alpha", "x'"])
+def test_a_name_that_could_escape_latex_or_code_cannot_be_declared(name):
+    with pytest.raises(matcalc.DeclarationError):
+        matcalc.gradient("x^T x", wrt="x", declare={name: "vector"})
