@@ -1,10 +1,24 @@
 """Generated NumPy code gives the values of ``evaluate`` for gradients, Hessians and Jacobians."""
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import point_for
 
 import matcalc
+
+
+def _benchmark_corpus():
+    """The 81 gradients and Hessians the derivation benchmark times (benchmarks/corpus.py)."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "corpus.py"
+    spec = importlib.util.spec_from_file_location("benchmark_corpus", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.CASES
 
 CASES = [
     ("gradient", "x^T A x", "x", {}),
@@ -93,3 +107,16 @@ def test_cli_emit(capsys):
     residual = x @ w + b - y
     np.testing.assert_allclose(got["W"], 2 * x.T @ residual)
     np.testing.assert_allclose(got["b"][:, 0], 2 * residual.sum(axis=0))
+
+
+BENCHMARK_CASES = _benchmark_corpus()
+
+
+@pytest.mark.parametrize("case", BENCHMARK_CASES, ids=[f"{c.kind} {c.text} wrt {c.wrt}" for c in BENCHMARK_CASES])
+def test_generated_code_matches_evaluate_on_the_benchmark_corpus(case):
+    try:
+        r = getattr(matcalc, case.kind)(case.text, wrt=case.wrt, declare=case.declare)
+    except matcalc.MatcalcError as err:  # the corpus holds a case matcalc refuses, as the report says
+        pytest.skip(f"matcalc does not support it: {err}")
+    values, _ = point_for(r.function, seed=3)
+    np.testing.assert_allclose(r.to_numpy()(**values), r.evaluate(values), rtol=1e-9, atol=1e-12, err_msg=r.source())
