@@ -116,6 +116,10 @@ def _described(e: Expr) -> str:
 
 
 def require_square(e: Expr, what: str):
+    if isinstance(e, Kron):  # (n*p) x (m*q) is square when both factors are, as tr(kron(A, X)) means
+        require_square(e.left, what)
+        require_square(e.right, what)
+        return e.shape[0]
     unify(e.shape[0], e.shape[1], lambda: f"{what} needs a square matrix, got {_described(e)}")
     return e.shape[0]
 
@@ -949,6 +953,8 @@ def trace(e: Expr) -> Expr:
         return trace(e.arg)
     if isinstance(e, DiagMatrix):  # tr(diag(v)) = sum(v)
         return sum_entries(e.arg)
+    if isinstance(e, Kron):  # tr(A kron B) = tr(A) tr(B)
+        return mul(trace(e.left), trace(e.right))
     if isinstance(e, Add):
         return add(*(trace(t) for t in e.terms))
     if isinstance(e, MatMul):  # cyclic: tr(a b^T) = b^T a when some rotation is a scalar chain

@@ -206,6 +206,15 @@ def test_check_of_a_jacobian_that_cancels_to_zero():
     assert j.check().ok, str(j.check())
 
 
+def test_trace_of_a_kronecker_product():
+    # was refused: "tr needs a square matrix, got kron(A, X) (n*p x m*q)"
+    r = matcalc.gradient("tr(kron(A, X))", wrt="X")
+    assert str(r) == "tr(A) I"
+    B = np.array([[1.0, 2.0], [0.5, -1.0]])
+    np.testing.assert_allclose(r.evaluate({"A": A, "X": B}), np.trace(A) * np.eye(2))
+    assert r.check().ok
+
+
 # ------------------------------------------------------------------ any input text
 
 
