@@ -493,7 +493,10 @@ def is_symmetric(e: Expr) -> bool:
     if isinstance(e, Add):
         return all(is_symmetric(t) for t in e.terms) or Counter(e.terms) == Counter(map(transpose, e.terms))
     if isinstance(e, MatMul):  # a palindrome such as X^T A X with A symmetric
-        return list(e.factors) == [transpose(f) for f in reversed(e.factors)]
+        pairs = list(zip(e.factors, reversed(e.factors)))[:(len(e.factors) + 1) // 2]
+        # shapes first: transposing a deep factor only to find the product is no palindrome costs
+        # a walk of it, for every carry of a backprop through many layers
+        return all(a.shape == b.shape[::-1] for a, b in pairs) and all(a == transpose(b) for a, b in pairs)
     return False
 
 
@@ -605,7 +608,8 @@ def add(*terms: Expr) -> Expr:
     kept = [scale(Const(Fraction(c)), representative[k]) for k, c in coefficients.items() if c != 0]
     # as people write them: a positive term first (s - y, not -y + s), A before A^T (A + A^T)
     bare = [split_coefficient(t)[1] for t in kept]
-    kept = sorted(kept, key=lambda t: (split_coefficient(t)[0] < 0 and not _negative_only(kept),
+    mixed = not _negative_only(kept)
+    kept = sorted(kept, key=lambda t: (mixed and split_coefficient(t)[0] < 0,
                                        isinstance(b := split_coefficient(t)[1], Transpose) and b.arg in bare))
     if not kept:
         return Zero(shape)
