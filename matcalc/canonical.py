@@ -109,18 +109,13 @@ def _diag_inwards(e, dx):
     return None
 
 
-def _entries_of_diag(e, dx):
-    return E.sum_entries(e.arg.arg) if isinstance(e.arg, E.DiagMatrix) else None
-
-
 # Identities that move diag towards dX, tried before the rules of either walk (gradient or
 # Jacobian): what they leave is an ordinary product or sum, which the rules write plainly.
+# (tr(diag(u)) = sum(u) and sum(diag(u)) = sum(u) the constructors apply already.)
 # Each returns the equal expression, or None where it does not apply.
 # fmt: off
 DIAG_IDENTITIES = {
     E.MatMul:     ("a diagonal matrix on a vector",  "L diag(u) r = L diag(r) u",                                   _diag_times_vector),
-    E.Trace:      ("the trace of a diagonal matrix", "tr(diag(u)) = sum(u)",                                        _entries_of_diag),
-    E.Sum:        ("the sum of a diagonal matrix",   "sum(diag(u)) = sum(u)",                                       _entries_of_diag),
     E.DiagVector: ("moving diag inwards",            "diag(L diag(u) R) = (L .* R^T) u, diag(p q^T) = p .* q",      _diag_inwards),
 }
 # fmt: on
