@@ -1,6 +1,8 @@
 """Derivations: every displayed step equals the one before it, numerically; documents compile."""
 
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -140,6 +142,17 @@ def test_cli_writes_tex_and_md(tmp_path, capsys):
     assert "$$" in md.read_text()
     assert main(["derive", "||x||^3", "--wrt", "x"]) == 0
     assert "grad_x f = 3 ||x|| x" in capsys.readouterr().out
+
+
+def test_written_documents_get_the_permissions_of_any_new_file(tmp_path):
+    # they were written through a private temporary file, and kept its mode 0600
+    previous = os.umask(0o022)
+    try:
+        tex = tmp_path / "d.tex"
+        assert main(["derive", "x^T A x", "--wrt", "x", "--tex", str(tex)]) == 0
+        assert stat.S_IMODE(tex.stat().st_mode) == 0o644
+    finally:
+        os.umask(previous)
 
 
 def test_user_template(tmp_path):
