@@ -531,8 +531,9 @@ def zero_like(e: Expr) -> Zero:
     return Zero(e.shape)
 
 
+@cached_on_node
 def split_coefficient(e: Expr) -> tuple[Fraction, Expr]:
-    """``e = c * rest`` with c a number."""
+    """``e = c * rest`` with c a number (asked of every term each time a sum is built)."""
     if isinstance(e, Const):
         return e.value, ONE
     if isinstance(e, Scale):
@@ -605,7 +606,7 @@ def add(*terms: Expr) -> Expr:
         k = _term_key(rest)
         coefficients[k] = coefficients.get(k, 0) + c
         representative.setdefault(k, rest)
-    kept = [scale(Const(Fraction(c)), representative[k]) for k, c in coefficients.items() if c != 0]
+    kept = [representative[k] if c == 1 else scale(Const(c), representative[k]) for k, c in coefficients.items() if c != 0]
     # as people write them: a positive term first (s - y, not -y + s), A before A^T (A + A^T)
     bare = [split_coefficient(t)[1] for t in kept]
     mixed = not _negative_only(kept)
