@@ -107,14 +107,12 @@ def fresh_labels():
 
 
 def is_one(d) -> bool:
-    if type(d) is not DimVar:  # a name or a number: nothing to resolve (the common case, made fast)
-        return d == 1
-    d = resolve(d)
-    return not isinstance(d, DimVar) and d == 1
+    # a placeholder never stands for 1 (unify refuses to tie one to 1), so nothing needs resolving
+    return d == 1
 
 
 def is_scalar_shape(shape) -> bool:
-    return is_one(shape[0]) and is_one(shape[1])
+    return shape[0] == 1 and shape[1] == 1
 
 
 def is_column_shape(shape) -> bool:
