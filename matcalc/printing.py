@@ -57,9 +57,7 @@ def _broadcast_part(term: E.Expr) -> E.Expr | None:
 def _repeated(term: E.Expr) -> E.Expr | None:
     if isinstance(term, E.Ones):
         return E.ONE
-    if isinstance(term, E.Scale) and isinstance(term.arg, E.Ones):
-        return term.coeff
-    if isinstance(term, E.Scale):
+    if isinstance(term, E.Scale):  # c ones repeats c
         part = _repeated(term.arg)
         return None if part is None else E.mul(term.coeff, part)
     if isinstance(term, E.MatMul) and len(term.factors) == 2:

@@ -1,7 +1,8 @@
 """Rewrites towards the form a person writes, beyond the normal form kept by the constructors.
 
 Each rewrite must make the expression smaller (fewer nodes), so the loop ends.  Today:
-terms that differ only in their scalar weights are collected, ``a M + b M -> (a + b) M``; a sum whose terms share a last (or first) matrix factor and carry only numeric
+terms that differ only in their scalar weights are collected, ``a M + b M -> (a + b) M``;
+a sum whose terms share a last (or first) matrix factor and carry only numeric
 coefficients is factored, ``A x + A^T x -> (A + A^T) x``; sums weighted by symbolic
 scalars (``2 (x^T B x) A x + 2 (x^T A x) B x``) are left expanded, as the notes write them.
 """
