@@ -107,7 +107,8 @@ def _peel_steps(df, dx, walk, display, steps: list[Step]) -> E.Expr:
         if not used:
             return
         pending.extend(used)
-        shown = E.add(*(display(e, c) for e, c in state)) if state else E.Zero((1, 1))
+        # a carry that sums those of several parents is shown term by term, as each reached it
+        shown = E.add(*(display(e, t) for e, c in state for t in _terms(c))) if state else E.Zero((1, 1))
         if to_text(shown) != to_text(steps[-1].expr):
             steps.append(Step(None, shown, _unique(pending)))
             pending.clear()
@@ -117,6 +118,10 @@ def _peel_steps(df, dx, walk, display, steps: list[Step]) -> E.Expr:
     if to_text(collected) != to_text(steps[-1].expr) or pending:
         steps.append(Step(None, collected, _unique([*pending, COLLECT])))
     return raw
+
+
+def _terms(e: E.Expr) -> tuple[E.Expr, ...]:
+    return e.terms if isinstance(e, E.Add) else (e,)
 
 
 IDENTIFY_GRADIENT = ("identification", "df = <G, dX> = tr(G^T dX) gives grad f = G")

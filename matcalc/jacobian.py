@@ -1,7 +1,7 @@
 """From a differential to a Jacobian: bring dF to the canonical form vec(dF) = J vec(dX).
 
-The walk goes from the outside of dF inwards, like the gradient's, but carries the linear
-map instead of a cotangent: each linear node contributes one factor, read off the
+The reverse walk (``linear.walk``) goes from the outside of dF inwards, as for a gradient,
+but carries the linear map instead of a cotangent: each linear node contributes one factor, read off the
 identities of Magnus and Neudecker:
 vec(L U R) = (R^T kron L) vec(U), vec(U^T) = K vec(U), vec(a .* U) = diag(vec(a)) vec(U).
 For vectors the Kronecker products collapse: J(A dx) = A, J(a .* dx) = diag(a).
@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
-from .canonical import peel
+from .linear import walk
 
 
 def _side(e: E.Expr | None, size) -> E.Expr:
@@ -74,7 +74,14 @@ def _without_embedding(a, b) -> E.Expr | None:
 
 
 def _diag_matrix(e, m, dx):
-    """vec(diag(u)) = D u, with D absorbed into a carry that ends in a Kronecker product it allows."""
+    """vec(diag(u)) = D u, with D absorbed into a carry that ends in a Kronecker product it allows
+    (into each term of a carry that sums those of several parents)."""
+    terms = m.terms if isinstance(m, E.Add) else (m,)
+    return [(e.arg, E.add(*(_embedded(e, t) for t in terms)))]
+
+
+def _embedded(e, m):
+    """m D, written without D where m allows it."""
     coeff, rest = (m.coeff, m.arg) if isinstance(m, E.Scale) else (E.ONE, m)
     *head, last = rest.factors if isinstance(rest, E.MatMul) else (rest,)
     # (a kron b) vec(U) = vec(b U a^T) reads the n x n diag(u) only when a and b both have n columns
@@ -82,8 +89,8 @@ def _diag_matrix(e, m, dx):
     fits = isinstance(last, E.Kron) and E.resolve(last.left.shape[1]) == n == E.resolve(last.right.shape[1])
     plain = _without_embedding(last.left, last.right) if fits else None
     if plain is None:
-        return [(e.arg, E.mul(m, diag_embedding(e.shape[0])))]
-    return [(e.arg, E.mul(coeff, E.matmul(*head, plain)))]
+        return E.mul(m, diag_embedding(e.shape[0]))
+    return E.mul(coeff, E.matmul(*head, plain))
 
 
 def kron_permutation(a_shape, b_shape) -> E.Expr:
@@ -125,5 +132,5 @@ JACOBIAN = {
 def jacobian_from_differential(dF: E.Expr, dx: E.Differential, on_stage=None) -> E.Expr:
     """J with vec(dF) = J vec(dX), for dF linear in dX."""
     shape = (E.vec(dF).shape[0], E.vec(dx).shape[0])
-    contributions = [m for _, m in peel(dF, _side(None, shape[0]), JACOBIAN, dx, on_stage)]
-    return E.add(*contributions) if contributions else E.Zero(shape)
+    reached = walk(dF, _side(None, shape[0]), JACOBIAN, dx, on_stage)
+    return reached.get(dx, E.Zero(shape))

@@ -44,8 +44,10 @@ def _factor_sum(e: E.Add, side: int) -> E.Expr:
     for term in e.terms:
         weight, factors = _chain(term)
         symbolic = E.split_coefficient(weight)[1]
-        outer = len(factors) >= 2 and is_one(factors[side].shape[0 if side == -1 else 1])
-        # outer products u v^T share v^T whatever their weights: -y x^T + c s x^T = (c s - y) x^T
+        # outer products u v^T share v^T whatever their weights: -y x^T + c s x^T = (c s - y) x^T;
+        # so do a matrix's products with vectors: c W^T s - W^T y = W^T (c s - y)
+        outer = len(factors) >= 2 and (is_one(factors[side].shape[0 if side == -1 else 1])
+                                       or is_one(term.shape[1 if side == 0 else 0]))
         # a shared ones stays with each term: the text writes broadcasts (C + u + v) without it
         shared = len(factors) >= 2 and not isinstance(factors[side], E.Ones)
         key = ((None if outer else E._term_key(symbolic)), factors[side]) if shared else None
