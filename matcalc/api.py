@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from fractions import Fraction
 
 import numpy as np
@@ -13,30 +12,13 @@ from .canonical import gradients_from_differential
 from .differential import differential
 from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
+from .guard import user_errors
 from .jacobian import jacobian_from_differential
 from .parser import parse
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
 from .simplify import simplify
 from .verify import CheckReport, check_derivative, symbols_of
-
-
-def user_errors(fn):
-    """Let only MatcalcError out of a public function, whatever the input."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except MatcalcError:
-            raise
-        except RecursionError:
-            raise MatcalcError("the expression is too deeply nested") from None
-        except Exception as err:  # a defect of matcalc's own, reported as one line all the same
-            raise MatcalcError(f"internal error ({type(err).__name__}: {err})") from err
-
-    return wrapper
-
 
 LABELS = {"gradient": ("grad", r"\nabla_{%s} f"), "hessian": ("hess", r"\nabla^2_{%s} f"),
           "jacobian": ("jac", r"J_{%s} f")}
@@ -61,12 +43,14 @@ class Result:
     def label(self) -> str:
         return f"{LABELS[self.kind][0]}_{self.variable.name} f"
 
+    @user_errors
     def __str__(self):
         return to_text(self.expr)
 
     def __repr__(self):
         return f"{self.label} = {self}"
 
+    @user_errors
     def latex(self) -> str:
         return to_latex(self.expr)
 

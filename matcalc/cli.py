@@ -11,6 +11,7 @@ from .codegen import MODULES, source
 from .cse import share
 from .derivation import derive
 from .errors import DeclarationError, MatcalcError, UsageError
+from .guard import recursion_room
 from .printing import to_latex, to_text
 from .render import render, write_atomically
 
@@ -119,7 +120,8 @@ def run(argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return run(sys.argv[1:] if argv is None else argv)
+        with recursion_room():
+            return run(sys.argv[1:] if argv is None else argv)
     except MatcalcError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from lark.lexer import PatternStr
 from . import expr as E
 from .errors import DeclarationError, MatcalcError, ParseError
 from .functions import FUNCTIONS
+from .guard import recursion_room
 from .resources import resource_text
 from .shapes import DimVar, Unifier, fresh_labels, unifying
 
@@ -292,7 +293,7 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
     ctx = _Context(check_declarations(declare))
     ctx_token, text_token = _context.set(ctx), _text.set(text)
     try:
-        with unifying(ctx.unifier):
+        with unifying(ctx.unifier), recursion_room():
             tree = _lark().parse(text)
             naming = ctx.unifier.names(ctx.dims)
             resolve = {d: naming[ctx.unifier.find(d)] for d in ctx.dims}
@@ -303,7 +304,8 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
     finally:
         _context.reset(ctx_token)
         _text.reset(text_token)
-    return _with_names(tree, resolve)
+    with recursion_room():
+        return _with_names(tree, resolve)
 
 
 def _with_names(e: E.Expr, resolve: dict) -> E.Expr:

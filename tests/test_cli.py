@@ -1,9 +1,11 @@
 """The command line: output formats, several variables, declarations, and errors on stderr."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -313,7 +315,10 @@ def test_huge_numbers_give_an_error_or_an_answer(capsys, expr):
 
 
 def _script():
-    path = shutil.which("matcalc")
+    """The console script installed beside the running interpreter (a venv's bin/ need not be on
+    PATH: `venv/bin/python -m pytest` must find the venv's script), else the one on PATH."""
+    beside = Path(sys.executable).parent / ("matcalc.exe" if os.name == "nt" else "matcalc")
+    path = str(beside) if beside.is_file() else shutil.which("matcalc")
     assert path, "the matcalc console script is not installed"
     return path
 
