@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 
-from . import codegen
+from . import codegen, pipeline
 from . import expr as E
-from .canonical import gradients_from_differential
-from .differential import differential
 from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .guard import user_errors
-from .jacobian import jacobian_from_differential
 from .parser import parse
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
-from .simplify import simplify
 from .verify import CheckReport, check_derivative, symbols_of
 
 LABELS = {"gradient": ("grad", r"\nabla_{%s} f"), "hessian": ("hess", r"\nabla^2_{%s} f"),
@@ -155,23 +149,6 @@ def _variables(f: E.Expr, wrt) -> list[E.Symbol]:
     return out
 
 
-def _gradients(f: E.Expr, variables: list[E.Symbol]) -> dict:
-    """Every gradient from one differential and one reverse walk, as backprop does."""
-    dxs = {x: E.Differential(x) for x in variables}
-    raw = gradients_from_differential(differential(f, variables), list(dxs.values()))
-    out = {}
-    for x, dx in dxs.items():
-        g = raw[dx]
-        if x.kind == "symmetric" and E.transpose(g) != g:  # on symmetric matrices: sym(G) = (G + G^T)/2
-            g = E.scale(E.Const(Fraction(1, 2)), E.add(g, E.transpose(g)))
-        out[x] = simplify(g)
-    return out
-
-
-def _gradient(f: E.Expr, x: E.Symbol) -> E.Expr:
-    return _gradients(f, [x])[x]
-
-
 def _parsed(expr, declare) -> E.Expr:
     return expr if isinstance(expr, E.Expr) else parse(expr, declare)  # parse refuses what is not text
 
@@ -192,11 +169,7 @@ def gradient(expr, wrt, declare: dict | None = None):
     """The gradient of a scalar expression: a Result, or a dict of them when ``wrt`` is a list."""
     f = _parsed(expr, declare)
     _require_scalar(f, "gradient")
-    return _each(wrt, {x.name: Result(f, x, g) for x, g in _gradients(f, _variables(f, wrt)).items()})
-
-
-def _jacobian(f: E.Expr, x: E.Symbol) -> E.Expr:
-    return simplify(jacobian_from_differential(differential(f, x), E.Differential(x)))
+    return _each(wrt, {x.name: Result(f, x, g) for x, g in pipeline.gradients(f, _variables(f, wrt)).items()})
 
 
 @user_errors
@@ -205,7 +178,7 @@ def jacobian(expr, wrt, declare: dict | None = None):
     f = _parsed(expr, declare)
     if E.is_scalar(f):
         raise DerivativeError(f"f = {to_text(f)} is a scalar: its derivative is a gradient (use gradient / matcalc grad)")
-    return _each(wrt, {x.name: Result(f, x, _jacobian(f, x), "jacobian") for x in _variables(f, wrt)})
+    return _each(wrt, {x.name: Result(f, x, pipeline.jacobian(f, x), "jacobian") for x in _variables(f, wrt)})
 
 
 @user_errors
@@ -216,9 +189,6 @@ def hessian(expr, wrt, declare: dict | None = None):
     _require_scalar(f, "Hessian")
     results = {}
     for x in _variables(f, wrt):
-        if x.kind == "symmetric":
-            raise DerivativeError(f"the Hessian with respect to the symmetric matrix {x.name} is not supported; "
-                                  "declare it a matrix")
-        g = _gradient(f, x)
-        results[x.name] = Result(f, x, _jacobian(g, x), "hessian", of=g)
+        g, h = pipeline.hessian(f, x)
+        results[x.name] = Result(f, x, h, "hessian", of=g)
     return _each(wrt, results)

@@ -1,0 +1,195 @@
+"""One pipeline for every derivative: differential, reverse walk, projection onto the
+variable's kind, simplification.
+
+    f --differential--> df (linear in dX) --linear.walk--> G or J --project--> --simplify--> result
+
+The API, the command line and derivations are views of it.  A derivation passes ``steps``, a
+list the pipeline fills with each stage as an equal expression and the rules that led to it:
+
+1. ``df = d(f)``, expanded one level of the tree per line with the table of differentials;
+2. the canonical form, walked one stage per line: ``df = <C, U>`` ... ``= <G, dX>``;
+3. the identification ``grad f = G`` (for a symmetric variable, then ``sym(G)``);
+4. at second order, the same for ``d(grad f)`` and ``vec(d grad f) = H vec(dX)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import expr as E
+from .canonical import gradients_from_differential
+from .differential import RULES, differential
+from .errors import DerivativeError
+from .jacobian import jacobian_from_differential
+from .printing import to_text
+from .simplify import rebuild_with, simplify
+
+Why = tuple[tuple[str, str], ...]  # (rule in words, identity)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line: ``lhs = expr``, reached by the rules in ``why``.  ``lhs`` names what the line starts
+    (f, df, grad, dgrad, hess); it is None on the lines that continue with ``=``."""
+
+    lhs: str | None
+    expr: E.Expr
+    why: Why = ()
+
+
+IDENTIFY_GRADIENT = ("identification", "df = <G, dX> = tr(G^T dX) gives grad f = G")
+IDENTIFY_HESSIAN = ("second identification", "d^2 f = vec(dX)^T H vec(dX) gives hess f = H")
+SYMMETRIC = ("gradient on symmetric matrices", "sym(G) = (G + G^T)/2")
+SIMPLIFY = ("simplification", "collecting terms")
+COLLECT = ("collecting the terms around dX", "<C1, dX> + <C2, dX> = <C1 + C2, dX>")
+
+
+def _unique(items) -> Why:
+    return tuple(dict.fromkeys(items))
+
+
+def _terms(e: E.Expr) -> tuple[E.Expr, ...]:
+    return e.terms if isinstance(e, E.Add) else (e,)
+
+
+# ------------------------------------------------------------------ the differential, shown
+
+
+def _expand_once(e: E.Expr, variables: frozenset, used: list) -> E.Expr:
+    """Expand every outermost d(U) of ``e`` by one rule of the table."""
+    memo: dict = {}
+
+    def d(child: E.Expr) -> E.Expr:
+        if child in variables:
+            return E.Differential(child)
+        if variables.isdisjoint(child.free):
+            return E.Zero(child.shape)
+        return E.DifferentialOf(child)
+
+    def walk(node: E.Expr) -> E.Expr:
+        if node in memo:
+            return memo[node]
+        if isinstance(node, E.DifferentialOf):
+            u = node.arg
+            words, identity, rule = RULES[type(u)]
+            used.append((words, identity))
+            out = rule(u, d)
+        else:
+            out = rebuild_with(node, walk)
+        memo[node] = out
+        return out
+
+    return walk(e)
+
+
+def _pending(e: E.Expr) -> bool:
+    return any(isinstance(node, E.DifferentialOf) for node in E.nodes(e))
+
+
+def _differential(f: E.Expr, variables: list[E.Symbol], lhs: str, steps: list | None) -> E.Expr:
+    """df, with one line per level of the tree in ``steps`` when it is given."""
+    if steps is None:
+        return differential(f, variables)
+    targets = frozenset(variables)
+    current: E.Expr = E.DifferentialOf(f) if f not in targets else E.Differential(f)
+    steps.append(Step(lhs, current))
+    while _pending(current):
+        used: list = []
+        current = _expand_once(current, targets, used)
+        steps.append(Step(None, current, _unique(used)))
+    return current
+
+
+# ------------------------------------------------------------------ the reverse walk, shown
+
+
+def _walked(walk, df, display, steps: list | None) -> dict:
+    """``walk(df)``, {dX: what reaches it}, with its stages in ``steps``, each shown as one equal
+    expression; a stage that looks the same as the line before passes its rules on to the next
+    line that differs."""
+    if steps is None:
+        return walk(df)
+    pending: list = []
+
+    def on_stage(state, used):
+        if not used:
+            return
+        pending.extend(used)
+        # a carry that sums those of several parents is shown term by term, as each reached it
+        shown = E.add(*(display(e, t) for e, c in state for t in _terms(c))) if state else E.Zero((1, 1))
+        if to_text(shown) != to_text(steps[-1].expr):
+            steps.append(Step(None, shown, _unique(pending)))
+            pending.clear()
+
+    reached = walk(df, on_stage)
+    collected = E.add(*(display(dx, c) for dx, c in reached.items()))
+    if to_text(collected) != to_text(steps[-1].expr) or pending:
+        steps.append(Step(None, collected, _unique([*pending, COLLECT])))
+    return reached
+
+
+def _inner_display(e, c):
+    return E.inner(c, e)
+
+
+def _vec_display(e, m):
+    return E.mul(m, E.vec(e))
+
+
+# ------------------------------------------------------------------ the derivatives
+
+
+def project(x: E.Symbol, g: E.Expr) -> E.Expr:
+    """The gradient on the space of ``x``'s kind: on symmetric matrices sym(G) = (G + G^T)/2."""
+    if x.kind == "symmetric" and E.transpose(g) != g:
+        return E.scale(E.Const(Fraction(1, 2)), E.add(g, E.transpose(g)))
+    return g
+
+
+def gradients(f: E.Expr, variables: list[E.Symbol], steps: list | None = None) -> dict:
+    """{x: gradient of the scalar f} for every variable, from one differential and one reverse
+    walk, as backprop does."""
+    if steps is not None and len(variables) != 1:
+        raise DerivativeError("a derivation is written for one variable at a time")
+    dxs = [E.Differential(x) for x in variables]
+    df = _differential(f, variables, "df", steps)
+    raw = _walked(lambda e, on_stage=None: gradients_from_differential(e, dxs, on_stage), df, _inner_display, steps)
+    out = {}
+    for x, dx in zip(variables, dxs, strict=True):
+        g = simplify(raw[dx])
+        if steps is not None:
+            if g != raw[dx]:
+                steps.append(Step(None, E.inner(g, dx), (SIMPLIFY,)))
+            steps.append(Step("grad", g, (IDENTIFY_GRADIENT,)))
+        projected = project(x, g)
+        if projected is not g:
+            g = simplify(projected)
+            if steps is not None:
+                steps.append(Step(None, g, (SYMMETRIC,)))
+        out[x] = g
+    return out
+
+
+def jacobian(f: E.Expr, x: E.Symbol, steps: list | None = None, lhs: str = "df") -> E.Expr:
+    """J with vec(dF) = J vec(dX)."""
+    dx = E.Differential(x)
+    df = _differential(f, [x], lhs, steps)
+    raw = _walked(lambda e, on_stage=None: {dx: jacobian_from_differential(e, dx, on_stage)}, df, _vec_display, steps)[dx]
+    j = simplify(raw)
+    if steps is not None and j != raw:
+        steps.append(Step(None, E.mul(j, E.vec(dx)), (SIMPLIFY,)))
+    return j
+
+
+def hessian(f: E.Expr, x: E.Symbol, steps: list | None = None) -> tuple[E.Expr, E.Expr]:
+    """(gradient, Hessian) of the scalar f: the Hessian is the Jacobian of the gradient, from the
+    second differential d^2 f = vec(dX)^T H vec(dX)."""
+    if x.kind == "symmetric":
+        raise DerivativeError(f"the Hessian with respect to the symmetric matrix {x.name} is not supported; "
+                              "declare it a matrix")
+    g = gradients(f, [x], steps)[x]
+    h = jacobian(g, x, steps, lhs="dgrad")
+    if steps is not None:
+        steps.append(Step("hess", h, (IDENTIFY_HESSIAN,)))
+    return g, h
