@@ -15,9 +15,10 @@ from math import isinf
 
 from . import expr as E
 from .cse import _references
-from .errors import MatcalcError
+from .errors import MatcalcError, UnsupportedError
 from .evaluate import as_float
 from .functions import numpy_source
+from .registry import describe
 
 MODULES = {"numpy": "import numpy as xp", "jax": "import jax.numpy as xp"}
 
@@ -118,7 +119,13 @@ class _Generator:
         if type(e) in HELPERS:
             self.helpers.setdefault(type(e).__name__, HELPERS[type(e)])
             return f"_{type(e).__name__.lower()}({', '.join(kids)})"
-        return getattr(self, "_" + type(e).__name__)(e, kids)
+        method = getattr(self, "_" + type(e).__name__, None)
+        if method is None:
+            raise UnsupportedError(f"code generation for {describe(e)} is not supported")
+        return method(e, kids)
+
+    def _Symbol(self, e, kids):  # an input is named v_<name> before any code is built
+        raise MatcalcError(f"{e.name} is not among the inputs of the generated function")
 
     def _Const(self, e, kids):
         return f"xp.full((1, 1), {_number(e.value)})"

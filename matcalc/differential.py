@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
-from .errors import MatcalcError
 from .functions import derivative
+from .registry import rule_for
 
 
 def _product_rule(e, factors, combine, d):
@@ -68,11 +68,8 @@ def differential(e: E.Expr, variables) -> E.Expr:
             out: E.Expr = E.Zero(node.shape)
         elif node in variables:
             out = E.Differential(node)
-        elif type(node) in RULES:
-            _, _, rule = RULES[type(node)]
-            out = rule(node, d)
         else:
-            raise MatcalcError(f"no differential rule for {type(node).__name__}")
+            out = rule_for(RULES, node, "the differential")[2](node, d)
         memo[node] = out
         return out
 

@@ -36,5 +36,9 @@ class DomainError(MatcalcError):
     """No valid point could be found to evaluate or check an expression."""
 
 
+class UnsupportedError(MatcalcError):
+    """An operation that an expression's node does not support (``registry`` lists what each does)."""
+
+
 class UsageError(MatcalcError):
     """Options that do not go together."""

@@ -15,6 +15,7 @@ import numpy as np
 from . import expr as E
 from .errors import MatcalcError, ShapeError
 from .functions import FUNCTIONS, numpy_function
+from .registry import rule_for
 
 
 def as_float(value: Fraction) -> float:
@@ -62,6 +63,19 @@ NUMPY = {
     E.Vec:        lambda e, v: v[0].reshape(-1, 1, order="F"),
     E.Softmax:    lambda e, v: _softmax(v[0]),
     E.LogSumExp:  lambda e, v: _logsumexp(v[0]),
+}
+# fmt: on
+
+
+# fmt: off
+LEAVES = {
+    E.Symbol:      lambda e, values, sizes: values[e.name],
+    E.Differential: lambda e, values, sizes: values["d" + e.var.name],  # dX is given as values["dX"]
+    E.Const:       lambda e, values, sizes: np.array([[as_float(e.value)]]),
+    E.Identity:    lambda e, values, sizes: np.eye(size_of(e.n, sizes)),
+    E.Commutation: lambda e, values, sizes: commutation_matrix(*(size_of(d, sizes) for d in e.dims)),
+    E.Ones:        lambda e, values, sizes: np.ones(tuple(size_of(d, sizes) for d in e.dims)),
+    E.Zero:        lambda e, values, sizes: np.zeros(tuple(size_of(d, sizes) for d in e.dims)),
 }
 # fmt: on
 
@@ -145,21 +159,11 @@ def evaluate(e: E.Expr, values: dict, sizes: dict, memo: dict | None = None) -> 
     def ev(node):
         if node in memo:
             return memo[node]
-        if isinstance(node, E.Symbol):
-            out = values[node.name]
-        elif isinstance(node, E.Differential):  # dX is given as values["dX"]
-            out = values["d" + node.var.name]
-        elif isinstance(node, E.Const):
-            out = np.array([[as_float(node.value)]])
-        elif isinstance(node, E.Identity):
-            out = np.eye(size_of(node.n, sizes))
-        elif isinstance(node, E.Commutation):
-            out = commutation_matrix(*(size_of(d, sizes) for d in node.dims))
-        elif isinstance(node, (E.Ones, E.Zero)):
-            shape = tuple(size_of(d, sizes) for d in node.dims)
-            out = np.ones(shape) if isinstance(node, E.Ones) else np.zeros(shape)
+        leaf = LEAVES.get(type(node))
+        if leaf is not None:
+            out = leaf(node, values, sizes)
         else:
-            out = NUMPY[type(node)](node, [ev(k) for k in node.children()])
+            out = rule_for(NUMPY, node, "numeric evaluation")(node, [ev(k) for k in node.children()])
         memo[node] = out
         return out
 

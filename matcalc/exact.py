@@ -10,6 +10,7 @@ import sympy as sp
 from . import expr as E
 from .evaluate import commutation_matrix
 from .functions import FUNCTIONS, symbols
+from .registry import rule_for
 from .verify import symbols_of
 
 
@@ -52,6 +53,18 @@ SYMPY = {
 # fmt: on
 
 
+# fmt: off
+LEAVES = {
+    E.Symbol:      lambda e, values, dim: values[e.name],
+    E.Const:       lambda e, values, dim: sp.Matrix([[sp.Rational(e.value.numerator, e.value.denominator)]]),
+    E.Identity:    lambda e, values, dim: sp.eye(dim(e.n)),
+    E.Commutation: lambda e, values, dim: sp.Matrix(commutation_matrix(*(dim(d) for d in e.dims)).astype(int)),
+    E.Ones:        lambda e, values, dim: sp.ones(*(dim(d) for d in e.dims)),
+    E.Zero:        lambda e, values, dim: sp.zeros(*(dim(d) for d in e.dims)),
+}
+# fmt: on
+
+
 def to_sympy(e: E.Expr, values: dict, size: int) -> sp.Matrix:
     """The value of ``e`` as an explicit sympy matrix; every dimension name has size ``size``."""
     memo: dict = {}
@@ -62,19 +75,11 @@ def to_sympy(e: E.Expr, values: dict, size: int) -> sp.Matrix:
     def ev(node):
         if node in memo:
             return memo[node]
-        if isinstance(node, E.Symbol):
-            out = values[node.name]
-        elif isinstance(node, E.Const):
-            out = sp.Matrix([[sp.Rational(node.value.numerator, node.value.denominator)]])
-        elif isinstance(node, E.Identity):
-            out = sp.eye(dim(node.n))
-        elif isinstance(node, E.Commutation):
-            out = sp.Matrix(commutation_matrix(*(dim(d) for d in node.dims)).astype(int))
-        elif isinstance(node, (E.Ones, E.Zero)):
-            rows, cols = (dim(d) for d in node.dims)
-            out = sp.ones(rows, cols) if isinstance(node, E.Ones) else sp.zeros(rows, cols)
+        leaf = LEAVES.get(type(node))
+        if leaf is not None:
+            out = leaf(node, values, dim)
         else:
-            out = SYMPY[type(node)](node, [ev(k) for k in node.children()])
+            out = rule_for(SYMPY, node, "the exact check")(node, [ev(k) for k in node.children()])
         memo[node] = out
         return out
 

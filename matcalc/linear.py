@@ -20,7 +20,7 @@ which the rules write plainly.
 from __future__ import annotations
 
 from . import expr as E
-from .errors import DerivativeError
+from .registry import rule_for
 
 
 def _diag_times_vector(e, dx):
@@ -156,9 +156,7 @@ def walk(root: E.Expr, seed: E.Expr, rules: dict, targets, on_stage=None) -> dic
         used = []
         for node in ready:
             carry, place = summed(node), min(map(_place, carries.pop(node)))
-            if type(node) not in rules:
-                raise DerivativeError(f"derivatives through {type(node).__name__.lower()} are not supported")
-            words, identity, rule = rules[type(node)]
+            words, identity, rule = rule_for(rules, node, "the reverse walk (a gradient or Jacobian through it)")
             used.append((words, identity))
             for i, (kid, c) in enumerate(rule(node, carry, targets)):
                 carries.setdefault(kid, []).append((place + (i,), c))

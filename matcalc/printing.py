@@ -10,6 +10,8 @@ import re
 from fractions import Fraction
 
 from . import expr as E
+from .errors import UnsupportedError
+from .registry import describe
 from .shapes import is_one
 
 ADD, NEG, MUL, POW, ATOM = 1, 2, 3, 4, 5
@@ -76,7 +78,10 @@ class Printer:
         return self.print(e)[0]
 
     def print(self, e: E.Expr) -> tuple[str, int]:
-        return getattr(self, "_" + type(e).__name__)(e)
+        method = getattr(self, "_" + type(e).__name__, None)
+        if method is None:
+            raise UnsupportedError(f"printing of {describe(e)} is not supported")
+        return method(e)
 
     def wrapped(self, e: E.Expr, above: int) -> str:
         """``e`` printed, in parentheses when it binds less tightly than ``above``."""
