@@ -4,8 +4,8 @@ import pytest
 
 import matcalc.expr as E
 from matcalc import canonical, codegen, differential, evaluate, exact, printing
-from matcalc.jacobian import JACOBIAN
 from matcalc.errors import MatcalcError, UnsupportedError
+from matcalc.jacobian import JACOBIAN
 from matcalc.registry import OPERATIONS, SUPPORTS, rule_for
 
 
