@@ -8,7 +8,7 @@ import sys
 
 from .api import LABELS, gradient, hessian, jacobian
 from .codegen import MODULES, source
-from .cse import share
+from .cse import printed_length, share
 from .derivation import derive
 from .errors import DeclarationError, MatcalcError, UsageError
 from .guard import recursion_room
@@ -96,7 +96,7 @@ def run(argv: list[str]) -> int:
     failed = False
     records = []
     definitions, written = [], {name: r.expr for name, r in results.items()}
-    if not args.json and not args.no_share and sum(len(str(r)) for r in results.values()) > SHARE_ABOVE:
+    if not args.json and not args.no_share and sum(printed_length(r.expr, SHARE_ABOVE) for r in results.values()) > SHARE_ABOVE:
         definitions, written = share(written)
     printer = to_latex if args.latex else to_text
     for symbol, value in definitions:

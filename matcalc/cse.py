@@ -13,6 +13,15 @@ from .shapes import is_one
 _LEAVES = (E.Symbol, E.Const, E.Identity, E.Ones, E.Zero, E.Differential, E.DifferentialOf, E.Commutation)
 
 
+def printed_length(e: E.Expr, limit: int) -> int:
+    """The length of ``e`` printed as text, or ``limit + 1`` when it is surely longer: every node
+    prints at least one character, and a DAG with shared parts can be far too long to print."""
+    from .printing import to_text
+    from .simplify import weight
+
+    return limit + 1 if weight(e) > limit else len(to_text(e))
+
+
 def _worth_naming(e: E.Expr) -> bool:
     if isinstance(e, _LEAVES) or any(isinstance(s, E.Differential) for s in e.free):
         return False

@@ -23,7 +23,7 @@ from .differential import RULES, differential
 from .errors import DerivativeError
 from .jacobian import jacobian_from_differential
 from .printing import to_text
-from .simplify import rebuild_with, simplify
+from .simplify import rebuild_with, simplify, weight
 
 Why = tuple[tuple[str, str], ...]  # (rule in words, identity)
 
@@ -118,15 +118,25 @@ def _walked(walk, df, display, steps: list | None) -> dict:
         pending.extend(used)
         # a carry that sums those of several parents is shown term by term, as each reached it
         shown = E.add(*(display(e, t) for e, c in state for t in _terms(c))) if state else E.Zero((1, 1))
-        if to_text(shown) != to_text(steps[-1].expr):
+        if not _looks_alike(shown, steps[-1].expr):
             steps.append(Step(None, shown, _unique(pending)))
             pending.clear()
 
     reached = walk(df, on_stage)
     collected = E.add(*(display(dx, c) for dx, c in reached.items()))
-    if to_text(collected) != to_text(steps[-1].expr) or pending:
+    if not _looks_alike(collected, steps[-1].expr) or pending:
         steps.append(Step(None, collected, _unique([*pending, COLLECT])))
     return reached
+
+
+LOOKS_ALIKE_BELOW = 5000  # nodes written out: larger lines are compared as expressions, not printed
+
+
+def _looks_alike(a: E.Expr, b: E.Expr) -> bool:
+    """Whether two lines read the same (differently built expressions can print alike)."""
+    if a == b:
+        return True
+    return weight(a) < LOOKS_ALIKE_BELOW and weight(b) < LOOKS_ALIKE_BELOW and to_text(a) == to_text(b)
 
 
 def _inner_display(e, c):

@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from .cse import share
+from .cse import printed_length, share
 from .derivation import Derivation, Step
 from .errors import MatcalcError
 from .printing import to_latex, to_text
@@ -41,7 +41,7 @@ def shared_steps(d: Derivation) -> tuple[list, list[Step]]:
     """(definitions, steps): long derivations name what their lines share; a line that then
     reads like the one before it is merged into it."""
     exprs = [step.expr for step in d.steps]
-    if max(len(to_text(e)) for e in exprs) <= SHARE_ABOVE:
+    if max(printed_length(e, SHARE_ABOVE) for e in exprs) <= SHARE_ABOVE:
         return [], d.steps
     definitions, written = share(dict(enumerate(exprs)), min_size=SHARED_SIZE)
     steps: list[Step] = []
