@@ -18,6 +18,7 @@ from .cse import _references
 from .errors import MatcalcError
 from .evaluate import as_float
 from .functions import numpy_source
+from .shapes import size_factors
 
 MODULES = {"numpy": "import numpy as xp", "jax": "import jax.numpy as xp"}
 
@@ -87,12 +88,10 @@ class _Generator:
                     self.dims.setdefault(d, f"v_{s.name}.shape[{axis}]")
 
     def dim(self, d) -> str:
-        if isinstance(d, int):
-            return str(d)
-        parts = d.split("*")
-        if any(p not in self.dims and not p.isdigit() for p in parts):
+        number, names = size_factors(d)
+        if any(name not in self.dims for name in names):
             raise MatcalcError(f"the size {d} cannot be read from the inputs")
-        return " * ".join(p if p.isdigit() else self.dims[p] for p in parts)
+        return " * ".join([str(number)] * (number != 1 or not names) + [self.dims[name] for name in names])
 
     def code(self, e: E.Expr) -> str:
         if e in self.names:

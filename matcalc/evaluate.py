@@ -15,6 +15,7 @@ import numpy as np
 from . import expr as E
 from .errors import MatcalcError, ShapeError
 from .functions import FUNCTIONS, numpy_function
+from .shapes import size_factors
 
 
 def as_float(value: Fraction) -> float:
@@ -76,13 +77,11 @@ def commutation_matrix(rows: int, cols: int) -> np.ndarray:
 
 
 def size_of(dim, sizes: dict) -> int:
-    if isinstance(dim, int):
-        return dim
-    if "*" in dim:
-        return prod(int(part) if part.isdigit() else size_of(part, sizes) for part in dim.split("*"))
-    if dim not in sizes:
-        raise MatcalcError(f"the size {dim} is not known from the values given")
-    return sizes[dim]
+    number, names = size_factors(dim)
+    for name in names:
+        if name not in sizes:
+            raise MatcalcError(f"the size {name} is not known from the values given")
+    return number * prod(sizes[name] for name in names)
 
 
 def as_matrix(name: str, value, symbol: E.Symbol) -> np.ndarray:

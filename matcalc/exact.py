@@ -10,11 +10,18 @@ import sympy as sp
 from . import expr as E
 from .evaluate import commutation_matrix
 from .functions import FUNCTIONS, symbols
+from .shapes import size_factors
 from .verify import symbols_of
 
 
+def _dim(d, size: int) -> int:
+    """A dimension's value when every size name has the value ``size``."""
+    number, names = size_factors(d)
+    return number * size ** len(names)
+
+
 def _explicit(symbol: E.Symbol, size: int) -> sp.Matrix:
-    rows, cols = (size if isinstance(d, str) else d for d in symbol.dims)
+    rows, cols = (_dim(d, size) for d in symbol.dims)
     if symbol.kind == "symmetric":
         return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{symbol.name}_{min(i, j)}{max(i, j)}", real=True))
     return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{symbol.name}_{i}{j}", real=True))
@@ -56,9 +63,6 @@ def to_sympy(e: E.Expr, values: dict, size: int) -> sp.Matrix:
     """The value of ``e`` as an explicit sympy matrix; every dimension name has size ``size``."""
     memo: dict = {}
 
-    def dim(d):
-        return d if isinstance(d, int) else size ** (d.count("*") + 1)
-
     def ev(node):
         if node in memo:
             return memo[node]
@@ -67,11 +71,11 @@ def to_sympy(e: E.Expr, values: dict, size: int) -> sp.Matrix:
         elif isinstance(node, E.Const):
             out = sp.Matrix([[sp.Rational(node.value.numerator, node.value.denominator)]])
         elif isinstance(node, E.Identity):
-            out = sp.eye(dim(node.n))
+            out = sp.eye(_dim(node.n, size))
         elif isinstance(node, E.Commutation):
-            out = sp.Matrix(commutation_matrix(*(dim(d) for d in node.dims)).astype(int))
+            out = sp.Matrix(commutation_matrix(*(_dim(d, size) for d in node.dims)).astype(int))
         elif isinstance(node, (E.Ones, E.Zero)):
-            rows, cols = (dim(d) for d in node.dims)
+            rows, cols = (_dim(d, size) for d in node.dims)
             out = sp.ones(rows, cols) if isinstance(node, E.Ones) else sp.zeros(rows, cols)
         else:
             out = SYMPY[type(node)](node, [ev(k) for k in node.children()])

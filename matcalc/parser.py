@@ -294,8 +294,7 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
     try:
         with unifying(ctx.unifier):
             tree = _lark().parse(text)
-            naming = ctx.unifier.names(ctx.dims)
-            resolve = {d: naming[ctx.unifier.find(d)] for d in ctx.dims}
+            final_size = ctx.unifier.final_sizes(ctx.dims)
     except UnexpectedInput as err:
         raise _syntax_error(err, text) from None
     except RecursionError:
@@ -303,11 +302,12 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
     finally:
         _context.reset(ctx_token)
         _text.reset(text_token)
-    return _with_names(tree, resolve)
+    return _with_names(tree, final_size)
 
 
-def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
-    """Rebuild the tree with each size placeholder replaced by its name.  Where the tree holds
+def _with_names(e: E.Expr, final_size) -> E.Expr:
+    """Rebuild the tree with each size placeholder replaced by its name (``final_size`` maps a
+    dimension to what it is once named, a product to a product of names).  Where the tree holds
     an ``I``, ``ones`` or ``0`` (each made with a size of its own), inner nodes are built again
     through the smart constructors: parts that only the unified sizes make equal (the two
     ``ones`` of ``diag(x + ones) .* diag(x + ones)``) are collected now."""
@@ -318,9 +318,6 @@ def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
         def build(node, kids):
             return node.map_children(dict(zip(node.children(), kids, strict=True)).get)
 
-    def dim(d):
-        return resolve.get(d, d) if isinstance(d, DimVar) else d
-
     def walk(node):
         if node in memo:
             return memo[node]
@@ -328,7 +325,7 @@ def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
         if kids:
             out = build(node, [walk(k) for k in kids])
         else:
-            values = [tuple(dim(d) for d in value) if field == "dims" else dim(value) if field == "n" else value
+            values = [tuple(map(final_size, value)) if field == "dims" else final_size(value) if field == "n" else value
                       for field, value in zip(node.fields, node.key(), strict=True)]
             out = type(node)(*values)
         memo[node] = out

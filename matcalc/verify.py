@@ -22,6 +22,7 @@ from . import expr as E
 from .errors import DomainError
 from .evaluate import evaluate, size_of
 from .functions import FUNCTIONS
+from .shapes import size_factors
 
 FD_TOLERANCE = 1e-5
 COMPLEX_TOLERANCE = 1e-9
@@ -41,9 +42,9 @@ def symbols_of_all(exprs) -> list[E.Symbol]:
     return sorted(set().union(*(symbols_of(e) for e in exprs)), key=lambda s: s.name)
 
 
-def _names(dim) -> list[str]:
+def _names(dim) -> tuple[str, ...]:
     """The size names in a dimension: none in 1, n in n, m and n in the product m*n."""
-    return [] if isinstance(dim, int) else [part for part in dim.split("*") if not part.isdigit()]
+    return size_factors(dim)[1]
 
 
 def dims_of(exprs) -> list[str]:
