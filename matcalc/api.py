@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-from fractions import Fraction
 
 import numpy as np
 
@@ -14,6 +13,7 @@ from .differential import differential
 from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .jacobian import jacobian_from_differential
+from .kinds import kind_of, project
 from .parser import parse
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
@@ -177,10 +177,7 @@ def _gradients(f: E.Expr, variables: list[E.Symbol]) -> dict:
     raw = gradients_from_differential(differential(f, variables), list(dxs.values()))
     out = {}
     for x, dx in dxs.items():
-        g = raw[dx]
-        if x.kind == "symmetric" and E.transpose(g) != g:  # on symmetric matrices: sym(G) = (G + G^T)/2
-            g = E.scale(E.Const(Fraction(1, 2)), E.add(g, E.transpose(g)))
-        out[x] = simplify(g)
+        out[x] = simplify(project(x, raw[dx]))  # on symmetric matrices: sym(G) = (G + G^T)/2
     return out
 
 
@@ -232,8 +229,8 @@ def hessian(expr, wrt, declare: dict | None = None):
     _require_scalar(f, "Hessian")
     results = {}
     for x in _variables(f, wrt):
-        if x.kind == "symmetric":
-            raise DerivativeError(f"the Hessian with respect to the symmetric matrix {x.name} is not supported; "
+        if not kind_of(x).hessian:
+            raise DerivativeError(f"the Hessian with respect to the {kind_of(x).noun} {x.name} is not supported; "
                                   "declare it a matrix")
         g = _gradient(f, x)
         results[x.name] = Result(f, x, _jacobian(g, x), "hessian", of=g)

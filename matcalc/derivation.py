@@ -14,7 +14,6 @@ Printing, and the LaTeX and Markdown documents, are separate (``render``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 from . import expr as E
 from .api import Result, _parsed, _require_scalar, _variables, user_errors
@@ -22,6 +21,7 @@ from .canonical import gradient_from_differential
 from .differential import RULES
 from .errors import DerivativeError
 from .jacobian import jacobian_from_differential
+from .kinds import kind_of, project
 from .printing import to_text
 from .simplify import rebuild_with, simplify
 
@@ -121,7 +121,6 @@ def _peel_steps(df, dx, walk, display, steps: list[Step]) -> E.Expr:
 
 IDENTIFY_GRADIENT = ("identification", "df = <G, dX> = tr(G^T dX) gives grad f = G")
 IDENTIFY_HESSIAN = ("second identification", "d^2 f = vec(dX)^T H vec(dX) gives hess f = H")
-SYMMETRIC = ("gradient on symmetric matrices", "sym(G) = (G + G^T)/2")
 SIMPLIFY = ("simplification", "collecting terms")
 COLLECT = ("collecting the terms around dX", "<C1, dX> + <C2, dX> = <C1 + C2, dX>")
 
@@ -133,12 +132,11 @@ def _gradient_steps(f, x, steps) -> E.Expr:
     g = simplify(raw)
     if g != raw:
         steps.append(Step(None, E.inner(g, dx), (SIMPLIFY,)))
-    if x.kind == "symmetric" and E.transpose(g) != g:
-        steps.append(Step("grad", g, (IDENTIFY_GRADIENT,)))
-        g = simplify(E.scale(E.Const(Fraction(1, 2)), E.add(g, E.transpose(g))))
-        steps.append(Step(None, g, (SYMMETRIC,)))
-    else:
-        steps.append(Step("grad", g, (IDENTIFY_GRADIENT,)))
+    steps.append(Step("grad", g, (IDENTIFY_GRADIENT,)))
+    projected = project(x, g)  # sym(G) on symmetric matrices
+    if projected != g:
+        g = simplify(projected)
+        steps.append(Step(None, g, (kind_of(x).projection,)))
     return g
 
 
@@ -154,8 +152,8 @@ def derive(expr, wrt: str, declare: dict | None = None, order: int = 1) -> Deriv
     g = _gradient_steps(f, x, steps)
     if order == 1:
         return Derivation(f, x, 1, steps, Result(f, x, g))
-    if x.kind == "symmetric":
-        raise DerivativeError(f"the Hessian with respect to the symmetric matrix {x.name} is not supported")
+    if not kind_of(x).hessian:
+        raise DerivativeError(f"the Hessian with respect to the {kind_of(x).noun} {x.name} is not supported")
     dx = E.Differential(x)
     dg = _differential_steps(g, x, "dgrad", steps)
     raw = _peel_steps(dg, dx, jacobian_from_differential, lambda e, m: E.mul(m, E.vec(e)), steps)

@@ -19,6 +19,7 @@ from lark.lark import PostLex
 from lark.lexer import PatternStr
 
 from . import expr as E
+from . import kinds
 from .errors import DeclarationError, MatcalcError, ParseError
 from .functions import FUNCTIONS
 from .resources import resource_text
@@ -73,11 +74,7 @@ class _Context:
             return E.Ones((self.dim(), 1))
         if name not in self.symbols:
             kind = self.declare.get(name) or ("matrix" if name[0].isupper() else "vector")
-            dims = {"scalar": lambda: (1, 1), "vector": lambda: (self.dim(), 1)}.get(kind)
-            if dims is None:
-                rows = self.dim()
-                dims = (lambda: (rows, rows)) if kind == "symmetric" else (lambda: (rows, self.dim()))
-            self.symbols[name] = E.Symbol(name, kind, dims())
+            self.symbols[name] = E.Symbol(name, kind, kinds.kind_of(kind).dims(self.dim))
         return self.symbols[name]
 
 
@@ -276,8 +273,8 @@ def check_declarations(declare: Mapping | None) -> dict[str, str]:
             raise DeclarationError(f"cannot declare {name!r}: a name is letters, then digits or an _subscript")
         if name in CALLS or name in RESERVED:
             raise DeclarationError(f"cannot declare {name!r}: it is a reserved word")
-        if kind not in E.KINDS:
-            raise DeclarationError(f"unknown kind {kind!r} for {name}: choose one of {', '.join(E.KINDS)}")
+        if not kinds.is_kind(kind):
+            raise DeclarationError(f"unknown kind {kind!r} for {name}: choose one of {', '.join(kinds.NAMES)}")
     return declare
 
 
