@@ -204,7 +204,7 @@ def source(roots: dict, inputs: list[E.Symbol], backend: str = "numpy", name: st
     body = []
     for s in inputs:
         key = repr(s.name)
-        shape = "(1, 1)" if s.kind == "scalar" else ("(-1, 1)" if s.dims[1] == 1 else None)
+        shape = "(1, 1)" if E.is_scalar(s) else ("(-1, 1)" if s.dims[1] == 1 else None)
         value = f"xp.asarray(values[{key}])"
         if backend == "numpy":
             value = f"xp.asarray(values[{key}], dtype=xp.result_type(values[{key}], float))"

@@ -92,7 +92,7 @@ def as_matrix(name: str, value, symbol: E.Symbol) -> np.ndarray:
     if a.ndim == 0:
         a = a.reshape(1, 1)
     elif a.ndim == 1:
-        a = a.reshape(-1, 1) if symbol.kind != "scalar" else a.reshape(1, -1)
+        a = a.reshape(1, -1) if E.is_scalar(symbol) else a.reshape(-1, 1)
     if a.ndim != 2:
         raise ShapeError(f"the value of {name} has {a.ndim} dimensions; give a scalar, a vector or a matrix")
     return a if a.dtype.kind in "fc" else a.astype(float)

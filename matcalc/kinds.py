@@ -3,7 +3,8 @@
 A kind fixes a symbol's shape (from fresh sizes), whether it equals its transpose, how the
 numeric check draws a value and a direction of it, how a gradient is projected onto the
 matrices of the kind, and how the exact check writes it as an explicit matrix.  The rest
-of matcalc asks this table and never names a kind.
+of matcalc asks this table rather than compare a symbol's kind with a name, so that a new
+kind is one more row.
 """
 
 from __future__ import annotations

@@ -36,9 +36,9 @@ class DimVar:
 
 class Size:
     """A product of sizes times a whole number, as ``n*m``: immutable, hashable, and equal to
-    another exactly when the products are, since sizes commute (its factors are kept sorted).
-    Made only by ``product_dim``, which never makes a product of fewer than two factors unless
-    the number is not 1: the product of n with 1 is n itself, so each size has one form."""
+    another exactly when the products are equal, as its factors are kept sorted (sizes commute).
+    Made by ``product_dim``, which gives every size one form: 1*1 is 1 and n*1 is n, so a
+    Size has two factors or more, or a number other than 1."""
 
     __slots__ = ("number", "factors", "placeholders", "_hash")
 

@@ -62,24 +62,28 @@ def test_size_of_a_product():
 
 
 def test_equal_products_of_placeholders_unify():
-    u, a, b = Unifier(), DimVar("a"), DimVar("b")
-    assert u.unify(Size(1, (a, b)), Size(1, (b, a))) is not None
+    u, a, b, c = Unifier(), DimVar("a"), DimVar("b"), DimVar("c")
+    assert u.unify(product_dim(a, b), product_dim(b, a)) is not None
+    assert u.unify(product_dim(a, b), product_dim(c, b)) is None  # not known to be equal yet
+    u.unify(a, c)
+    assert u.unify(product_dim(a, b), product_dim(b, c)) is not None  # equal as multisets of what they stand for
+    assert str(u.find(product_dim(c, b))) in ("a*b", "b*c")
 
 
 def test_a_placeholder_is_bound_to_a_product():
     u, a, b, c = Unifier(), DimVar("a"), DimVar("b"), DimVar("c")
-    ab = Size(1, (a, b))
+    ab = product_dim(a, b)
     assert u.unify(c, ab) == ab
     assert u.find(c) == ab
     u.unify(a, b)  # what a product stands for follows its factors
-    assert u.find(c) == u.find(Size(1, (b, b)))
+    assert u.find(c) == u.find(product_dim(b, b))
 
 
 def test_products_that_only_some_sizes_make_equal_are_refused():
     u, a, b, c, d = Unifier(), DimVar("a"), DimVar("b"), DimVar("c"), DimVar("d")
-    assert u.unify(Size(1, (a, b)), Size(1, (c, d))) is None
-    assert u.unify(a, Size(1, (a, b))) is None  # a = a*b only if b = 1
-    assert u.unify(Size(1, (a, b)), 1) is None
+    assert u.unify(product_dim(a, b), product_dim(c, d)) is None
+    assert u.unify(a, product_dim(a, b)) is None  # a = a*b only if b = 1
+    assert u.unify(product_dim(a, b), 1) is None
 
 
 # inputs refused while a product of placeholders was a fresh placeholder of its own
