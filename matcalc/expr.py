@@ -22,6 +22,7 @@ from .shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resol
 
 MAX_DEPTH = 2000  # deeper trees would exhaust Python's recursion in later passes
 
+
 class Expr:
     """A node: its fields (children and parameters), its shape, and a cached hash."""
 
