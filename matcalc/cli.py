@@ -12,6 +12,7 @@ from .cse import printed_length, share
 from .derivation import derive
 from .errors import DeclarationError, MatcalcError, UsageError
 from .guard import recursion_room
+from .kinds import listing
 from .printing import to_latex, to_text
 from .render import render, write_atomically
 
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("expr", help='the expression, e.g. "x^T A x"')
         g.add_argument("--wrt", action="append", required=True, help="the variable(s): --wrt x, --wrt W1,b1")
         g.add_argument("--let", action="append", default=[], metavar="NAME=KIND",
-                       help="declare a kind: scalar, vector, matrix or symmetric")
+                       help=f"declare a kind: {listing()}")
         g.add_argument("--latex", action="store_true", help="print LaTeX")
         g.add_argument("--json", action="store_true", help="print JSON")
         g.add_argument("--check", action="store_true", help="verify numerically at random points")
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("expr", help='the expression, e.g. "x^T A x"')
     d.add_argument("--wrt", required=True, help="the variable")
     d.add_argument("--let", action="append", default=[], metavar="NAME=KIND",
-                   help="declare a kind: scalar, vector, matrix or symmetric")
+                   help=f"declare a kind: {listing()}")
     d.add_argument("--order", type=int, choices=(1, 2), default=1, help="1: gradient (default), 2: Hessian")
     d.add_argument("--tex", metavar="FILE", help="write a standalone LaTeX document")
     d.add_argument("--md", metavar="FILE", help="write Markdown with $$ math")

@@ -19,6 +19,7 @@ from .errors import MatcalcError, UnsupportedError
 from .evaluate import as_float
 from .functions import numpy_source
 from .registry import describe
+from .shapes import size_factors
 
 MODULES = {"numpy": "import numpy as xp", "jax": "import jax.numpy as xp"}
 
@@ -88,12 +89,10 @@ class _Generator:
                     self.dims.setdefault(d, f"v_{s.name}.shape[{axis}]")
 
     def dim(self, d) -> str:
-        if isinstance(d, int):
-            return str(d)
-        parts = d.split("*")
-        if any(p not in self.dims and not p.isdigit() for p in parts):
+        number, names = size_factors(d)
+        if any(name not in self.dims for name in names):
             raise MatcalcError(f"the size {d} cannot be read from the inputs")
-        return " * ".join(p if p.isdigit() else self.dims[p] for p in parts)
+        return " * ".join([str(number)] * (number != 1 or not names) + [self.dims[name] for name in names])
 
     def code(self, e: E.Expr) -> str:
         if e in self.names:
@@ -212,7 +211,7 @@ def source(roots: dict, inputs: list[E.Symbol], backend: str = "numpy", name: st
     body = []
     for s in inputs:
         key = repr(s.name)
-        shape = "(1, 1)" if s.kind == "scalar" else ("(-1, 1)" if s.dims[1] == 1 else None)
+        shape = "(1, 1)" if E.is_scalar(s) else ("(-1, 1)" if s.dims[1] == 1 else None)
         value = f"xp.asarray(values[{key}])"
         if backend == "numpy":
             value = f"xp.asarray(values[{key}], dtype=xp.result_type(values[{key}], float))"

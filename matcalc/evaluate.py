@@ -16,6 +16,7 @@ from . import expr as E
 from .errors import MatcalcError, ShapeError
 from .functions import FUNCTIONS, numpy_function
 from .registry import rule_for
+from .shapes import size_factors
 
 
 def as_float(value: Fraction) -> float:
@@ -90,13 +91,11 @@ def commutation_matrix(rows: int, cols: int) -> np.ndarray:
 
 
 def size_of(dim, sizes: dict) -> int:
-    if isinstance(dim, int):
-        return dim
-    if "*" in dim:
-        return prod(int(part) if part.isdigit() else size_of(part, sizes) for part in dim.split("*"))
-    if dim not in sizes:
-        raise MatcalcError(f"the size {dim} is not known from the values given")
-    return sizes[dim]
+    number, names = size_factors(dim)
+    for name in names:
+        if name not in sizes:
+            raise MatcalcError(f"the size {name} is not known from the values given")
+    return number * prod(sizes[name] for name in names)
 
 
 def as_matrix(name: str, value, symbol: E.Symbol) -> np.ndarray:
@@ -107,7 +106,7 @@ def as_matrix(name: str, value, symbol: E.Symbol) -> np.ndarray:
     if a.ndim == 0:
         a = a.reshape(1, 1)
     elif a.ndim == 1:
-        a = a.reshape(-1, 1) if symbol.kind != "scalar" else a.reshape(1, -1)
+        a = a.reshape(1, -1) if E.is_scalar(symbol) else a.reshape(-1, 1)
     if a.ndim != 2:
         raise ShapeError(f"the value of {name} has {a.ndim} dimensions; give a scalar, a vector or a matrix")
     return a if a.dtype.kind in "fc" else a.astype(float)

@@ -3,6 +3,7 @@ the gradient with sympy's entry-by-entry derivative, symbolically."""
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import reduce
 
 import sympy as sp
@@ -10,15 +11,22 @@ import sympy as sp
 from . import expr as E
 from .evaluate import commutation_matrix
 from .functions import FUNCTIONS, symbols
+from .kinds import kind_of
 from .registry import rule_for
+from .shapes import size_factors
 from .verify import symbols_of
 
 
+def _dim(d, size: int) -> int:
+    """A dimension's value when every size name has the value ``size``."""
+    number, names = size_factors(d)
+    return number * size ** len(names)
+
+
 def _explicit(symbol: E.Symbol, size: int) -> sp.Matrix:
-    rows, cols = (size if isinstance(d, str) else d for d in symbol.dims)
-    if symbol.kind == "symmetric":
-        return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{symbol.name}_{min(i, j)}{max(i, j)}", real=True))
-    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{symbol.name}_{i}{j}", real=True))
+    rows, cols = (_dim(d, size) for d in symbol.dims)
+    entry = kind_of(symbol).entry  # positions holding the same entry share one sympy symbol
+    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol("{}_{}{}".format(symbol.name, *entry(i, j)), real=True))
 
 
 def _softmax(u):
@@ -69,15 +77,12 @@ def to_sympy(e: E.Expr, values: dict, size: int) -> sp.Matrix:
     """The value of ``e`` as an explicit sympy matrix; every dimension name has size ``size``."""
     memo: dict = {}
 
-    def dim(d):
-        return d if isinstance(d, int) else size ** (d.count("*") + 1)
-
     def ev(node):
         if node in memo:
             return memo[node]
         leaf = LEAVES.get(type(node))
         if leaf is not None:
-            out = leaf(node, values, dim)
+            out = leaf(node, values, lambda d: _dim(d, size))
         else:
             out = rule_for(SYMPY, node, "the exact check")(node, [ev(k) for k in node.children()])
         memo[node] = out
@@ -88,21 +93,23 @@ def to_sympy(e: E.Expr, values: dict, size: int) -> sp.Matrix:
 
 def exact_check(of: E.Expr, variable: E.Symbol, derivative: E.Expr, kind: str = "gradient", size: int = 2) -> bool:
     """True when the derivative equals sympy's entry-by-entry derivative of ``of`` for explicit
-    ``size`` x ``size`` symbolic inputs.  For a gradient, a symmetric variable shares
-    x_ij = x_ji, so its off-diagonal partial derivatives count both entries: df/dx_ij = 2 G_ij.
+    ``size`` x ``size`` symbolic inputs.  For a gradient, positions that hold one entry share
+    its symbol (x_ij = x_ji when symmetric), so the partial derivative counts each of them:
+    df/dx_ij = 2 G_ij off the diagonal of a symmetric matrix.
     For a Jacobian or Hessian (``of`` is then the function or the gradient), column k of J is
     vec(d of / d x_k) with x_k the k-th entry of vec(X)."""
     values = {s.name: _explicit(s, size) for s in set(symbols_of(of)) | set(symbols_of(derivative)) | {variable}}
     f = to_sympy(of, values, size)
     d = to_sympy(derivative, values, size)
     x = values[variable.name]
+    entry = kind_of(variable).entry
+    sharing = Counter(entry(i, j) for i in range(x.rows) for j in range(x.cols))
     for j in range(x.cols):
         for i in range(x.rows):
             if kind == "gradient":
-                if variable.kind == "symmetric" and j < i:
+                if entry(i, j) != (i, j):  # another position holds this entry: it is checked there
                     continue
-                weight = 2 if variable.kind == "symmetric" and i != j else 1
-                differences = [sp.diff(f[0, 0], x[i, j]) - weight * d[i, j]]
+                differences = [sp.diff(f[0, 0], x[i, j]) - sharing[i, j] * d[i, j]]
             else:
                 column = d[:, j * x.rows + i]
                 differences = [sp.diff(a, x[i, j]) - b for a, b in zip(f.T, column)]  # f.T iterates vec(f)

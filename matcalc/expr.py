@@ -16,12 +16,11 @@ from collections import Counter
 from fractions import Fraction
 from functools import reduce, wraps
 
+from . import kinds
 from .errors import MatcalcError, NumberTooLargeError, ShapeError
 from .shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resolve, shape_str, unify
 
 MAX_DEPTH = 2000  # deeper trees would exhaust Python's recursion in later passes
-
-KINDS = ("scalar", "vector", "matrix", "symmetric")
 
 
 class Expr:
@@ -146,7 +145,7 @@ def same_shape(terms, what: str):
 
 
 class Symbol(Expr):
-    """A named input; ``kind`` is one of KINDS."""
+    """A named input; ``kind`` names a row of ``kinds.TABLE``."""
 
     fields = ("name", "kind", "dims")
 
@@ -479,7 +478,7 @@ def is_symmetric(e: Expr) -> bool:
     if is_scalar(e) or isinstance(e, (Identity, DiagMatrix)):
         return True
     if isinstance(e, Symbol):
-        return e.kind == "symmetric"
+        return kinds.kind_of(e).symmetric
     if isinstance(e, Ones):
         return e.dims[0] == e.dims[1]
     if isinstance(e, (Inverse, MatPower, Apply, ElemPower)):

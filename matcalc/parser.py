@@ -19,6 +19,7 @@ from lark.lark import PostLex
 from lark.lexer import PatternStr
 
 from . import expr as E
+from . import kinds
 from .errors import DeclarationError, MatcalcError, ParseError
 from .functions import FUNCTIONS
 from .guard import recursion_room
@@ -74,11 +75,7 @@ class _Context:
             return E.Ones((self.dim(), 1))
         if name not in self.symbols:
             kind = self.declare.get(name) or ("matrix" if name[0].isupper() else "vector")
-            dims = {"scalar": lambda: (1, 1), "vector": lambda: (self.dim(), 1)}.get(kind)
-            if dims is None:
-                rows = self.dim()
-                dims = (lambda: (rows, rows)) if kind == "symmetric" else (lambda: (rows, self.dim()))
-            self.symbols[name] = E.Symbol(name, kind, dims())
+            self.symbols[name] = E.Symbol(name, kind, kinds.kind_of(kind).dims(self.dim))
         return self.symbols[name]
 
 
@@ -277,8 +274,8 @@ def check_declarations(declare: Mapping | None) -> dict[str, str]:
             raise DeclarationError(f"cannot declare {name!r}: a name is letters, then digits or an _subscript")
         if name in CALLS or name in RESERVED:
             raise DeclarationError(f"cannot declare {name!r}: it is a reserved word")
-        if kind not in E.KINDS:
-            raise DeclarationError(f"unknown kind {kind!r} for {name}: choose one of {', '.join(E.KINDS)}")
+        if not kinds.is_kind(kind):
+            raise DeclarationError(f"unknown kind {kind!r} for {name}: choose one of {', '.join(kinds.NAMES)}")
     return declare
 
 
@@ -295,8 +292,7 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
     try:
         with unifying(ctx.unifier), recursion_room():
             tree = _lark().parse(text)
-            naming = ctx.unifier.names(ctx.dims)
-            resolve = {d: naming[ctx.unifier.find(d)] for d in ctx.dims}
+            final_size = ctx.unifier.final_sizes(ctx.dims)
     except UnexpectedInput as err:
         raise _syntax_error(err, text) from None
     except RecursionError:
@@ -305,11 +301,12 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
         _context.reset(ctx_token)
         _text.reset(text_token)
     with recursion_room():
-        return _with_names(tree, resolve)
+        return _with_names(tree, final_size)
 
 
-def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
-    """Rebuild the tree with each size placeholder replaced by its name.  Where the tree holds
+def _with_names(e: E.Expr, final_size) -> E.Expr:
+    """Rebuild the tree with each size placeholder replaced by its name (``final_size`` maps a
+    dimension to what it is once named, a product to a product of names).  Where the tree holds
     an ``I``, ``ones`` or ``0`` (each made with a size of its own), inner nodes are built again
     through the smart constructors: parts that only the unified sizes make equal (the two
     ``ones`` of ``diag(x + ones) .* diag(x + ones)``) are collected now."""
@@ -320,9 +317,6 @@ def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
         def build(node, kids):
             return node.map_children(dict(zip(node.children(), kids, strict=True)).get)
 
-    def dim(d):
-        return resolve.get(d, d) if isinstance(d, DimVar) else d
-
     def walk(node):
         if node in memo:
             return memo[node]
@@ -330,7 +324,7 @@ def _with_names(e: E.Expr, resolve: dict) -> E.Expr:
         if kids:
             out = build(node, [walk(k) for k in kids])
         else:
-            values = [tuple(dim(d) for d in value) if field == "dims" else dim(value) if field == "n" else value
+            values = [tuple(map(final_size, value)) if field == "dims" else final_size(value) if field == "n" else value
                       for field, value in zip(node.fields, node.key(), strict=True)]
             out = type(node)(*values)
         memo[node] = out

@@ -15,9 +15,9 @@ list the pipeline fills with each stage as an equal expression and the rules tha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 from . import expr as E
+from . import kinds
 from .canonical import gradients_from_differential
 from .differential import RULES, differential
 from .errors import DerivativeError
@@ -40,7 +40,6 @@ class Step:
 
 IDENTIFY_GRADIENT = ("identification", "df = <G, dX> = tr(G^T dX) gives grad f = G")
 IDENTIFY_HESSIAN = ("second identification", "d^2 f = vec(dX)^T H vec(dX) gives hess f = H")
-SYMMETRIC = ("gradient on symmetric matrices", "sym(G) = (G + G^T)/2")
 SIMPLIFY = ("simplification", "collecting terms")
 COLLECT = ("collecting the terms around dX", "<C1, dX> + <C2, dX> = <C1 + C2, dX>")
 
@@ -150,13 +149,6 @@ def _vec_display(e, m):
 # ------------------------------------------------------------------ the derivatives
 
 
-def project(x: E.Symbol, g: E.Expr) -> E.Expr:
-    """The gradient on the space of ``x``'s kind: on symmetric matrices sym(G) = (G + G^T)/2."""
-    if x.kind == "symmetric" and E.transpose(g) != g:
-        return E.scale(E.Const(Fraction(1, 2)), E.add(g, E.transpose(g)))
-    return g
-
-
 def gradients(f: E.Expr, variables: list[E.Symbol], steps: list | None = None) -> dict:
     """{x: gradient of the scalar f} for every variable, from one differential and one reverse
     walk, as backprop does."""
@@ -172,11 +164,11 @@ def gradients(f: E.Expr, variables: list[E.Symbol], steps: list | None = None) -
             if g != raw[dx]:
                 steps.append(Step(None, E.inner(g, dx), (SIMPLIFY,)))
             steps.append(Step("grad", g, (IDENTIFY_GRADIENT,)))
-        projected = project(x, g)
-        if projected is not g:
+        projected = kinds.project(x, g)  # sym(G) on symmetric matrices
+        if projected != g:
             g = simplify(projected)
             if steps is not None:
-                steps.append(Step(None, g, (SYMMETRIC,)))
+                steps.append(Step(None, g, (kinds.kind_of(x).projection,)))
         out[x] = g
     return out
 
@@ -195,8 +187,8 @@ def jacobian(f: E.Expr, x: E.Symbol, steps: list | None = None, lhs: str = "df")
 def hessian(f: E.Expr, x: E.Symbol, steps: list | None = None) -> tuple[E.Expr, E.Expr]:
     """(gradient, Hessian) of the scalar f: the Hessian is the Jacobian of the gradient, from the
     second differential d^2 f = vec(dX)^T H vec(dX)."""
-    if x.kind == "symmetric":
-        raise DerivativeError(f"the Hessian with respect to the symmetric matrix {x.name} is not supported; "
+    if not kinds.kind_of(x).hessian:
+        raise DerivativeError(f"the Hessian with respect to the {kinds.kind_of(x).noun} {x.name} is not supported; "
                               "declare it a matrix")
     g = gradients(f, [x], steps)[x]
     h = jacobian(g, x, steps, lhs="dgrad")

@@ -1,10 +1,12 @@
 """Shapes with symbolic dimensions, and their unification while an expression is built.
 
-A shape is ``(rows, cols)``; a dimension is the integer 1 or a name such as ``"n"``.
+A shape is ``(rows, cols)``; a dimension is the integer 1, a name such as ``"n"``, or a
+``Size``: a product such as ``n*m``, the rows of ``kron(x, y)``.
 While text is parsed, unknown sizes are ``DimVar`` placeholders merged by a union-find
-(``x^T A x`` ties the columns of A to the length of x); once parsing ends, every class
-of merged placeholders gets one name and the expression is rebuilt with it.
-Outside parsing there is no unifier and sizes must simply be equal.
+(``x^T A x`` ties the columns of A to the length of x), and a product may have placeholders
+among its factors; once parsing ends, every class of merged placeholders gets one name and
+the expression is rebuilt with it.  Outside parsing there is no unifier and sizes must
+simply be equal.
 """
 
 from __future__ import annotations
@@ -32,7 +34,76 @@ class DimVar:
         return self.label
 
 
-Dim = "int | str | DimVar"
+class Size:
+    """A product of sizes times a whole number, as ``n*m``: immutable, hashable, and equal to
+    another exactly when the products are equal, as its factors are kept sorted (sizes commute).
+    Made by ``product_dim``, which gives every size one form: 1*1 is 1 and n*1 is n, so a
+    Size has two factors or more, or a number other than 1."""
+
+    __slots__ = ("number", "factors", "placeholders", "_hash")
+
+    def __init__(self, number: int, factors: tuple):
+        setattr_ = object.__setattr__
+        setattr_(self, "number", number)
+        setattr_(self, "factors", factors)  # names, and while parsing placeholders, in _factor_order
+        setattr_(self, "placeholders", any(isinstance(f, DimVar) for f in factors))
+        setattr_(self, "_hash", hash((number, factors)))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("sizes are immutable")
+
+    def __reduce__(self):
+        return Size, (self.number, self.factors)
+
+    def __eq__(self, other):
+        return self is other or (type(other) is Size and self._hash == other._hash
+                                 and self.number == other.number and self.factors == other.factors)
+
+    def __hash__(self):
+        return self._hash
+
+    def __str__(self):
+        return "*".join(([str(self.number)] if self.number != 1 else []) + sorted(map(str, self.factors)))
+
+    def __repr__(self):
+        return f"Size({self})"
+
+
+Dim = "int | str | DimVar | Size"
+
+
+def _factor_order(f):
+    """Names by name, then placeholders by identity: a multiset of factors has one order."""
+    return (1, f.id, "") if isinstance(f, DimVar) else (0, 0, f)
+
+
+def _product(number: int, factors) -> object:
+    """``number`` times ``factors`` in its one form: an integer, a lone factor, or a Size."""
+    if not factors:
+        return number
+    if number == 1 and len(factors) == 1:
+        return factors[0]
+    return Size(number, tuple(sorted(factors, key=_factor_order)))
+
+
+def size_factors(d) -> tuple[int, tuple]:
+    """A dimension as a whole number times its factors: (1, ()) for 1, (1, ("n",)) for n,
+    (1, ("m", "n")) for m*n."""
+    if isinstance(d, int):
+        return d, ()
+    if isinstance(d, Size):
+        return d.number, d.factors
+    return 1, (d,)
+
+
+def _multiplied(dims, find) -> object:
+    """The product of ``dims``, each first resolved by ``find``."""
+    number, factors = 1, []
+    for d in dims:
+        n, fs = size_factors(find(d))
+        number *= n
+        factors.extend(fs)
+    return _product(number, factors)
 
 
 class Unifier:
@@ -42,8 +113,12 @@ class Unifier:
         self.parent: dict[DimVar, object] = {}
 
     def find(self, d):
+        """What ``d`` stands for so far: a product's placeholders are resolved in turn, so
+        products compare as multisets of what their factors stand for."""
         while isinstance(d, DimVar) and d in self.parent:
             d = self.parent[d]
+        if isinstance(d, Size) and d.placeholders:
+            return _multiplied(d.factors, self.find)
         return d
 
     def unify(self, a, b):
@@ -52,10 +127,13 @@ class Unifier:
             return a
         if isinstance(b, DimVar) and not isinstance(a, DimVar):
             a, b = b, a
-        if isinstance(a, DimVar) and b != 1:
+        # n = n*m would need m = 1, which no placeholder stands for
+        if isinstance(a, DimVar) and b != 1 and not (isinstance(b, Size) and a in b.factors):
             self.parent[a] = b
             return b
-        return None  # a real conflict: 1 against a size, or two different sizes
+        # a real conflict: 1 against a size, two different sizes, or two products that only
+        # some choice of sizes would make equal (n*m and p*q): refused rather than guessed
+        return None
 
     def names(self, dims_in_order) -> dict:
         """Give each class of placeholders a readable name, in order of first appearance."""
@@ -65,6 +143,21 @@ class Unifier:
             if isinstance(root, DimVar) and root not in naming:
                 naming[root] = next(fresh)
         return naming
+
+    def final_sizes(self, dims_in_order):
+        """The function from a dimension to its size once parsing ends: each placeholder its
+        class's name (see ``names``), a product the product of those names."""
+        naming = self.names(dims_in_order)
+
+        def final(d):
+            d = self.find(d)
+            if isinstance(d, DimVar):
+                return naming[d]
+            if isinstance(d, Size) and d.placeholders:
+                return _multiplied(d.factors, lambda f: naming.get(f, f))
+            return d
+
+        return final
 
 
 _unifier: contextvars.ContextVar[Unifier | None] = contextvars.ContextVar("unifier", default=None)
@@ -124,24 +217,6 @@ def is_row_shape(shape) -> bool:
 
 
 def product_dim(*dims):
-    """The size of a Kronecker product or a vec along one axis: ``n*m``, factors sorted so that
-    equal products compare equal (sizes are numbers, their product commutes)."""
-    number, names = 1, []
-    for d in dims:
-        d = resolve(d)
-        if isinstance(d, int):
-            number *= d
-        elif isinstance(d, DimVar):
-            names.append(d)
-        else:
-            for part in d.split("*"):
-                if part.isdigit():
-                    number *= int(part)
-                else:
-                    names.append(part)
-    if not names:
-        return number
-    if any(isinstance(n, DimVar) for n in names):
-        return DimVar("*".join(map(str, names)))  # unknown while parsing; fixed when the tree is rebuilt
-    parts = ([str(number)] if number != 1 else []) + sorted(names)
-    return "*".join(parts)
+    """The size of a Kronecker product or a vec along one axis: the product of ``dims``, in the
+    one form of each size (``n*m`` for m*n, n for n*1, 1 for 1*1)."""
+    return _multiplied(dims, resolve)

@@ -22,6 +22,8 @@ from . import expr as E
 from .errors import DomainError
 from .evaluate import evaluate, size_of
 from .functions import FUNCTIONS
+from .kinds import kind_of
+from .shapes import size_factors
 
 FD_TOLERANCE = 1e-5
 COMPLEX_TOLERANCE = 1e-9
@@ -41,9 +43,9 @@ def symbols_of_all(exprs) -> list[E.Symbol]:
     return sorted(set().union(*(symbols_of(e) for e in exprs)), key=lambda s: s.name)
 
 
-def _names(dim) -> list[str]:
+def _names(dim) -> tuple[str, ...]:
     """The size names in a dimension: none in 1, n in n, m and n in the product m*n."""
-    return [] if isinstance(dim, int) else [part for part in dim.split("*") if not part.isdigit()]
+    return size_factors(dim)[1]
 
 
 def dims_of(exprs) -> list[str]:
@@ -65,8 +67,9 @@ def analytic(e: E.Expr) -> bool:
 
 
 def random_point(symbols, names, rng: np.random.Generator, positive: bool, equal_sizes: bool) -> tuple[dict, dict]:
-    """Values for the symbols: square matrices well conditioned with positive determinant,
-    symmetric ones positive definite, and everything positive when ``positive``.
+    """Values for the symbols, each as its kind draws them (square matrices well conditioned
+    with positive determinant, symmetric ones positive definite), from entries positive when
+    ``positive``.
     Sizes differ from each other (to catch a misplaced transpose) unless ``equal_sizes``
     (needed where a product of rectangular matrices must be invertible, as in det(A X B)).
     ``names`` are the size names to draw."""
@@ -75,20 +78,13 @@ def random_point(symbols, names, rng: np.random.Generator, positive: bool, equal
     values = {}
     for s in symbols:
         shape = tuple(size_of(d, sizes) for d in s.dims)
-        draw = rng.uniform(0.5, 1.5, shape) if positive else rng.standard_normal(shape)
-        if s.kind == "symmetric":
-            n = shape[0]
-            m = rng.standard_normal((n, n))
-            draw = m @ m.T / n + np.eye(n)
-        elif shape[0] == shape[1] and shape[0] > 1:
-            draw = 2 * np.eye(shape[0]) + 0.3 * rng.standard_normal(shape)
-        values[s.name] = draw
+        entries = rng.uniform(0.5, 1.5, shape) if positive else rng.standard_normal(shape)
+        values[s.name] = kind_of(s).value(rng, entries)
     return values, sizes
 
 
 def random_direction(variable: E.Symbol, value: np.ndarray, rng) -> np.ndarray:
-    v = rng.standard_normal(value.shape)
-    return (v + v.T) / 2 if variable.kind == "symmetric" else v
+    return kind_of(variable).direction(rng.standard_normal(value.shape))
 
 
 @dataclass

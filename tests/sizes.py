@@ -9,6 +9,7 @@ with some sizes more general than they were.
 from __future__ import annotations
 
 import matcalc.expr as E
+from matcalc.shapes import size_factors
 
 SIZE_FIELDS = ("dims", "n")
 
@@ -44,13 +45,11 @@ def matches_up_to_sizes(general: E.Expr, specific: E.Expr) -> bool:
 
 def _rename(renaming: dict, a, b) -> bool:
     """Record a -> b; false when a was renamed otherwise before.  A product size ``m*n``
-    renames part by part."""
-    if isinstance(a, int) or isinstance(b, int):
-        return a == b
-    parts_a, parts_b = a.split("*"), b.split("*")
-    if len(parts_a) != len(parts_b):
+    renames factor by factor."""
+    (number_a, parts_a), (number_b, parts_b) = size_factors(a), size_factors(b)
+    if number_a != number_b or len(parts_a) != len(parts_b):
         return False
-    if len(parts_a) > 1:  # the parts are sorted by name, so match them through known renamings
+    if len(parts_a) > 1:  # the factors are sorted by name, so match them through known renamings
         return sorted(renaming.get(p, p) for p in parts_a) == sorted(parts_b) or all(
             _rename(renaming, x, y) for x, y in zip(parts_a, parts_b, strict=True))
-    return renaming.setdefault(a, b) == b
+    return all(renaming.setdefault(x, y) == y for x, y in zip(parts_a, parts_b, strict=True))
