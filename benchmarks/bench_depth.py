@@ -138,7 +138,10 @@ def main(argv=None) -> int:
     ap.add_argument("--budget", type=float, default=30.0)
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
-    print(json.dumps(measure_depth(args.worker, args.repeats, args.budget, args.check)))
+    from matcalc.guard import recursion_room
+
+    with recursion_room():  # share and the printers are called directly, not through an entry point
+        print(json.dumps(measure_depth(args.worker, args.repeats, args.budget, args.check)))
     return 0
 
 

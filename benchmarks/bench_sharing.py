@@ -154,7 +154,10 @@ def main(argv=None) -> int:
     ap.add_argument("--check", action="store_true")
     args = ap.parse_args(argv)
     if args.worker:
-        print(json.dumps(measure_case(args.worker[0], int(args.worker[1]), args.repeats, args.budget, args.check)))
+        from matcalc.guard import recursion_room
+
+        with recursion_room():  # share and the printers are called directly, not through an entry point
+            print(json.dumps(measure_case(args.worker[0], int(args.worker[1]), args.repeats, args.budget, args.check)))
         return 0
     t0 = time.perf_counter()
     result = run(args.limit, args.repeats, args.budget)
