@@ -60,23 +60,61 @@ def share(results: dict, min_size: int = 1, given=()) -> tuple[list[tuple[E.Symb
 
     ``given`` holds names chosen by the user, ``[(name, expression)]`` (a parsed text's
     definitions): each expression is written with its name wherever it occurs in the results,
-    also as a part of a longer sum or product (the ``H1 + tanh(W2 H1)`` of a sum holding
-    H1's terms), and is defined whether or not it occurs twice; a given name for a bare
-    variable, number, ``I`` or ``ones`` is not used.  Given names come first among the
-    definitions where their dependencies allow; the automatic names Z1, z1, ... avoid them."""
-    from .simplify import weight
-
-    count = _references(list(results.values()))
+    also transposed and as a part of a longer sum or product (the ``H1 + tanh(W2 H1)`` of a
+    sum holding H1's terms), and is defined whether or not it occurs twice; a given name for
+    a bare variable, number, ``I`` or ``ones`` is not used.  The automatic names Z1, z1, ...
+    are then found in what remains, and avoid the given names; these come first among the
+    definitions where their dependencies allow."""
+    given = list(given)
     taken = {s.name for e in results.values() for s in e.free if isinstance(s, E.Symbol)}
     clashes = sorted(taken & {name for name, _ in given})
     if clashes:
         raise ValueError(f"given names that are variables of the results: {', '.join(clashes)}")
+    taken |= {name for name, _ in given}
+    labels = list(results)
+    chosen, roots = _with_given_names([results[label] for label in labels], given)
+    automatic, roots = _with_automatic_names([*roots, *(value for _, value in chosen)], min_size, taken)
+    chosen = [(symbol, value) for (symbol, _), value in zip(chosen, roots[len(labels):], strict=True)]
+    rank = {symbol: i for i, (symbol, _) in enumerate(chosen)}
+    return _given_first(automatic + chosen, rank), dict(zip(labels, roots[:len(labels)], strict=True))
+
+
+def _with_given_names(roots: list[E.Expr], given) -> tuple[list[tuple[E.Symbol, E.Expr]], list[E.Expr]]:
+    """The definitions of the given names that the roots use, and the roots written with them."""
     named: dict[E.Expr, E.Symbol] = {}
     for name, e in given:
-        taken.add(name)
         if not isinstance(e, _LEAVES):
             named.setdefault(e, symbol_for(name, e))
-    parts = _Parts(named)
+    # transposes move inwards, so the transpose of a given product is its factors reversed, transposed
+    transposed = {t: e for e in named if (t := E.transpose(e)) != e and t not in named}
+    parts = _Parts([*named, *transposed])
+    definitions: list[tuple[E.Symbol, E.Expr]] = []
+    replaced: dict = {}
+
+    def rewrite(node: E.Expr) -> E.Expr:
+        if node in replaced:
+            return replaced[node]
+        if node in transposed:
+            new = E.transpose(rewrite(transposed[node]))
+        else:
+            new = parts.written_with(node, rewrite)
+            if new is None:
+                new = node.map_children(rewrite) if node.children() else node
+            if node in named:
+                definitions.append((named[node], new))
+                new = named[node]
+        replaced[node] = new
+        return new
+
+    rewritten = [rewrite(e) for e in roots] if named else roots
+    return definitions, rewritten
+
+
+def _with_automatic_names(roots: list[E.Expr], min_size: int, taken: set) -> tuple[list, list[E.Expr]]:
+    """Names for what the roots share (see ``share``), and the roots written with them."""
+    from .simplify import weight
+
+    count = _references(roots)
     definitions: list[tuple[E.Symbol, E.Expr]] = []
     replaced: dict = {}
     counters = {"Z": 0, "z": 0}
@@ -93,23 +131,17 @@ def share(results: dict, min_size: int = 1, given=()) -> tuple[list[tuple[E.Symb
     def rewrite(node: E.Expr) -> E.Expr:
         if node in replaced:
             return replaced[node]
-        new = parts.written_with(node, rewrite)
-        if new is None:
-            new = node.map_children(rewrite) if node.children() else node
+        kids = node.children()
+        new = node.map_children(lambda k: rewrite(k)) if kids else node
         big = min_size <= 1 or (weight(new) >= min_size and not E.is_scalar(new))
-        if node in named:
-            definitions.append((named[node], new))
-            new = named[node]
-        elif count.get(node, 0) >= 2 and _worth_naming(new) and big:
+        if count.get(node, 0) >= 2 and _worth_naming(new) and big:
             symbol = fresh(node)
             definitions.append((symbol, new))
             new = symbol
         replaced[node] = new
         return new
 
-    rewritten = {label: rewrite(e) for label, e in results.items()}
-    rank = {symbol: i for i, symbol in enumerate(named.values())}
-    return _given_first(definitions, rank), rewritten
+    return definitions, [rewrite(e) for e in roots]
 
 
 class _Parts:
@@ -117,8 +149,8 @@ class _Parts:
     the factors of a longer product (a run of them): the smart constructors flatten ``H1 + t``
     into one sum and ``W2 (W1 x)`` into one product, where no node is H1 or ``W1 x`` any more."""
 
-    def __init__(self, named: dict):
-        by_size = sorted(named, key=lambda e: -len(e.children()))
+    def __init__(self, given: list[E.Expr]):
+        by_size = sorted(given, key=lambda e: -len(e.children()))
         self.sums = [e for e in by_size if isinstance(e, E.Add)]
         self.products = [e for e in by_size if isinstance(e, E.MatMul)]
 
