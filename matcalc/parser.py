@@ -572,12 +572,13 @@ def _open_groups(text: str, stop: int) -> list[Token]:
 def _possible(expected, groups: list[Token]) -> set[str]:
     """LALR merges the look-aheads of alike states, so lark may offer ')' with no '(' open: of the
     endings, keep only those of the innermost group (',' only inside a call, ';' outside every
-    group).  A line break is never named: where one would separate, ';' does as well."""
+    group).  A line break is never named, since ';' does as well, nor '=', which only the first
+    name of a statement takes."""
     if not groups:
         fitting = {"$END", "SEMICOLON"}
     else:
         fitting = {CLOSER[groups[-1].type], "COMMA"} if groups[-1].type == "CALL" else {CLOSER[groups[-1].type]}
-    return set(expected) - ((CLOSING | SEPARATORS | {"COMMA", "$END"}) - fitting)
+    return set(expected) - ((CLOSING | SEPARATORS | {"COMMA", "$END"}) - fitting) - {"EQUAL"}
 
 
 def _listing(expected: set[str]) -> str:

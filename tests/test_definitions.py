@@ -1,6 +1,8 @@
 """Definitions in the input: ``NAME = expression`` statements before the function."""
 
+import re
 import time
+from pathlib import Path
 
 import pytest
 
@@ -280,3 +282,9 @@ def test_a_single_line_error_keeps_its_columns_only():
     err = error("x + * y")
     assert err.cause == "unexpected '*' at column 5; expected an expression"
     assert err.line == 1
+
+
+def test_the_readme_example_is_the_inline_network():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = re.search(r"\*\*Definitions\.\*\*.*?```\n(.*?)```", readme, flags=re.S).group(1)
+    assert parse(block) == parse(NETWORK_INLINE)
