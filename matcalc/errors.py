@@ -9,7 +9,8 @@ class ParseError(MatcalcError):
     """The text is not an expression: the message names the column (and the line, in a text of
     several) and shows that line with a caret under the column."""
 
-    def __init__(self, message: str, text: str = "", column: int | None = None, line: int = 1):
+    def __init__(self, message: str, text: str = "", column: int | None = None, line: int | None = 1):
+        line = line or 1
         self.cause = message
         self.column = column
         self.line = line if column is not None else None

@@ -450,10 +450,8 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
 def _function_dims_first(ctx: _Context, function: E.Expr) -> list[DimVar]:
     """The sizes in order of appearance, those of the function before those only unused
     definitions have, so that a definition left unused does not rename the function's sizes."""
-    placeholders = (d for node in E.nodes(function) if not node.children()
-                    for field, value in zip(node.fields, node.key(), strict=True)
-                    for d in (value if field == "dims" else (value,) if field == "n" else ()))
-    used = {ctx.unifier.find(d) for d in placeholders if isinstance(d, DimVar)}
+    used = {ctx.unifier.find(d) for node in E.nodes(function) if not node.children()
+            for d in node.shape if isinstance(d, DimVar)}  # a leaf's shape is made of its sizes
     return sorted(ctx.dims, key=lambda d: ctx.unifier.find(d) not in used)
 
 
@@ -496,7 +494,7 @@ def _syntax_error(err: UnexpectedInput, text: str) -> ParseError:
         return _error(f"unexpected character {char!r} {_at(err)}{hint}", err)
     if isinstance(err, UnexpectedToken):
         return _token_error(err, text)
-    return ParseError(str(err).splitlines()[0], text, getattr(err, "column", None), getattr(err, "line", None))
+    return ParseError(str(err).splitlines()[0], text, getattr(err, "column", None), getattr(err, "line", 1))
 
 
 def _token_error(err: UnexpectedToken, text: str) -> ParseError:
@@ -510,7 +508,7 @@ def _token_error(err: UnexpectedToken, text: str) -> ParseError:
     if cause is None and (token.type in CLOSING | {"$END"} or token.type in SEPARATORS and groups):
         cause = _closing_cause(token, groups, expected, where)
     if cause is None:
-        cause = f"unexpected {token.value!r} {_at(where)}" + (f"; expected {_listing(expected)}" if expected else "")
+        cause = f"unexpected {_shown(token)} {_at(where)}" + (f"; expected {_listing(expected)}" if expected else "")
     return _error(cause, where)
 
 
