@@ -2,10 +2,14 @@
 
 Backprop reads this way: ``Z1 = X W1 + b1^T``, ``H1 = sigmoid(Z1)``, then each gradient in
 terms of them, so the output of an L-layer net grows linearly in L instead of repeating
-the forward pass inside every gradient.
+the forward pass inside every gradient.  Names the user defined in the input are used first,
+wherever their expressions occur.
 """
 
 from __future__ import annotations
+
+import heapq
+from collections import Counter
 
 from . import expr as E
 from .shapes import is_one
@@ -50,29 +54,88 @@ def _references(roots) -> dict:
     return count
 
 
-def share(results: dict, min_size: int = 1) -> tuple[list[tuple[E.Symbol, E.Expr]], dict]:
+def symbol_for(name: str, e: E.Expr) -> E.Symbol:
+    """A name standing for ``e``: of its shape, a matrix unless one of its sizes is 1."""
+    matrix = not (is_one(e.shape[0]) or is_one(e.shape[1]))
+    kind = "matrix" if matrix else ("scalar" if E.is_scalar(e) else "vector")
+    return E.Symbol(name, kind, e.shape)
+
+
+def share(results: dict, min_size: int = 1, given=()) -> tuple[list[tuple[E.Symbol, E.Expr]], dict]:
     """Definitions ``[(name, value)]`` in dependency order, and the results written with them.
     A subexpression is named when it is referred to from two places or more and has at
     least ``min_size`` distinct nodes once its own parts are named (above 1, scalars are
-    left written out: they are short, and naming them hides the function being derived)."""
+    left written out: they are short, and naming them hides the function being derived).
+
+    ``given`` holds names chosen by the user, ``[(name, expression)]`` (a parsed text's
+    definitions): each expression is written with its name wherever it occurs in the results,
+    also transposed and as a part of a longer sum or product (the ``H1 + tanh(W2 H1)`` of a
+    sum holding H1's terms), and is defined whether or not it occurs twice; a given name for
+    a bare variable, number, ``I`` or ``ones`` is not used.  The automatic names Z1, z1, ...
+    are then found in what remains, and avoid the given names; these come first among the
+    definitions where their dependencies allow."""
+    given = list(given)
+    taken = {s.name for e in results.values() for s in e.free if isinstance(s, E.Symbol)}
+    clashes = sorted(taken & {name for name, _ in given})
+    if clashes:
+        raise ValueError(f"given names that are variables of the results: {', '.join(clashes)}")
+    taken |= {name for name, _ in given}
+    labels = list(results)
+    chosen, roots = _with_given_names([results[label] for label in labels], given)
+    automatic, roots = _with_automatic_names([*roots, *(value for _, value in chosen)], min_size, taken)
+    chosen = [(symbol, value) for (symbol, _), value in zip(chosen, roots[len(labels):], strict=True)]
+    rank = {symbol: i for i, (symbol, _) in enumerate(chosen)}
+    return _given_first(automatic + chosen, rank), dict(zip(labels, roots[:len(labels)], strict=True))
+
+
+def _with_given_names(roots: list[E.Expr], given) -> tuple[list[tuple[E.Symbol, E.Expr]], list[E.Expr]]:
+    """The definitions of the given names that the roots use, and the roots written with them."""
+    named: dict[E.Expr, E.Symbol] = {}
+    for name, e in given:
+        if not isinstance(e, _LEAVES):
+            named.setdefault(e, symbol_for(name, e))
+    # transposes move inwards, so the transpose of a given product is its factors reversed, transposed
+    transposed = {t: e for e in named if (t := E.transpose(e)) != e and t not in named}
+    parts = _Parts([*named, *transposed])
+    definitions: list[tuple[E.Symbol, E.Expr]] = []
+    replaced: dict = {}
+
+    def rewrite(node: E.Expr) -> E.Expr:
+        if node in replaced:
+            return replaced[node]
+        if node in transposed:
+            new = E.transpose(rewrite(transposed[node]))
+        else:
+            new = parts.written_with(node, rewrite)
+            if new is None:
+                new = node.map_children(rewrite) if node.children() else node
+            if node in named:
+                definitions.append((named[node], new))
+                new = named[node]
+        replaced[node] = new
+        return new
+
+    rewritten = [rewrite(e) for e in roots] if named else roots
+    return definitions, rewritten
+
+
+def _with_automatic_names(roots: list[E.Expr], min_size: int, taken: set) -> tuple[list, list[E.Expr]]:
+    """Names for what the roots share (see ``share``), and the roots written with them."""
     from .simplify import weight
 
-    count = _references(list(results.values()))
-    taken = {s.name for e in results.values() for s in e.free if isinstance(s, E.Symbol)}
+    count = _references(roots)
     definitions: list[tuple[E.Symbol, E.Expr]] = []
     replaced: dict = {}
     counters = {"Z": 0, "z": 0}
 
     def fresh(e: E.Expr) -> E.Symbol:
-        matrix = not (is_one(e.shape[0]) or is_one(e.shape[1]))
-        prefix = "Z" if matrix else "z"
+        prefix = "z" if is_one(e.shape[0]) or is_one(e.shape[1]) else "Z"
         while True:
             counters[prefix] += 1
             name = f"{prefix}{counters[prefix]}"
             if name not in taken:
                 taken.add(name)
-                kind = "matrix" if matrix else ("scalar" if E.is_scalar(e) else "vector")
-                return E.Symbol(name, kind, e.shape)
+                return symbol_for(name, e)
 
     def rewrite(node: E.Expr) -> E.Expr:
         if node in replaced:
@@ -87,5 +150,88 @@ def share(results: dict, min_size: int = 1) -> tuple[list[tuple[E.Symbol, E.Expr
         replaced[node] = new
         return new
 
-    rewritten = {label: rewrite(e) for label, e in results.items()}
-    return definitions, rewritten
+    return definitions, [rewrite(e) for e in roots]
+
+
+class _Parts:
+    """The given sums and products, to find among the terms of a longer sum (any of them) or
+    the factors of a longer product (a run of them): the smart constructors flatten ``H1 + t``
+    into one sum and ``W2 (W1 x)`` into one product, where no node is H1 or ``W1 x`` any more."""
+
+    def __init__(self, given: list[E.Expr]):
+        by_size = sorted(given, key=lambda e: -len(e.children()))
+        self.sums = [e for e in by_size if isinstance(e, E.Add)]
+        self.products = [e for e in by_size if isinstance(e, E.MatMul)]
+
+    def written_with(self, node: E.Expr, rewrite) -> E.Expr | None:
+        """``node`` with its children rewritten and the given parts it holds named, longest
+        first; None when it holds none."""
+        if isinstance(node, E.Add) and self.sums:
+            return self._in_sum(node, rewrite)
+        if isinstance(node, E.MatMul) and self.products:
+            return self._in_product(node, rewrite)
+        return None
+
+    def _in_sum(self, node: E.Add, rewrite) -> E.Expr | None:
+        rest, found = Counter(node.terms), []
+        for part in self.sums:
+            wanted = Counter(part.terms)
+            if part != node and not wanted - rest:
+                rest -= wanted
+                found.append(part)
+        if not found:
+            return None
+        kept = []
+        for t in node.terms:  # the terms no part took, in their order
+            if rest[t] > 0:
+                rest[t] -= 1
+                kept.append(t)
+        return _joined(E.Add, [rewrite(t) for t in found + kept])
+
+    def _in_product(self, node: E.MatMul, rewrite) -> E.Expr | None:
+        factors, changed = list(node.factors), False
+        for part in self.products:
+            run, i = len(part.factors), 0
+            while part != node and i + run <= len(factors):
+                if tuple(factors[i:i + run]) == part.factors:
+                    factors[i:i + run] = [part]
+                    changed = True
+                i += 1
+        if not changed:
+            return None
+        return _joined(E.MatMul, [rewrite(f) for f in factors])
+
+
+def _joined(kind, children: list[E.Expr]) -> E.Expr:
+    """The sum or product of ``children``, or the one child; built as it stands, since each
+    child has the shape its place in the original node gave it."""
+    return children[0] if len(children) == 1 else kind(tuple(children))
+
+
+def _given_first(definitions: list[tuple[E.Symbol, E.Expr]], rank: dict) -> list[tuple[E.Symbol, E.Expr]]:
+    """The definitions in dependency order, each given name as early as what it uses allows,
+    in the order given; the automatic names keep their order (the order they were made in,
+    which puts what each uses before it)."""
+    made = {symbol: i for i, (symbol, _) in enumerate(definitions)}
+    uses = {symbol: {s for s in value.free if s in made} for symbol, value in definitions}
+    users: dict = {}
+    for symbol, used in uses.items():
+        for s in used:
+            users.setdefault(s, []).append(symbol)
+
+    def priority(symbol):
+        return (0, rank[symbol]) if symbol in rank else (1, made[symbol])
+
+    waiting = {symbol: len(used) for symbol, used in uses.items()}
+    ready = [(priority(s), made[s]) for s, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, i = heapq.heappop(ready)
+        symbol, value = definitions[i]
+        order.append((symbol, value))
+        for user in users.get(symbol, ()):
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                heapq.heappush(ready, (priority(user), made[user]))
+    return order

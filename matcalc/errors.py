@@ -6,13 +6,18 @@ class MatcalcError(Exception):
 
 
 class ParseError(MatcalcError):
-    """The text is not an expression: the message names the column and shows a caret."""
+    """The text is not an expression: the message names the column (and the line, in a text of
+    several) and shows that line with a caret under the column."""
 
-    def __init__(self, message: str, text: str = "", column: int | None = None):
+    def __init__(self, message: str, text: str = "", column: int | None = None, line: int | None = 1):
+        line = line or 1
         self.cause = message
         self.column = column
-        if column is not None and text and "\n" not in text and len(text) <= 200:
-            message = f"{message}\n  {text}\n  {' ' * (column - 1)}^"
+        self.line = line if column is not None else None
+        lines = text.split("\n")
+        shown = lines[line - 1].rstrip("\r") if column is not None and 1 <= line <= len(lines) else ""
+        if shown and len(shown) <= 200:
+            message = f"{message}\n  {shown}\n  {' ' * (column - 1)}^"
         super().__init__(message)
 
 

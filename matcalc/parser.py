@@ -3,6 +3,10 @@
 The builder runs inside the LALR parser (lark's ``transformer=`` option), so no recursion
 depends on the input's length; nesting depth is capped with a clear message instead.
 Sizes are unified while the tree is built and named (n, m, p, ...) at the end.
+
+A text may define names before its function (``H = tanh(W x); sum(H)``).  A defined name
+stands for the very node its definition built, so the function is a DAG: a residual stack
+of depth k has O(k) distinct nodes, not 2^k.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache, partial
 
@@ -46,15 +51,19 @@ OPERAND_END = {"NAME", "NUMBER", "RPAR", "RBRACE", "QUOTE", "NORM_CLOSE", "NORM_
 # Terminals that are not literals, and those the post-lexer makes, in words; literals are shown quoted.
 DESCRIPTIONS = {
     "NAME": "a name", "NUMBER": "a number", "NORM_SUB": "a norm subscript", "FUNC": "a function",
-    "NORM_CLOSE": "closing '||'", "$END": "the end of the input",
+    "NORM_CLOSE": "closing '||'", "NEWLINE": "a line break", "$END": "the end of the input",
 }
+SEPARATORS = {"SEMICOLON", "NEWLINE"}  # between statements; the post-lexer keeps only the line breaks that separate
+RESERVED_MEANING = {"I": "the identity matrix", "ones": "the all-ones vector"}
 # What closes each open group; CALL is the '(' of a function call, the only group that takes ','.
 CLOSER = {"LPAR": "RPAR", "CALL": "RPAR", "LBRACE": "RBRACE", "NORM_OPEN": "NORM_CLOSE"}
 CLOSING = set(CLOSER.values())
 
 
 class _Context:
-    """What one parse knows: declared kinds, the symbols made so far, the size unifier."""
+    """What one parse knows: declared kinds, the symbols made so far, the size unifier, and the
+    definitions: where each name is defined (found by the post-lexer before parsing), the
+    values of those read so far, and which statement refers to which defined name."""
 
     def __init__(self, declare: dict[str, str]):
         self.declare = declare
@@ -62,6 +71,9 @@ class _Context:
         self.unifier = Unifier()
         self.dims: list[DimVar] = []
         self.labels = fresh_labels()
+        self.defined_at: dict[str, Token] = {}
+        self.values: dict[str, E.Expr] = {}
+        self.references: list[tuple[int, str]] = []  # (statement, name); statement k follows k definitions
 
     def dim(self) -> DimVar:
         d = DimVar(next(self.labels))
@@ -78,21 +90,77 @@ class _Context:
             self.symbols[name] = E.Symbol(name, kind, kinds.kind_of(kind).dims(self.dim))
         return self.symbols[name]
 
+    def value_of(self, tok: Token) -> E.Expr:
+        """What a name stands for: a definition read before it, or else a variable.  Every
+        statement before the one being read is a definition, so their count numbers it."""
+        name = str(tok)
+        if name in self.values:
+            self.references.append((len(self.values), name))
+            return self.values[name]
+        site = self.defined_at.get(name)
+        if site is not None:
+            # a site before the use whose definition is not complete is the use's own statement
+            if site.start_pos < tok.start_pos:
+                raise _error(f"{name} is used in its own definition {_at(tok)}: a definition can use only names "
+                             "defined before it (so definitions cannot form a cycle)", tok)
+            raise _error(f"{name} is used {_at(tok)} before its definition {_at(site)}: a name must be defined before "
+                         "its first use, and a variable cannot be redefined (so definitions cannot form a cycle)", tok)
+        return self.symbol(name)
+
+    def define(self, tok: Token, value: E.Expr) -> None:
+        name = str(tok)
+        if name in self.values:
+            first = self.defined_at[name]
+            raise _error(f"{name} is defined twice, {_at(first)} and {_at(tok)}: each name is defined once", tok)
+        meaning = ("a function" if name in CALLS else RESERVED_MEANING.get(name)
+                   or (f"a declared variable ({self.declare[name]})" if name in self.declare else None))
+        if meaning:
+            raise _error(f"cannot define {name} {_at(tok)}: it is {meaning}", tok)
+        self.values[name] = value
+
+    def notes(self) -> tuple[str, ...]:
+        """A note for each definition the function does not depend on, directly or through others."""
+        names = list(self.values)
+        uses: dict[int, set[str]] = {}
+        for statement, name in self.references:
+            uses.setdefault(statement, set()).add(name)
+        needed, stack = set(), [len(names)]  # the function is the statement after the definitions
+        while stack:
+            for name in uses.get(stack.pop(), ()):
+                if name not in needed:
+                    needed.add(name)
+                    stack.append(names.index(name))
+        notes = []
+        for name in names:
+            if name in needed:
+                continue
+            users = [names[s] for s, used in sorted(uses.items()) if name in used]
+            notes.append(f"{name} is defined but never used" if not users else
+                         f"{name} is used only by definitions the function does not use ({', '.join(users)})")
+        return tuple(notes)
+
 
 _context: contextvars.ContextVar[_Context] = contextvars.ContextVar("parse_context")
 
 
 class _PostLexer(PostLex):
-    """Splits runs of letters into names, marks function names and the closing bars of norms."""
+    """Splits runs of letters into names, marks function names and the closing bars of norms,
+    keeps the line breaks that separate statements and drops the others."""
 
     always_accept = ()
 
     def process(self, stream):
         ctx, text = _context.get(), _text.get()
         tokens = list(stream)
+        ctx.defined_at = _definition_sites(tokens)
         depth, open_norms, previous = 0, [], None
         for i, tok in enumerate(tokens):
             following = tokens[i + 1] if i + 1 < len(tokens) else None
+            if tok.type == "NEWLINE":
+                if depth == 0 and not open_norms and _ends_statement(previous, _next_line(tokens, i)):
+                    previous = tok
+                    yield tok
+                continue
             if tok.type == "NAME":
                 for piece in self._names(tok, following, ctx, text):
                     yield piece
@@ -103,7 +171,7 @@ class _PostLexer(PostLex):
             if tok.type in ("LPAR", "LBRACE"):
                 depth += 1
                 if depth > MAX_NESTING:
-                    raise ParseError(f"parentheses nest deeper than {MAX_NESTING} levels at column {tok.column}", text, tok.column)
+                    raise _error(f"parentheses nest deeper than {MAX_NESTING} levels {_at(tok)}", tok)
             elif tok.type in ("RPAR", "RBRACE"):
                 depth -= 1
             elif tok.type == "NORM_OPEN":
@@ -113,7 +181,7 @@ class _PostLexer(PostLex):
                 else:
                     open_norms.append(depth)
                     if len(open_norms) > MAX_NESTING:
-                        raise ParseError(f"norms nest deeper than {MAX_NESTING} levels", text, tok.column)
+                        raise _error(f"norms nest deeper than {MAX_NESTING} levels", tok)
             previous = tok
             yield tok
 
@@ -127,17 +195,19 @@ class _PostLexer(PostLex):
         if end > i:
             tok = tokens[i]
             run = text[tok.start_pos:tokens[end].end_pos]
-            raise ParseError(f"malformed number '{run}' at column {tok.column}", text, tok.column)
+            raise _error(f"malformed number '{run}' {_at(tok)}", tok)
 
     @staticmethod
     def _names(tok, following, ctx, text):
         name = tok.value
+        if following is not None and following.type == "EQUAL":
+            return [tok]  # the name being defined, whole, whatever it is: the builder says if it may be
         if name in CALLS:
             return [Token.new_borrow_pos("FUNC", name, tok)]
-        if name in ctx.declare or name in RESERVED or LETTER_PIECE.fullmatch(name):
+        if name in ctx.defined_at or name in ctx.declare or name in RESERVED or LETTER_PIECE.fullmatch(name):
             return [tok]
         if following is not None and following.type == "LPAR" and name.isalpha() and name.islower():
-            raise ParseError(f"unknown function '{name}' at column {tok.column}", text, tok.column)
+            raise _error(f"unknown function '{name}' {_at(tok)}", tok)
         pieces = []
         for m in LETTER_PIECE.finditer(name):
             piece = Token("NAME", m.group(0), start_pos=tok.start_pos + m.start(), line=tok.line,
@@ -150,13 +220,55 @@ class _PostLexer(PostLex):
 _text: contextvars.ContextVar[str] = contextvars.ContextVar("parse_text", default="")
 
 
+def _definition_sites(tokens) -> dict[str, Token]:
+    """Where each name is first defined: a name followed by '='.  The grammar allows '=' only
+    after the name that begins a statement, so in a text that parses these are its definitions;
+    the post-lexer keeps these names whole wherever they stand."""
+    sites: dict[str, Token] = {}
+    for tok, following in zip(tokens, tokens[1:]):
+        if tok.type == "NAME" and following.type == "EQUAL":
+            sites.setdefault(tok.value, tok)
+    return sites
+
+
+def _next_line(tokens, i: int):
+    """The first token after the line break at ``i`` and any blank lines, None at the end."""
+    for tok in tokens[i + 1:]:
+        if tok.type != "NEWLINE":
+            return tok
+    return None
+
+
+def _ends_statement(previous, following) -> bool:
+    """Whether a line break (outside brackets and norms) separates statements: it follows an
+    operand and the next line begins something new, not with an operator continuing this one."""
+    return (previous is not None and previous.type in OPERAND_END
+            and following is not None and following.type not in _continuing())
+
+
+def _at(where) -> str:
+    """Where a token stands, in words: its column, and its line when the text has several."""
+    several = "\n" in _text.get().rstrip()
+    return f"at line {where.line}, column {where.column}" if several else f"at column {where.column}"
+
+
+def _error(cause: str, where) -> ParseError:
+    return ParseError(cause, _text.get(), where.column, where.line)
+
+
+def _position(text: str, pos: int) -> Token:
+    """A token with the line and column of position ``pos`` of ``text``: where the text ends."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    return Token("$END", "", start_pos=pos, line=text.count("\n", 0, pos) + 1, column=pos - line_start + 1)
+
+
 def _number(tok) -> Fraction:
     """A literal as an exact fraction; absurd exponents are refused rather than computed."""
     mantissa, _, exponent = str(tok).lower().partition("e")
     # an exponent longer than a sign and the digits of MAX_EXPONENT is out of range unread
     too_long = len(exponent) > len(str(MAX_EXPONENT)) + 1
     if exponent and (too_long or abs(int(exponent)) > MAX_EXPONENT) or len(mantissa) > MAX_EXPONENT:
-        raise ParseError(f"the number {str(tok)[:20]} is out of range at column {tok.column}", _text.get(), tok.column)
+        raise _error(f"the number {str(tok)[:20]} is out of range {_at(tok)}", tok)
     return Fraction(str(tok))
 
 
@@ -169,11 +281,19 @@ def _exponent_value(e: E.Expr) -> Fraction:
 class _Builder(Transformer):
     """One method per rule alias of the grammar; each calls a smart constructor."""
 
+    def start(self, children):
+        return [c for c in children if isinstance(c, E.Expr)][-1]  # the function; definitions are in the context
+
+    def definition(self, children):
+        name, value = children
+        _context.get().define(name, value)
+        return name
+
     def number(self, children):
         return E.const(_number(children[0]))
 
     def name(self, children):
-        return _context.get().symbol(str(children[0]))
+        return _context.get().value_of(children[0])
 
     def add(self, c):
         return E.add(c[0], c[1])
@@ -208,7 +328,7 @@ class _Builder(Transformer):
     @staticmethod
     def _letter_exponent(tok, meaning):
         if str(tok) != "T":
-            raise ParseError(f"unknown exponent '^{tok}' at column {tok.column}: use ^T, ^-T, ^-1 or a number", _text.get(), tok.column)
+            raise _error(f"unknown exponent '^{tok}' {_at(tok)}: use ^T, ^-T, ^-1 or a number", tok)
         return meaning
 
     def exponent_number(self, c):
@@ -237,7 +357,7 @@ class _Builder(Transformer):
     def call(self, c):
         fn, args = str(c[0]), c[1:]
         if len(args) != ARITY.get(fn, 1):
-            raise ParseError(f"{fn} takes {ARITY.get(fn, 1)} argument(s), got {len(args)}", _text.get(), c[0].column)
+            raise _error(f"{fn} takes {ARITY.get(fn, 1)} argument(s), got {len(args)}", c[0])
         return CALLS[fn](*args)
 
     def norm(self, c):
@@ -246,7 +366,7 @@ class _Builder(Transformer):
         if sub:
             which = str(sub[0])[1:]
             if which not in ("2", "F", "fro"):
-                raise ParseError(f"unsupported norm '||.||{sub[0]}': use ||x||, ||x||_2 or ||X||_F", _text.get(), sub[0].column)
+                raise _error(f"unsupported norm '||.||{sub[0]}': use ||x||, ||x||_2 or ||X||_F", sub[0])
             if which == "2" and not E.is_scalar(inner) and not (E.is_one(inner.shape[1]) or E.is_one(inner.shape[0])):
                 raise ParseError("the spectral norm ||X||_2 of a matrix is not supported: use ||X||_F")
         return E.norm(inner)
@@ -279,20 +399,40 @@ def check_declarations(declare: Mapping | None) -> dict[str, str]:
     return declare
 
 
+@dataclass(frozen=True)
+class Program:
+    """A parsed text: the function, with each defined name replaced by its expression; the
+    definitions ``(name, value)`` in the text's order, each value substituted alike (the same
+    nodes as in the function); and notes on definitions the function does not use."""
+
+    function: E.Expr
+    definitions: tuple[tuple[str, E.Expr], ...] = ()
+    notes: tuple[str, ...] = ()
+
+
 def parse(text: str, declare: dict | None = None) -> E.Expr:
-    """Parse ``text`` into an expression whose sizes are named n, m, p, ... in order of appearance."""
+    """Parse ``text`` into an expression whose sizes are named n, m, p, ... in order of appearance;
+    names the text defines are replaced by their expressions."""
+    return parse_program(text, declare).function
+
+
+def parse_program(text: str, declare: dict | None = None) -> Program:
+    """Parse ``text``, definitions ``NAME = expression`` separated by ';' or line breaks, then the
+    function: the function, the definitions and the notes on the unused ones."""
     if not isinstance(text, str):
         raise ParseError(f"an expression must be a string, got {type(text).__name__}")
     if len(text) > MAX_INPUT:
         raise ParseError(f"the expression is {len(text)} characters long; the limit is {MAX_INPUT}")
-    if not text.strip():
+    if not text.strip(" \t\f\r\n;"):
         raise ParseError("empty expression")
     ctx = _Context(check_declarations(declare))
     ctx_token, text_token = _context.set(ctx), _text.set(text)
     try:
         with unifying(ctx.unifier), recursion_room():
-            tree = _lark().parse(text)
-            final_size = ctx.unifier.final_sizes(ctx.dims)
+            function = _lark().parse(text)
+            notes = ctx.notes()
+            dims = _function_dims_first(ctx, function) if notes else ctx.dims
+            final_size = ctx.unifier.final_sizes(dims)
     except UnexpectedInput as err:
         raise _syntax_error(err, text) from None
     except RecursionError:
@@ -301,17 +441,27 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
         _context.reset(ctx_token)
         _text.reset(text_token)
     with recursion_room():
-        return _with_names(tree, final_size)
+        function, *values = _with_names([function, *ctx.values.values()], final_size)
+    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes)
 
 
-def _with_names(e: E.Expr, final_size) -> E.Expr:
-    """Rebuild the tree with each size placeholder replaced by its name (``final_size`` maps a
-    dimension to what it is once named, a product to a product of names).  Where the tree holds
-    an ``I``, ``ones`` or ``0`` (each made with a size of its own), inner nodes are built again
-    through the smart constructors: parts that only the unified sizes make equal (the two
-    ``ones`` of ``diag(x + ones) .* diag(x + ones)``) are collected now."""
+def _function_dims_first(ctx: _Context, function: E.Expr) -> list[DimVar]:
+    """The sizes in order of appearance, those of the function before those only unused
+    definitions have, so that a definition left unused does not rename the function's sizes."""
+    used = {ctx.unifier.find(d) for node in E.nodes(function) if not node.children()
+            for d in node.shape if isinstance(d, DimVar)}  # a leaf's shape is made of its sizes
+    return sorted(ctx.dims, key=lambda d: ctx.unifier.find(d) not in used)
+
+
+def _with_names(roots: list[E.Expr], final_size) -> list[E.Expr]:
+    """Rebuild the trees with each size placeholder replaced by its name (``final_size`` maps a
+    dimension to what it is once named, a product to a product of names), a node shared by
+    several roots once.  Where a tree holds an ``I``, ``ones`` or ``0`` (each made with a size of
+    its own), inner nodes are built again through the smart constructors: parts that only the
+    unified sizes make equal (the two ``ones`` of ``diag(x + ones) .* diag(x + ones)``) are
+    collected now."""
     memo: dict = {}
-    if any(isinstance(node, (E.Identity, E.Ones, E.Zero)) for node in E.nodes(e)):
+    if any(isinstance(node, (E.Identity, E.Ones, E.Zero)) for root in roots for node in E.nodes(root)):
         build = E.rebuild
     else:  # symbols share their sizes already: the same tree with the names
         def build(node, kids):
@@ -330,45 +480,69 @@ def _with_names(e: E.Expr, final_size) -> E.Expr:
         memo[node] = out
         return out
 
-    return walk(e)
+    return [walk(root) for root in roots]
 
 
 def _syntax_error(err: UnexpectedInput, text: str) -> ParseError:
-    column = getattr(err, "column", None)
     if isinstance(err, UnexpectedCharacters):
         char = text[err.pos_in_stream]
         hint = ": write ||x|| for a norm and abs(x) for an absolute value" if char == "|" else ""
-        return ParseError(f"unexpected character {char!r} at column {column}{hint}", text, column)
+        return _error(f"unexpected character {char!r} {_at(err)}{hint}", err)
     if isinstance(err, UnexpectedToken):
         return _token_error(err, text)
-    return ParseError(str(err).splitlines()[0], text, column)
+    return ParseError(str(err).splitlines()[0], text, getattr(err, "column", None), getattr(err, "line", 1))
 
 
 def _token_error(err: UnexpectedToken, text: str) -> ParseError:
     """A token the grammar does not allow where it stands, explained by the groups still open there."""
     token = err.token
     at_end = token.type == "$END"
-    column = len(text.rstrip()) + 1 if at_end else err.column
+    where = _position(text, len(text.rstrip())) if at_end else token
     groups = _open_groups(text, len(text) if at_end else token.start_pos)
     expected = _possible(err.expected, groups)
-    cause = _closing_cause(token, groups, expected, column) if token.type in CLOSING | {"$END"} else None
+    cause = _statement_cause(token, groups, err.expected, where, text)
+    if cause is None and (token.type in CLOSING | {"$END"} or token.type in SEPARATORS and groups):
+        cause = _closing_cause(token, groups, expected, where)
     if cause is None:
-        cause = f"unexpected {token.value!r} at column {column}" + (f"; expected {_listing(expected)}" if expected else "")
-    return ParseError(cause, text, column)
+        cause = f"unexpected {_shown(token)} {_at(where)}" + (f"; expected {_listing(expected)}" if expected else "")
+    return _error(cause, where)
 
 
-def _closing_cause(token: Token, groups: list[Token], expected: set[str], column: int) -> str | None:
-    """A closing bracket or bar, or the end, where it does not fit: it closes nothing, or closes an
-    outer group while an inner one is open, or comes before its own group is complete."""
+def _statement_cause(token: Token, groups: list[Token], expected, where, text: str) -> str | None:
+    """A token that breaks the order of statements: an '=' that does not follow a statement's first
+    name, a text ending with a definition, or an expression after a statement that was not one.
+    ``expected`` is lark's own set: the look-aheads tell where only a definition could end."""
+    if token.type == "EQUAL":
+        return (f"unexpected '=' {_at(where)}: a definition is one name, '=' and an expression, "
+                "at the start of a statement")
+    if groups:
+        return None
+    before = text[:where.start_pos].rstrip(" \t\f\r")
+    if token.type == "$END" and ("SEMICOLON" in expected or before.endswith(";")):
+        return f"the text ends with a definition {_at(where)}: the last statement must be the function, an expression"
+    if token.type in _expression_start() and set(expected) <= {"SEMICOLON", "NEWLINE", "$END"} and before[-1:] in (";", "\n"):
+        hint = "; a product written by juxtaposition cannot go on to the next line: write '*'" if before.endswith("\n") else ""
+        return (f"unexpected {token.value!r} {_at(where)}: only the last statement is an expression, those before "
+                f"it must be definitions NAME = expression{hint}")
+    return None
+
+
+def _closing_cause(token: Token, groups: list[Token], expected: set[str], where) -> str | None:
+    """A closing bracket or bar, a separator or the end, where it does not fit: it closes nothing, or
+    closes an outer group while an inner one is open, or comes before its own group is complete."""
     at_end = token.type == "$END"
     if at_end and not (groups and CLOSER[groups[-1].type] in expected):  # the text may just stop short
-        return f"the expression ends too early at column {column}"
+        return f"the expression ends too early {_at(where)}"
     if not groups:
-        return f"unmatched {token.value!r} at column {column}"
-    inner, before = groups[-1], f"at column {column}" if at_end else f"before {token.value!r} at column {column}"
+        return f"unmatched {token.value!r} {_at(where)}"
+    inner, before = groups[-1], _at(where) if at_end else f"before {_shown(token)} {_at(where)}"
     if token.type == CLOSER[inner.type]:
         return f"expected {_listing(expected)} {before}" if expected else None
-    return f"missing {_describe(CLOSER[inner.type])} {before}, for the {inner.value!r} at column {inner.column}"
+    return f"missing {_describe(CLOSER[inner.type])} {before}, for the {inner.value!r} {_at(inner)}"
+
+
+def _shown(token: Token) -> str:
+    return _describe("NEWLINE") if token.type == "NEWLINE" else repr(token.value)
 
 
 def _open_groups(text: str, stop: int) -> list[Token]:
@@ -391,12 +565,14 @@ def _open_groups(text: str, stop: int) -> list[Token]:
 
 def _possible(expected, groups: list[Token]) -> set[str]:
     """LALR merges the look-aheads of alike states, so lark may offer ')' with no '(' open: of the
-    endings, keep only those of the innermost group (',' only inside a call)."""
+    endings, keep only those of the innermost group (',' only inside a call, ';' outside every
+    group).  A line break is never named, since ';' does as well, nor '=', which only the first
+    name of a statement takes."""
     if not groups:
-        fitting = {"$END"}
+        fitting = {"$END", "SEMICOLON"}
     else:
         fitting = {CLOSER[groups[-1].type], "COMMA"} if groups[-1].type == "CALL" else {CLOSER[groups[-1].type]}
-    return set(expected) - ((CLOSING | {"COMMA", "$END"}) - fitting)
+    return set(expected) - ((CLOSING | SEPARATORS | {"COMMA", "$END"}) - fitting) - {"EQUAL"}
 
 
 def _listing(expected: set[str]) -> str:
@@ -432,6 +608,12 @@ def _expression_start() -> frozenset[str]:
 
 @cache
 def _operators() -> frozenset[str]:
-    """The literal terminals that are neither brackets, bars nor ','."""
+    """The literal terminals that are neither brackets, bars, ',', '=' nor separators."""
     literals = {t.name for t in _lark().terminals if isinstance(t.pattern, PatternStr)}
-    return frozenset(literals - set(CLOSER) - CLOSING - {"COMMA"})
+    return frozenset(literals - set(CLOSER) - CLOSING - SEPARATORS - {"COMMA", "EQUAL"})
+
+
+@cache
+def _continuing() -> frozenset[str]:
+    """What a line that goes on with the previous one begins with: an operator or '='."""
+    return _operators() | {"EQUAL"}

@@ -51,7 +51,7 @@ def check_caret(err: ParseError, text: str, column: int):
     [
         ("x + * y", 5, "unexpected '*'"),
         ("x @ y", 3, "unexpected character '@'"),
-        ("x^T A x;", 8, "unexpected character ';'"),
+        ("x^T A x:", 8, "unexpected character ':'"),
         ("x | y", 3, "unexpected character '|'"),
         ("|x|", 1, "unexpected character '|'"),
         ("x . y", 3, "unexpected character '.'"),

@@ -31,7 +31,7 @@ FUNCTIONS = ["exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", 
 TOKENS = (["x", "y", "A", "B", "S", "W", "X", "I", "ones", "theta", "mu", "b_2", "W1", "T", "K", "d", "e", "E",
            "0", "1", "2", "3", "64", "0.5", ".5", "1e3", "1e-3", "1e400", "300",
            "(", ")", "{", "}", "||", "|", "||_F", "||_2", "_F", "_", "^", "^T", "^-1", "^-T", "'", ".*", "./", ".^",
-           "+", "-", "*", "/", ",", ".", " ", "  ", "\t", "\n", "λ", "∑", "é", "\u200b", "\x00", "𝑥", "\ufeff"]
+           "+", "-", "*", "/", ",", ".", " ", "  ", "\t", "\n", "\r\n", ";", "=", "H =", "G =", "λ", "∑", "é", "\u200b", "\x00", "𝑥", "\ufeff"]
           + FUNCTIONS + [f + "(" for f in FUNCTIONS])
 NUMBER_TOKENS = ["0", "1", "2", "9", "64", "300", "0.5", "1e300", "x", "^", "^-", "(", ")", "+", "-", "*", "/", ".^"]
 
@@ -139,6 +139,12 @@ number_towers = st.one_of(
     st.lists(st.sampled_from(NUMBER_TOKENS), min_size=1, max_size=16).map("".join),
     # powers of powers: 2^64^64 is (2^64)^64, folded to an exact number by the parser
     st.lists(st.sampled_from(["2", "3", "9", "10", "64", "0.5", "x", "(x^T x)"]), min_size=1, max_size=8).map("^".join))
+# texts of several statements: definitions of a few names (some that may not be defined) over
+# random token sequences, separated by ';' or line breaks, the last statement anything
+definitions = st.tuples(st.sampled_from(["H", "G", "FC", "h2", "x", "A", "I", "ones", "exp", "T"]), token_sequences)
+programs = st.tuples(st.lists(definitions, max_size=4), token_sequences,
+                     st.lists(st.sampled_from([";", "\n", "; ", "\n\n", ";\n"]), min_size=5, max_size=5)).map(
+    lambda p: "".join(f"{name} = {body}{sep}" for (name, body), sep in zip(p[0], p[2], strict=False)) + p[1])
 mutated = st.one_of(scalar_cases(max_leaves=6), jacobian_cases(max_leaves=4)).flatmap(lambda c: _mutations(c.text))
 
 
@@ -176,6 +182,12 @@ def test_arithmetic_on_numbers(child, text):
 @FUZZ
 @given(text=mutated)
 def test_mutated_expressions(child, text):
+    check(child, text)
+
+
+@FUZZ
+@given(text=programs)
+def test_random_programs(child, text):
     check(child, text)
 
 
