@@ -6,10 +6,11 @@ import numpy as np
 
 from . import codegen, pipeline
 from . import expr as E
+from .cse import printed_length, share
 from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .guard import user_errors
-from .parser import parse
+from .parser import Program, parse_program
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
 from .verify import CheckReport, check_derivative, symbols_of
@@ -22,12 +23,16 @@ class Result:
     """A derivative: its expression, and ways to print, evaluate and check it.
 
     ``of`` is what it is the derivative of: the function for a gradient or a Jacobian,
-    the gradient for a Hessian."""
+    the gradient for a Hessian.  ``definitions`` are the names the text defined,
+    ``[(name, expression)]``, which printouts use (``cse.share``)."""
 
-    def __init__(self, function: E.Expr, variable: E.Symbol, expr: E.Expr, kind: str = "gradient", of=None):
+    def __init__(self, function: E.Expr, variable: E.Symbol, expr: E.Expr, kind: str = "gradient", of=None,
+                 program: Program | None = None):
         self.function, self.variable, self.expr, self.kind = function, variable, expr, kind
         self.of = function if of is None else of
-        self.notes = _notes(of if kind == "hessian" else None)
+        program = program or Program(function)
+        self.definitions = program.definitions
+        self.notes = [*program.notes, *_notes(of if kind == "hessian" else None)]
 
     @property
     def shape(self):
@@ -136,7 +141,19 @@ def _notes(gradient: E.Expr | None) -> list[str]:
             "this Hessian holds only away from those points" for fn in kinks]
 
 
-def _variables(f: E.Expr, wrt) -> list[E.Symbol]:
+def function_text(f: E.Expr, definitions=()) -> str:
+    """The function as text for a message: written with the text's own names where it has them,
+    so that a function that reuses its parts (a residual stack) is not written out in full."""
+    if definitions:
+        _, written = share({"f": f}, min_size=SHORT_MESSAGE, given=definitions)
+        f = written["f"]
+    return to_text(f) if printed_length(f, SHORT_MESSAGE) <= SHORT_MESSAGE else "the function"
+
+
+SHORT_MESSAGE = 300  # characters of a function quoted in a message
+
+
+def _variables(f: E.Expr, wrt, definitions=()) -> list[E.Symbol]:
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     if not names:
         raise DerivativeError("name at least one variable to differentiate with respect to")
@@ -144,19 +161,22 @@ def _variables(f: E.Expr, wrt) -> list[E.Symbol]:
     out = []
     for name in names:
         if name not in symbols:
-            raise DerivativeError(f"{name} does not occur in {to_text(f)}: the derivative with respect to it is zero")
+            raise DerivativeError(f"{name} does not occur in {function_text(f, definitions)}: "
+                                  "the derivative with respect to it is zero")
         out.append(symbols[name])
     return out
 
 
-def _parsed(expr, declare) -> E.Expr:
-    return expr if isinstance(expr, E.Expr) else parse(expr, declare)  # parse refuses what is not text
+def _parsed(expr, declare) -> Program:
+    """The text parsed with its definitions (parse refuses what is not text), or an expression as it is."""
+    return Program(expr) if isinstance(expr, E.Expr) else parse_program(expr, declare)
 
 
-def _require_scalar(f: E.Expr, what: str):
+def _require_scalar(program: Program, what: str):
+    f = program.function
     if not E.is_scalar(f):
         raise DerivativeError(
-            f"f = {to_text(f)} is not a scalar (it is {shape_str(f.shape)}): a {what} needs a scalar function; "
+            f"f = {function_text(f, program.definitions)} is not a scalar (it is {shape_str(f.shape)}): a {what} needs a scalar function; "
             "use jacobian for a vector- or matrix-valued one")
 
 
@@ -167,28 +187,34 @@ def _each(wrt, results: dict):
 @user_errors
 def gradient(expr, wrt, declare: dict | None = None):
     """The gradient of a scalar expression: a Result, or a dict of them when ``wrt`` is a list."""
-    f = _parsed(expr, declare)
-    _require_scalar(f, "gradient")
-    return _each(wrt, {x.name: Result(f, x, g) for x, g in pipeline.gradients(f, _variables(f, wrt)).items()})
+    program = _parsed(expr, declare)
+    _require_scalar(program, "gradient")
+    f = program.function
+    gradients = pipeline.gradients(f, _variables(f, wrt, program.definitions))
+    return _each(wrt, {x.name: Result(f, x, g, program=program) for x, g in gradients.items()})
 
 
 @user_errors
 def jacobian(expr, wrt, declare: dict | None = None):
     """The Jacobian d vec(F) / d vec(X)^T of a vector- or matrix-valued expression."""
-    f = _parsed(expr, declare)
+    program = _parsed(expr, declare)
+    f = program.function
     if E.is_scalar(f):
-        raise DerivativeError(f"f = {to_text(f)} is a scalar: its derivative is a gradient (use gradient / matcalc grad)")
-    return _each(wrt, {x.name: Result(f, x, pipeline.jacobian(f, x), "jacobian") for x in _variables(f, wrt)})
+        raise DerivativeError(f"f = {function_text(f, program.definitions)} is a scalar: its derivative is a gradient "
+                              "(use gradient / matcalc grad)")
+    return _each(wrt, {x.name: Result(f, x, pipeline.jacobian(f, x), "jacobian", program=program)
+                       for x in _variables(f, wrt, program.definitions)})
 
 
 @user_errors
 def hessian(expr, wrt, declare: dict | None = None):
     """The Hessian of a scalar expression from its second differential, d^2 f = dx^T H dx:
     (n, n) for a vector, (mn, mn) in column-major vec order for a matrix."""
-    f = _parsed(expr, declare)
-    _require_scalar(f, "Hessian")
+    program = _parsed(expr, declare)
+    _require_scalar(program, "Hessian")
+    f = program.function
     results = {}
-    for x in _variables(f, wrt):
+    for x in _variables(f, wrt, program.definitions):
         g, h = pipeline.hessian(f, x)
-        results[x.name] = Result(f, x, h, "hessian", of=g)
+        results[x.name] = Result(f, x, h, "hessian", of=g, program=program)
     return _each(wrt, results)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 
 from .api import LABELS, gradient, hessian, jacobian
@@ -97,9 +99,13 @@ def run(argv: list[str]) -> int:
     failed = False
     records = []
     definitions, written = [], {name: r.expr for name, r in results.items()}
-    if not args.json and not args.no_share and sum(printed_length(r.expr, SHARE_ABOVE) for r in results.values()) > SHARE_ABOVE:
-        definitions, written = share(written)
+    given = next(iter(results.values())).definitions  # the names the text defined
+    long = sum(printed_length(r.expr, SHARE_ABOVE) for r in results.values()) > SHARE_ABOVE
+    if not args.json and not args.no_share and (long or given):
+        # short results get only the text's own names; long ones names for what they share too
+        definitions, written = share(written, min_size=1 if long else math.inf, given=given)
     printer = to_latex if args.latex else to_text
+    said: set = set()
     for symbol, value in definitions:
         print(f"{printer(symbol)} = {printer(value)}")
     for name, r in results.items():
@@ -111,7 +117,9 @@ def run(argv: list[str]) -> int:
         label = LABELS[r.kind][1] % printer(r.variable) if args.latex else r.label
         print(f"{label} = {printer(written[name])}")
         for note in r.notes:
-            print(f"note: {note}")
+            if note not in said:  # a note on the text is said once, not for every variable
+                print(f"note: {note}")
+                said.add(note)
         if report is not None:
             print(f"check: {report}")
     if args.json:
@@ -126,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     except MatcalcError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped early (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

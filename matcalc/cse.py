@@ -82,10 +82,36 @@ def share(results: dict, min_size: int = 1, given=()) -> tuple[list[tuple[E.Symb
     taken |= {name for name, _ in given}
     labels = list(results)
     chosen, roots = _with_given_names([results[label] for label in labels], given)
-    automatic, roots = _with_automatic_names([*roots, *(value for _, value in chosen)], min_size, taken)
+    automatic, roots = _with_automatic_names([*roots, *(value for _, value in chosen)], min_size)
     chosen = [(symbol, value) for (symbol, _), value in zip(chosen, roots[len(labels):], strict=True)]
     rank = {symbol: i for i, (symbol, _) in enumerate(chosen)}
-    return _given_first(automatic + chosen, rank), dict(zip(labels, roots[:len(labels)], strict=True))
+    ordered = _given_first(automatic + chosen, rank)
+    ordered, roots = _numbered(ordered, roots[:len(labels)], {s for s, _ in automatic}, taken)
+    return ordered, dict(zip(labels, roots, strict=True))
+
+
+def _numbered(definitions, roots, automatic: set, taken: set):
+    """The automatic names numbered in the order ``definitions`` prints them (z1 before z2),
+    Z for a matrix and z otherwise, none of them ``taken``; everything rewritten with them."""
+    counters = {"Z": 0, "z": 0}
+    new: dict = {}
+    for symbol, _ in definitions:
+        if symbol in automatic:
+            prefix = "z" if is_one(symbol.dims[0]) or is_one(symbol.dims[1]) else "Z"
+            while True:
+                counters[prefix] += 1
+                name = f"{prefix}{counters[prefix]}"
+                if name not in taken:
+                    break
+            new[symbol] = symbol_for(name, symbol)
+    memo: dict = {}
+
+    def renamed(node: E.Expr) -> E.Expr:
+        if node not in memo:
+            memo[node] = new.get(node) or (node.map_children(renamed) if new.keys() & node.free else node)
+        return memo[node]
+
+    return [(renamed(s), renamed(v)) for s, v in definitions], [renamed(r) for r in roots]
 
 
 def _with_given_names(roots: list[E.Expr], given) -> tuple[list[tuple[E.Symbol, E.Expr]], list[E.Expr]]:
@@ -119,23 +145,17 @@ def _with_given_names(roots: list[E.Expr], given) -> tuple[list[tuple[E.Symbol, 
     return definitions, rewritten
 
 
-def _with_automatic_names(roots: list[E.Expr], min_size: int, taken: set) -> tuple[list, list[E.Expr]]:
+def _with_automatic_names(roots: list[E.Expr], min_size: int) -> tuple[list, list[E.Expr]]:
     """Names for what the roots share (see ``share``), and the roots written with them."""
     from .simplify import weight
 
     count = _references(roots)
     definitions: list[tuple[E.Symbol, E.Expr]] = []
     replaced: dict = {}
-    counters = {"Z": 0, "z": 0}
 
     def fresh(e: E.Expr) -> E.Symbol:
-        prefix = "z" if is_one(e.shape[0]) or is_one(e.shape[1]) else "Z"
-        while True:
-            counters[prefix] += 1
-            name = f"{prefix}{counters[prefix]}"
-            if name not in taken:
-                taken.add(name)
-                return symbol_for(name, e)
+        # a placeholder no text can hold; ``_numbered`` names it once the order is known
+        return symbol_for(f"#{len(definitions) + 1}", e)
 
     def rewrite(node: E.Expr) -> E.Expr:
         if node in replaced:

@@ -35,12 +35,13 @@ def derive(expr, wrt: str, declare: dict | None = None, order: int = 1) -> Deriv
     """The derivation of the gradient (order 1) or of the Hessian (order 2) of a scalar expression."""
     if order not in (1, 2):
         raise DerivativeError(f"order must be 1 (gradient) or 2 (Hessian), got {order}")
-    f = _parsed(expr, declare)
-    _require_scalar(f, "derivation")
-    (x,) = _variables(f, [wrt])
+    program = _parsed(expr, declare)
+    _require_scalar(program, "derivation")
+    f = program.function
+    (x,) = _variables(f, [wrt], program.definitions)
     steps = [Step("f", f)]
     if order == 1:
         g = pipeline.gradients(f, [x], steps)[x]
-        return Derivation(f, x, 1, steps, Result(f, x, g))
+        return Derivation(f, x, 1, steps, Result(f, x, g, program=program))
     g, h = pipeline.hessian(f, x, steps)
-    return Derivation(f, x, 2, steps, Result(f, x, h, "hessian", of=g))
+    return Derivation(f, x, 2, steps, Result(f, x, h, "hessian", of=g, program=program))

@@ -8,6 +8,7 @@ so a failure never leaves half a file.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -41,9 +42,11 @@ def shared_steps(d: Derivation) -> tuple[list, list[Step]]:
     """(definitions, steps): long derivations name what their lines share; a line that then
     reads like the one before it is merged into it."""
     exprs = [step.expr for step in d.steps]
-    if max(printed_length(e, SHARE_ABOVE) for e in exprs) <= SHARE_ABOVE:
+    given = d.result.definitions  # the names the text defined
+    long = max(printed_length(e, SHARE_ABOVE) for e in exprs) > SHARE_ABOVE
+    if not (long or given):
         return [], d.steps
-    definitions, written = share(dict(enumerate(exprs)), min_size=SHARED_SIZE)
+    definitions, written = share(dict(enumerate(exprs)), min_size=SHARED_SIZE if long else math.inf, given=given)
     steps: list[Step] = []
     for i, step in enumerate(d.steps):
         e = written[i]
