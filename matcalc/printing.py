@@ -116,14 +116,14 @@ class Printer:
     # -- sums and products
     def _Add(self, e):
         terms = [_parts(t) for t in e.terms]
-        broadcasts = [_broadcast_part(*t) is not None for t in terms]
+        is_broadcast = [_broadcast_part(*t) is not None for t in terms]
         text = ""
         for i, (number, factors, arg) in enumerate(terms):
             negative, unsigned = number < 0, (abs(number), factors, arg)
             # a term the parser would broadcast back: '1' for ones, 'b^T' for 'ones b^T'; only next
             # to a term of the full shape, which is what gives the sum its shape when parsed
             part = _broadcast_part(*unsigned)
-            if part is not None and not all(b for j, b in enumerate(broadcasts) if j != i):
+            if part is not None and not all(b for j, b in enumerate(is_broadcast) if j != i):
                 unsigned = part
             body, prec = self.parts(*unsigned)
             body = self.parens(body) if prec < (MUL if negative else ADD + 1) else body

@@ -13,10 +13,12 @@ normal form where equal things look equal:
   to the leaves, like terms are collected (``A x + A x = 2 A x``), ``S^T = S`` for symmetric
   S, ``tr(a b^T) = b^T a``, ...
 
-Each constructor tries the rows of its tables in order; a row is read like a row of
-``differential.RULES`` (see ``tables``), and ``recording`` lists the rows that fire.  The
-arithmetic of numbers above is plain code, not rows.  Heavier rewriting, which must pay for
-itself in size, lives in ``simplify``.
+Each constructor tries the rows of its tables in order: the first row of a table that applies
+to a node gives the result (``TRACE_IDENTITIES``), while the rows of a ``sequence`` each
+rewrite a list of terms or factors in turn (``SUM_IDENTITIES``).  A row reads like a row of
+``differential.RULES`` (see ``tables``); ``recording`` lists the rows that fire, and
+``TABLES`` every table.  The arithmetic of numbers above is plain code, not rows.  Heavier
+rewriting, which must pay for itself in size, lives in ``simplify``.
 """
 
 from __future__ import annotations
@@ -778,31 +780,9 @@ def inner(a: Expr, b: Expr) -> Expr:
     return trace(mul(transpose(a), b))
 
 
-# Every table of identities, by name: what the normal form knows.
-TABLES = {
-    "SUM_IDENTITIES": SUM_IDENTITIES,
-    "SCALE_IDENTITIES": SCALE_IDENTITIES.rows,
-    "SCALAR_PRODUCT_IDENTITIES": SCALAR_PRODUCT_IDENTITIES,
-    "PRODUCT_FACTOR_IDENTITIES": PRODUCT_FACTOR_IDENTITIES.rows,
-    "PRODUCT_PAIR_IDENTITIES": PRODUCT_PAIR_IDENTITIES.rows,
-    "PRODUCT_CHAIN_IDENTITIES": PRODUCT_CHAIN_IDENTITIES,
-    "TRANSPOSE_IDENTITIES": TRANSPOSE_IDENTITIES.rows,
-    "INVERSE_IDENTITIES": INVERSE_IDENTITIES.rows,
-    "MATRIX_POWER_IDENTITIES": MATRIX_POWER_IDENTITIES.rows,
-    "POWER_IDENTITIES": POWER_IDENTITIES.rows,
-    "HADAMARD_IDENTITIES": HADAMARD_IDENTITIES.rows,
-    "HADAMARD_FACTOR_IDENTITIES": HADAMARD_FACTOR_IDENTITIES,
-    "ELEM_POWER_IDENTITIES": ELEM_POWER_IDENTITIES.rows,
-    "DET_IDENTITIES": DET_IDENTITIES.rows,
-    "LOGDET_IDENTITIES": LOGDET_IDENTITIES.rows,
-    "TRACE_IDENTITIES": TRACE_IDENTITIES.rows,
-    "SUM_ENTRIES_IDENTITIES": SUM_ENTRIES_IDENTITIES.rows,
-    "NORM_IDENTITIES": NORM_IDENTITIES.rows,
-    "DIAG_IDENTITIES": DIAG_IDENTITIES.rows,
-    "KRON_IDENTITIES": KRON_IDENTITIES.rows,
-    "VEC_IDENTITIES": VEC_IDENTITIES.rows,
-    "COMMUTATION_IDENTITIES": COMMUTATION_IDENTITIES.rows,
-}
+# Every table of identities by name, its rows in order: what the normal form knows.  Collected
+# from the names above, so that a new table is listed (and its rows tested) without a second step.
+TABLES = {name: tuple(getattr(rows, "rows", rows)) for name, rows in list(globals().items()) if name.endswith("_IDENTITIES")}
 
 
 def rebuild(node: Expr, kids: list) -> Expr:
