@@ -27,48 +27,49 @@ def _number(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
-def _sign_split(e: E.Expr) -> tuple[bool, E.Expr]:
-    """(True, -e) when e carries a negative number in front."""
-    c, rest = E.split_coefficient(e)
-    if c < 0:
-        return True, E.mul(E.Const(-c), rest) if E.is_scalar(rest) else E.scale(E.Const(-c), rest)
-    return False, e
+def _number_precedence(v: Fraction) -> int:
+    return ATOM if v.denominator == 1 and v >= 0 else (NEG if v.denominator == 1 else MUL)
 
 
-def _fraction_split(coeff: E.Expr) -> tuple[list[E.Expr], list[E.Expr]]:
-    """Scalar factors above and below a fraction bar: ``3 ||x||^-1 -> ([3], [||x||])``."""
-    factors = coeff.factors if E.is_scalar_product(coeff) else (coeff,)
-    top, bottom = [], []
-    for f in factors:
-        if isinstance(f, E.Power) and f.exponent < 0:
-            bottom.append(E.power(f.base, -f.exponent))
-        elif isinstance(f, E.Const) and f.value.denominator != 1 and f.value.numerator == 1:
-            bottom.append(E.Const(Fraction(f.value.denominator)))
-        else:
-            top.append(f)
-    return top, bottom
+def _parts(e: E.Expr) -> tuple[Fraction, tuple, E.Expr | None]:
+    """A term or a coefficient read as (number, other scalar factors, matrix or None), the way
+    ``split_coefficient`` splits it: ``-2 s A -> (-2, (s,), A)``, ``3 -> (3, (), None)``.  The
+    printers show a sign, a fraction or a broadcast from these parts, building nothing."""
+    arg = None
+    if isinstance(e, E.Scale):
+        e, arg = e.coeff, e.arg
+    elif isinstance(e, E.Ones) or not E.is_scalar(e):
+        return Fraction(1), (), e
+    if isinstance(e, E.Const):
+        return e.value, (), arg
+    factors = e.factors if E.is_scalar_product(e) else (e,)
+    if isinstance(factors[0], E.Const):
+        return factors[0].value, factors[1:], arg
+    return Fraction(1), factors, arg
 
 
-def _broadcast_part(term: E.Expr) -> E.Expr | None:
-    """What a broadcast term repeats: ``c`` of ``c ones``, ``b^T`` of ``ones b^T``; None otherwise,
-    and None for a sum, which would parse back as several broadcast terms."""
-    part = _repeated(term)
-    return None if isinstance(part, E.Add) else part
-
-
-def _repeated(term: E.Expr) -> E.Expr | None:
-    if isinstance(term, E.Ones):
-        return E.ONE
-    if isinstance(term, E.Scale):  # c ones repeats c
-        part = _repeated(term.arg)
-        return None if part is None else E.mul(term.coeff, part)
-    if isinstance(term, E.MatMul) and len(term.factors) == 2:
-        first, last = term.factors
-        if isinstance(first, E.Ones) and is_one(first.shape[1]) and is_one(last.shape[0]):
-            return last
-    # a column repeated across columns keeps its ones^T: 'x + sum(x) I' would read as a vector
-    # added to a matrix, while 'X W + b^T' is how the notes write a bias added to every row
+def _lone(number: Fraction, factors: tuple, arg) -> E.Expr | None:
+    """The one node the parts stand for when there is nothing else (number 1 and one factor)."""
+    if number == 1 and len(factors) + (arg is not None) == 1:
+        return factors[0] if factors else arg
     return None
+
+
+def _broadcast_part(number: Fraction, factors: tuple, arg):
+    """The parts of what a broadcast term repeats: ``c`` of ``c ones``, ``b^T`` of ``ones b^T``;
+    None otherwise, and None for a sum, which would parse back as several broadcast terms."""
+    if isinstance(arg, E.Ones):
+        part = (number, factors, None)
+    elif isinstance(arg, E.MatMul) and len(arg.factors) == 2:
+        first, last = arg.factors
+        if not (isinstance(first, E.Ones) and is_one(first.shape[1]) and is_one(last.shape[0])):
+            return None
+        part = (number, factors, last)
+    else:
+        # a column repeated across columns keeps its ones^T: 'x + sum(x) I' would read as a vector
+        # added to a matrix, while 'X W + b^T' is how the notes write a bias added to every row
+        return None
+    return None if isinstance(_lone(*part), E.Add) else part
 
 
 class Printer:
@@ -90,9 +91,7 @@ class Printer:
 
     # -- leaves
     def _Const(self, e):
-        v = e.value
-        prec = ATOM if v.denominator == 1 and v >= 0 else (NEG if v.denominator == 1 else MUL)
-        return self.number(v), prec
+        return self.number(e.value), _number_precedence(e.value)
 
     def _Symbol(self, e):
         return self.name(e.name), ATOM
@@ -110,7 +109,10 @@ class Printer:
         return "0", ATOM
 
     def _Ones(self, e):
-        rows, cols = (not is_one(e.shape[0])), (not is_one(e.shape[1]))
+        return self.ones_of(e.shape)
+
+    def ones_of(self, shape) -> tuple[str, int]:
+        rows, cols = (not is_one(shape[0])), (not is_one(shape[1]))
         one = self.ones()
         if rows and cols:
             return f"{one} {self.transpose_of(one)}", MUL
@@ -118,40 +120,69 @@ class Printer:
 
     # -- sums and products
     def _Add(self, e):
-        parts = []
-        for i, term in enumerate(e.terms):
-            negative, term = _sign_split(term)
-            text = self.wrapped(self._as_broadcast(term, e), ADD + 1) if not negative else self.wrapped(self._as_broadcast(term, e), MUL)
-            if i == 0:
-                parts.append(("-" + text) if negative else text)
-            else:
-                parts.append((" - " if negative else " + ") + text)
-        return "".join(parts), ADD
+        terms = [_parts(t) for t in e.terms]
+        is_broadcast = [_broadcast_part(*t) is not None for t in terms]
+        text = ""
+        for i, (number, factors, arg) in enumerate(terms):
+            negative, unsigned = number < 0, (abs(number), factors, arg)
+            # a term the parser would broadcast back: '1' for ones, 'b^T' for 'ones b^T'; only next
+            # to a term of the full shape, which is what gives the sum its shape when parsed
+            part = _broadcast_part(*unsigned)
+            if part is not None and not all(b for j, b in enumerate(is_broadcast) if j != i):
+                unsigned = part
+            body, prec = self.parts(*unsigned)
+            body = self.parens(body) if prec < (MUL if negative else ADD + 1) else body
+            sign = ("-" if negative else "") if i == 0 else (" - " if negative else " + ")
+            text += sign + body
+        return text, ADD
 
-    def _as_broadcast(self, term, whole):
-        """A term the parser would broadcast back: ``1`` for ones, ``b^T`` for ``ones b^T``; only
-        next to a term of the full shape, which is what gives the sum its shape when parsed."""
-        if not any(_broadcast_part(t) is None for t in whole.terms if t is not term):
-            return term
-        part = _broadcast_part(term)
-        return term if part is None else part
+    def parts(self, number: Fraction, factors: tuple, arg) -> tuple[str, int]:
+        """``number factors arg`` printed as the node they make would be printed."""
+        lone = _lone(number, factors, arg)
+        if lone is not None:
+            return self.print(lone)
+        if not factors and arg is None:
+            return self.number(number), _number_precedence(number)
+        return self._scaled_parts(number, factors, arg)
 
     def _MatMul(self, e):
         if E.is_scalar_product(e):
             return self._scaled(e, None)
         return self.product([self.factor(f) for f in e.factors]), MUL
 
-    def factor(self, f: E.Expr) -> str:
-        text, prec = self.print(f)
-        return self.parens(text) if prec <= MUL and not (isinstance(f, E.Const) and prec == ATOM) else text
+    def factor(self, f) -> str:
+        """A factor of a product (a node, a number, or a power ``(base, p)``), in parentheses when it binds less tightly."""
+        text, prec = self.part(f)
+        return self.parens(text) if prec <= MUL else text
+
+    def part(self, f) -> tuple[str, int]:
+        if isinstance(f, Fraction):
+            return self.number(f), _number_precedence(f)
+        if isinstance(f, tuple):
+            return self.power_of(*f)
+        return self.print(f)
 
     def _Scale(self, e):
         return self._scaled(e.coeff, e.arg)
 
     def _scaled(self, coeff: E.Expr, arg: E.Expr | None):
-        negative, coeff = _sign_split(coeff)
-        top, bottom = _fraction_split(coeff)
-        top = [f for f in top if f != E.ONE or (arg is None and not bottom and len(top) == 1)]
+        number, factors, _ = _parts(coeff)
+        text, prec = self._scaled_parts(abs(number), factors, arg)
+        return ("-" + text, NEG) if number < 0 else (text, prec)
+
+    def _scaled_parts(self, number: Fraction, factors: tuple, arg: E.Expr | None):
+        """A positive number times scalar factors (times ``arg``), the denominators under a
+        fraction bar: ``3 ||x||^-1 x -> 3 x / ||x||``."""
+        top, bottom = [], []
+        for f in ((number,) if number != 1 or not factors else ()) + tuple(factors):
+            if isinstance(f, Fraction) and f.denominator != 1 and f.numerator == 1:
+                bottom.append(Fraction(f.denominator))
+            elif isinstance(f, E.Power) and f.exponent < 0:
+                bottom.append((f.base, -f.exponent))
+            else:
+                top.append(f)
+        keep_one = arg is None and not bottom and len(top) == 1  # a lone 1, as in 1 / x
+        top = [f for f in top if not (isinstance(f, Fraction) and f == 1) or keep_one]
         alone = arg is None and len(top) == 1
         # a scalar chain such as x^T B x needs parentheses unless it stands alone
         parts = [self.print(f)[0] if alone and isinstance(f, E.MatMul) else self.factor(f) for f in top]
@@ -159,16 +190,14 @@ class Printer:
             text, prec = self.print(arg)
             parts.append(self.parens(text) if prec < MUL else text)
         numerator = self.product(parts) if parts else "1"
-        if bottom:
-            if len(bottom) == 1:
-                denominator, precedence = self.print(bottom[0])
-                simple = precedence >= POW
-            else:
-                denominator, simple = self.product([self.factor(f) for f in bottom]), False
-            text = self.fraction(numerator, denominator if simple else self.parens(denominator), denominator)
+        if not bottom:
+            return numerator, MUL
+        if len(bottom) == 1:
+            denominator, precedence = self.part(bottom[0])
+            simple = precedence >= POW
         else:
-            text = numerator
-        return ("-" + text, NEG) if negative else (text, MUL)
+            denominator, simple = self.product([self.factor(f) for f in bottom]), False
+        return self.fraction(numerator, denominator if simple else self.parens(denominator), denominator), MUL
 
     def _Hadamard(self, e):
         text = ""
@@ -195,7 +224,13 @@ class Printer:
         return self.wrapped(e.arg, ATOM) + self.superscript(str(e.exponent)), POW
 
     def _Power(self, e):
-        return self.wrapped(e.base, ATOM) + self.superscript(self.exponent(e.exponent)), POW
+        return self.power_of(e.base, e.exponent)
+
+    def power_of(self, base: E.Expr, p: Fraction) -> tuple[str, int]:
+        """``base^p`` printed as the node Power(base, p) would be; for p = 1, the base."""
+        if p == 1:
+            return self.print(base)
+        return self.wrapped(base, ATOM) + self.superscript(self.exponent(p)), POW
 
     def _ElemPower(self, e):
         return self.wrapped(e.arg, ATOM) + self.elem_power(self.exponent(e.exponent)), POW
@@ -301,7 +336,7 @@ class TextPrinter(Printer):
     def _Zero(self, e):
         if E.is_scalar(e):
             return "0", ATOM
-        return f"0 {self._Ones(E.Ones(e.shape))[0]}", MUL  # '0' alone would parse back as a scalar
+        return f"0 {self.ones_of(e.shape)[0]}", MUL  # '0' alone would parse back as a scalar
 
 
 _LATEX_FUNCTIONS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
@@ -376,13 +411,13 @@ class LatexPrinter(Printer):
     def commutation(self, dims):
         return rf"K_{{{dims[0]},{dims[1]}}}"
 
-    def _Power(self, e):
-        if e.exponent == Fraction(1, 2):
-            return self.sqrt(self.print(e.base)[0]), ATOM
-        if e.exponent < 0:
-            bottom = self.print(E.power(e.base, -e.exponent))[0]
+    def power_of(self, base, p):
+        if p == Fraction(1, 2):
+            return self.sqrt(self.print(base)[0]), ATOM
+        if p < 0:
+            bottom = self.power_of(base, -p)[0]
             return self.fraction("1", bottom, bottom), ATOM
-        return super()._Power(e)
+        return super().power_of(base, p)
 
 
 to_text = TextPrinter()

@@ -1,0 +1,816 @@
+"""The normal form: the smart constructors, and the identities they apply, one named row each.
+
+Every expression is built through the constructors of this module (``add``, ``mul``,
+``transpose``, ...), never from the node classes directly, so that every tree is in a light
+normal form where equal things look equal:
+
+* numbers fold, and 0 and 1 act as they do on numbers (``1 U = U``, ``U + 0 = U``, ``0 U = 0``,
+  ``U^1 = U``, ``U .^ 0 = ones``); the zero matrix of a shape is ``Zero``, however it arose;
+* sums and products are flat, a product's scalar factors gathered in front (``Scale``), a
+  sum's terms in the order people write them (a positive term first, ``A`` before ``A^T``);
+* a scalar added to a matrix is repeated by ones (``s ones ones^T``), as NumPy broadcasts;
+* and every identity in the tables below is applied from left to right: transposes move in
+  to the leaves, like terms are collected (``A x + A x = 2 A x``), ``S^T = S`` for symmetric
+  S, ``tr(a b^T) = b^T a``, ...
+
+Each constructor tries the rows of its tables in order: the first row of a table that applies
+to a node gives the result (``TRACE_IDENTITIES``), while the rows of a ``sequence`` each
+rewrite a list of terms or factors in turn (``SUM_IDENTITIES``).  A row reads like a row of
+``differential.RULES`` (see ``tables``); ``recording`` lists the rows that fire, and
+``TABLES`` every table.  The arithmetic of numbers above is plain code, not rows.  Heavier
+rewriting, which must pay for itself in size, lives in ``simplify``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from fractions import Fraction
+from functools import reduce
+
+from .. import kinds
+from ..errors import MatcalcError, ShapeError
+from ..shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resolve, unify
+from .nodes import (
+    Add,
+    Apply,
+    Commutation,
+    Const,
+    Det,
+    DiagMatrix,
+    DiagVector,
+    ElemPower,
+    Expr,
+    Hadamard,
+    Identity,
+    Inverse,
+    Kron,
+    LogDet,
+    LogSumExp,
+    MatMul,
+    MatPower,
+    Norm,
+    Ones,
+    Power,
+    Scale,
+    Softmax,
+    Sum,
+    Symbol,
+    Trace,
+    Transpose,
+    Vec,
+    Zero,
+    described,
+    require_scalar,
+    require_square,
+    text_of,
+)
+from .numbers import MAX_BITS, bits, checked_number, exact_power, require_small
+from .predicates import cached_on_node, const_value, is_scalar, is_scalar_product
+from .recording import cached_citing, unrecorded
+from .tables import first_identity, pair_table, rewritten, sequence, table
+
+ONE = Const(Fraction(1))
+
+
+def const(value) -> Expr:
+    """A number; zero is ``Zero``, the one zero the constructors know (``sum(x - x)`` is it too)."""
+    value = Fraction(value)
+    return Zero((1, 1)) if value == 0 else Const(value)
+
+
+def zero_like(e: Expr) -> Zero:
+    return Zero(e.shape)
+
+
+# ---------------------------------------------------------------- sums
+
+
+@cached_on_node
+def split_coefficient(e: Expr) -> tuple[Fraction, Expr]:
+    """``e = c * rest`` with c a number (asked of every term each time a sum is built)."""
+    if isinstance(e, Const):
+        return e.value, ONE
+    if isinstance(e, Scale):
+        c, rest = split_coefficient(e.coeff)
+        return c, scale(rest, e.arg)
+    if is_scalar_product(e) and isinstance(e.factors[0], Const):
+        return e.factors[0].value, reduce(mul, e.factors[1:])
+    return Fraction(1), e
+
+
+def _term_key(e: Expr):
+    """Like terms have equal keys: the order of scalar factors does not matter."""
+    if isinstance(e, Scale):
+        return ("scale", _term_key(e.coeff), _term_key(e.arg))
+    if is_scalar_product(e):
+        return ("product", frozenset(Counter(e.factors).items()))
+    if isinstance(e, (Identity, Ones, Zero)):  # while parsing, two `I` carry placeholders that unify later
+        return (type(e).__name__, tuple(resolve(d) for d in e.shape))
+    return e
+
+
+def broadcast_shape(terms, what: str):
+    """The common shape of terms that NumPy would broadcast together."""
+    dims = []
+    for axis in (0, 1):
+        sized = [t for t in terms if not is_one(t.shape[axis])]
+        dim = sized[0].shape[axis] if sized else 1
+        for t in sized[1:]:
+            dim = unify(dim, t.shape[axis], lambda t=t, s=sized[0]: f"cannot {what} {described(s)} and {described(t)}")
+        dims.append(dim)
+    shape = tuple(dims)
+    if not all(is_scalar(t) for t in terms) and not any(
+        all(not is_one(t.shape[a]) or is_one(shape[a]) for a in (0, 1)) for t in terms
+    ):
+        a, b = terms[0], terms[1]
+        raise ShapeError(f"cannot {what} {described(a)} and {described(b)}: a row and a column do not broadcast")
+    return shape
+
+
+def broadcast_to(e: Expr, shape) -> Expr:
+    """Repeat a scalar, row or column to fill ``shape``: ``s ones``, ``ones r``, ``c ones^T``."""
+    rows_fit, cols_fit = is_one(e.shape[0]) == is_one(shape[0]), is_one(e.shape[1]) == is_one(shape[1])
+    if rows_fit and cols_fit:
+        return e
+    if isinstance(e, (Zero, Ones)):
+        return type(e)(shape)
+    if is_scalar(e):
+        return scale(e, Ones(shape))
+    if cols_fit:
+        return mul(Ones((shape[0], 1)), e)
+    return mul(e, Ones((1, shape[1])))
+
+
+def _open_nested_sums(terms) -> list | None:
+    """The terms with every sum among them opened, its number multiplying each of its terms;
+    None when there is none.  A lone sum stays whole: ``2 (a + b)`` is one term."""
+    if len(terms) < 2:
+        return None
+    flat = None
+    for i, t in enumerate(terms):
+        c, rest = split_coefficient(t)
+        if isinstance(rest, Add):
+            flat = list(terms[:i]) if flat is None else flat
+            flat.extend(mul(Const(c), u) for u in rest.terms)
+        elif flat is not None:
+            flat.append(t)
+    return flat
+
+
+def _collect_like_terms(terms) -> list | None:
+    """Terms equal but for their numbers as one term, their numbers added; None when no two are alike."""
+    coefficients: dict = {}
+    representative: dict = {}
+    for t in terms:
+        c, rest = split_coefficient(t)
+        k = _term_key(rest)
+        coefficients[k] = coefficients.get(k, 0) + c
+        representative.setdefault(k, rest)
+    if len(coefficients) == len(terms):
+        return None
+    return [representative[k] if c == 1 else scale(Const(c), representative[k]) for k, c in coefficients.items() if c != 0]
+
+
+# fmt: off
+SUM_IDENTITIES = sequence(
+    ("a sum inside a sum opens, a number distributing over it", "a - (b - c) = a - b + c",  _open_nested_sums),
+    ("like terms are collected",                                "A x + A x = 2 A x",        _collect_like_terms),
+)
+# fmt: on
+_OPEN_NESTED_SUMS, _LIKE_TERMS = SUM_IDENTITIES
+
+
+def add(*terms: Expr) -> Expr:
+    flat = rewritten(_OPEN_NESTED_SUMS, terms)
+    shape = broadcast_shape(flat, "add") if len(flat) > 1 else flat[0].shape
+    kept = [t for t in (broadcast_to(t, shape) for t in flat) if not isinstance(t, Zero)]
+    kept = rewritten(_LIKE_TERMS, kept)
+    # as people write them: a positive term first (s - y, not -y + s), A before A^T (A + A^T)
+    bare = [split_coefficient(t)[1] for t in kept]
+    mixed = not _negative_only(kept)
+    kept = sorted(kept, key=lambda t: (mixed and split_coefficient(t)[0] < 0,
+                                       isinstance(b := split_coefficient(t)[1], Transpose) and b.arg in bare))
+    if not kept:
+        return Zero(shape)
+    return kept[0] if len(kept) == 1 else Add(tuple(kept))
+
+
+def _negative_only(terms) -> bool:
+    return all(split_coefficient(t)[0] < 0 for t in terms)
+
+
+def neg(e: Expr) -> Expr:
+    return scale(const(-1), e)
+
+
+def sub(a: Expr, b: Expr) -> Expr:
+    return add(a, neg(b))
+
+
+# ---------------------------------------------------------------- scalings and products of scalars
+
+
+# fmt: off
+SCALE_IDENTITIES = table(  # on the scaled matrix
+    (Scale, "scalings combine", "a (b U) = (a b) U", lambda s, m: scale(mul(s, m.coeff), m.arg)),
+)
+# fmt: on
+
+
+def scale(s: Expr, m: Expr) -> Expr:
+    """``s m`` for a scalar s."""
+    if is_scalar(m):
+        return mul(s, m)
+    require_scalar(s, "a scaling factor")
+    c = const_value(s)
+    if c == 1:
+        return m
+    if c == 0 or isinstance(m, Zero) or isinstance(s, Zero):
+        return Zero(m.shape)
+    out = first_identity(SCALE_IDENTITIES[type(m)], s, m)
+    return Scale(s, m) if out is None else out
+
+
+def _powers_of_one_scalar(factors) -> list | None:
+    """Factors with the same base as one power, their exponents added (a power 0 drops out);
+    None when no two share a base."""
+    exponents: dict = {}
+    for f in factors:
+        base, p = (f.base, f.exponent) if isinstance(f, Power) else (f, 1)
+        exponents[base] = exponents.get(base, 0) + p
+    if len(exponents) == len(factors):
+        return None
+    return [power(base, p) for base, p in exponents.items() if p != 0]
+
+
+# fmt: off
+SCALAR_PRODUCT_IDENTITIES = sequence(  # on the factors of a product of scalars, numbers aside
+    ("powers of one scalar add", "s^p s^q = s^(p+q)", _powers_of_one_scalar),
+)
+# fmt: on
+(_POWERS_OF_ONE_SCALAR,) = SCALAR_PRODUCT_IDENTITIES
+
+
+def _scalar_product(a: Expr, b: Expr) -> Expr:
+    number = Fraction(1)
+    factors = []
+    for f in (*(a.factors if is_scalar_product(a) else [a]), *(b.factors if is_scalar_product(b) else [b])):
+        if isinstance(f, Zero):
+            return Zero((1, 1))
+        if isinstance(f, Const):
+            number *= f.value
+        else:
+            factors.append(f)
+    if number == 0:
+        return Zero((1, 1))
+    merged = rewritten(_POWERS_OF_ONE_SCALAR, factors)
+    if merged is not factors:  # a power may have folded to a number: 2^(1/2) 2^(1/2) = 2
+        factors = []
+        for f in merged:
+            if isinstance(f, Const):
+                number *= f.value
+            else:
+                factors.append(f)
+    # denominators last, as a fraction is written (and printed, so that the text parses back alike)
+    factors.sort(key=lambda f: isinstance(f, Power) and f.exponent < 0)
+    if number != 1 or not factors:
+        factors.insert(0, Const(number))
+    return factors[0] if len(factors) == 1 else MatMul(tuple(factors))
+
+
+# ---------------------------------------------------------------- matrix products
+
+
+def _sign_of_negative_sum(g: Add) -> Expr | None:
+    if all(split_coefficient(t)[0] < 0 for t in g.terms):
+        return neg(add(*map(neg, g.terms)))
+    return None
+
+
+def _all_ones(a: Ones, b: Ones):
+    return (Ones((a.shape[0], b.shape[1])),) if is_one(b.shape[0]) else None
+
+
+def _ones_row_diag(a: Ones, b: DiagMatrix):
+    return (transpose(b.arg),) if is_one(a.shape[0]) else None
+
+
+def _diag_ones(a: DiagMatrix, b: Ones):
+    return (a.arg,) if is_one(b.shape[1]) else None
+
+
+def _mixed_product(a: Kron, b: Kron):
+    fits = resolve(a.left.shape[1]) == resolve(b.left.shape[0]) and resolve(a.right.shape[1]) == resolve(b.right.shape[0])
+    return (kron(mul(a.left, b.left), mul(a.right, b.right)),) if fits else None
+
+
+def _power_base(e: Expr) -> Expr:
+    return e.arg if isinstance(e, MatPower) else e
+
+
+def _power_exponent(e: Expr) -> int:
+    return e.exponent if isinstance(e, MatPower) else 1
+
+
+def _matrix_powers_add(a: Expr, b: Expr):
+    base = _power_base(b)
+    if _power_base(a) == base and not is_one(b.shape[0]):
+        return (power(base, _power_exponent(a) + _power_exponent(b)),)
+    return None
+
+
+def _scalar_chain_to_front(coeff: Expr, factors: list):
+    pulled = _pull_scalar_chains(coeff, factors)
+    return None if pulled[1] is factors else pulled
+
+
+def _pull_scalar_chains(coeff: Expr, factors: list) -> tuple[Expr, list]:
+    """In a chain such as ``s ones^T y`` or ``a b^T c d^T``, a scalar sub-chain moves to the front:
+    ``(ones^T y) s``, ``(b^T c) a d^T``."""
+    if is_scalar_shape((factors[0].shape[0], factors[-1].shape[1])):
+        return coeff, factors
+    for i, first in enumerate(factors):
+        if not is_one(first.shape[0]):
+            continue
+        for j in range(i, len(factors)):
+            if is_one(factors[j].shape[1]) and (i, j) != (0, len(factors) - 1):
+                inner = matmul(*factors[i:j + 1])
+                rest = factors[:i] + factors[j + 1:]
+                return _pull_scalar_chains(mul(coeff, inner), rest) if rest else (mul(coeff, inner), [])
+        break
+    return coeff, factors
+
+
+def _ones_inner_product(coeff: Expr, factors: list):
+    if len(factors) == 2 and is_scalar_shape((factors[0].shape[0], factors[1].shape[1])):
+        for a, b in (factors, factors[::-1]):
+            if isinstance(a, Ones):
+                return coeff, [sum_entries(b if is_one(b.shape[1]) else transpose(b))]
+    return None
+
+
+# fmt: off
+PRODUCT_FACTOR_IDENTITIES = table(  # on each factor as it joins the chain
+    (Add, "a sum of negative terms gives its sign to the product", "(-A - B) C = -(A + B) C", _sign_of_negative_sum),
+)
+PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the one joining it: the factors replacing them
+    ((Identity, Expr),     "the identity drops out of a product",       "I U = U",                                lambda a, b: (b,)),
+    ((Expr, Identity),     "the identity drops out of a product",       "U I = U",                                lambda a, b: (a,)),
+    ((Inverse, Expr),      "a matrix cancels its inverse",              "U^-1 U = I",                             lambda a, b: () if a.arg == b else None),
+    ((Expr, Inverse),      "a matrix cancels its inverse",              "U U^-1 = I",                             lambda a, b: () if b.arg == a else None),
+    ((Ones, Ones),         "ones times a row of ones",                  "ones ones^T = the all-ones matrix",      _all_ones),
+    ((Ones, DiagMatrix),   "ones row times a diagonal matrix",          "ones^T diag(v) = v^T",                   _ones_row_diag),
+    ((DiagMatrix, Ones),   "a diagonal matrix times ones",              "diag(v) ones = v",                       _diag_ones),
+    ((Kron, Kron),         "mixed product of Kronecker products",       "(A kron B)(C kron D) = AC kron BD",      _mixed_product),
+    ((Expr, Expr),         "powers of one matrix add",                  "U^j U^k = U^(j+k)",                      _matrix_powers_add),
+)
+PRODUCT_CHAIN_IDENTITIES = sequence(  # on the whole chain, (coefficient, factors): the chain rewritten
+    ("a scalar sub-chain moves to the front",                           "a b^T c d^T = (b^T c) a d^T",            _scalar_chain_to_front),
+    ("ones times a vector is the sum of its entries",                   "ones^T v = v^T ones = sum(v)",           _ones_inner_product),
+)
+# fmt: on
+
+
+def mul(a: Expr, b: Expr) -> Expr:
+    """The product ``a b``: a matrix product, or a scaling when either side is a scalar."""
+    sa, sb = is_scalar(a), is_scalar(b)
+    if sa and sb:
+        return _scalar_product(a, b)
+    if sa:
+        return scale(a, b)
+    if sb:
+        return scale(b, a)
+    unify(a.shape[1], b.shape[0], lambda: f"cannot multiply {described(a)} by {described(b)}")
+    rows, cols = a.shape[0], b.shape[1]
+    if isinstance(a, Zero) or isinstance(b, Zero):
+        return Zero((rows, cols))
+    coeff: Expr = ONE
+    factors: list[Expr] = []
+    for f in (a, b):
+        if isinstance(f, Scale):
+            coeff, f = mul(coeff, f.coeff), f.arg
+        for g in f.factors if isinstance(f, MatMul) else [f]:
+            signed = first_identity(PRODUCT_FACTOR_IDENTITIES[type(g)], g)
+            if signed is not None:
+                coeff, g = mul(coeff, signed.coeff), signed.arg
+            if factors:
+                last = factors[-1]
+                joined = first_identity(PRODUCT_PAIR_IDENTITIES[type(last), type(g)], last, g)
+                if joined is not None:
+                    factors[-1:] = joined
+                    continue
+            factors.append(g)
+    if len(factors) > 1:
+        chain = first_identity(PRODUCT_CHAIN_IDENTITIES, coeff, factors)
+        if chain is not None:
+            coeff, factors = chain
+    if not factors:
+        product: Expr = Identity(rows)
+    else:
+        product = factors[0] if len(factors) == 1 else MatMul(tuple(factors))
+    return mul(coeff, product) if coeff != ONE else product
+
+
+def matmul(*factors: Expr) -> Expr:
+    return reduce(mul, factors)
+
+
+# ---------------------------------------------------------------- transpose, inverse, powers
+
+
+@cached_on_node
+@unrecorded
+def is_symmetric(e: Expr) -> bool:
+    """True when ``e^T = e`` follows from the structure alone (which transposes tell, so it lives here)."""
+    if is_scalar(e) or isinstance(e, (Identity, DiagMatrix)):
+        return True
+    if isinstance(e, Symbol):
+        return kinds.kind_of(e).symmetric
+    if isinstance(e, Ones):
+        return e.dims[0] == e.dims[1]
+    if isinstance(e, (Inverse, MatPower, Apply, ElemPower)):
+        return is_symmetric(e.arg)
+    if isinstance(e, Scale):
+        return is_symmetric(e.arg)
+    if isinstance(e, Hadamard):
+        return all(is_symmetric(f) for f in e.factors)
+    if isinstance(e, Kron):
+        return is_symmetric(e.left) and is_symmetric(e.right)
+    if isinstance(e, Add):
+        return all(is_symmetric(t) for t in e.terms) or Counter(e.terms) == Counter(map(transpose, e.terms))
+    if isinstance(e, MatMul):  # a palindrome such as X^T A X with A symmetric
+        pairs = list(zip(e.factors, reversed(e.factors)))[:(len(e.factors) + 1) // 2]
+        # shapes first: transposing a deep factor only to find the product is no palindrome costs
+        # a walk of it, for every carry of a backprop through many layers
+        return all(a.shape == b.shape[::-1] for a, b in pairs) and all(a == transpose(b) for a, b in pairs)
+    return False
+
+
+# fmt: off
+TRANSPOSE_IDENTITIES = table(
+    (Expr,        "a scalar is its own transpose",               "a^T = a",                      lambda e: e if is_scalar(e) else None),
+    (Expr,        "a symmetric matrix is its own transpose",     "S^T = S",                      lambda e: e if is_symmetric(e) else None),
+    (Transpose,   "transposing twice",                           "(U^T)^T = U",                  lambda e: e.arg),
+    (MatMul,      "the transpose of a product reverses it",      "(U V)^T = V^T U^T",            lambda e: matmul(*(transpose(f) for f in reversed(e.factors)))),
+    (Scale,       "the transpose of a scaled matrix",            "(a U)^T = a U^T",              lambda e: scale(e.coeff, transpose(e.arg))),
+    (Ones,        "the transpose of an all-ones matrix",         "(ones ones^T)^T = ones ones^T", lambda e: Ones((e.shape[1], e.shape[0]))),
+    (Kron,        "the transpose of a Kronecker product",        "(A kron B)^T = A^T kron B^T",  lambda e: kron(transpose(e.left), transpose(e.right))),
+    (Commutation, "the transpose of a commutation matrix",       "K(m,n)^T = K(n,m)",            lambda e: Commutation((e.dims[1], e.dims[0]))),
+    (MatPower,    "the transpose of a matrix power",             "(U^k)^T = (U^T)^k",            lambda e: power(transpose(e.arg), e.exponent)),
+)
+# fmt: on
+
+
+@cached_citing
+def transpose(e: Expr) -> Expr:
+    if isinstance(e, Zero) and not is_scalar(e):
+        return Zero((e.shape[1], e.shape[0]))
+    out = first_identity(TRANSPOSE_IDENTITIES[type(e)], e)
+    return Transpose(e) if out is None else out
+
+
+# fmt: off
+INVERSE_IDENTITIES = table(
+    (Expr,      "the inverse of a scalar is its reciprocal",   "inv(a) = a^-1",            lambda e: power(e, -1) if is_scalar(e) else None),
+    (Inverse,   "inverting twice",                             "(U^-1)^-1 = U",            lambda e: e.arg),
+    (Identity,  "the identity is its own inverse",             "I^-1 = I",                 lambda e: e),
+    (Scale,     "the inverse of a scaled matrix",              "(a U)^-1 = a^-1 U^-1",     lambda e: scale(power(e.coeff, -1), inverse(e.arg))),
+    (Transpose, "inverse and transpose commute",               "(U^T)^-1 = (U^-1)^T",      lambda e: transpose(inverse(e.arg))),
+)
+# fmt: on
+
+
+def inverse(e: Expr) -> Expr:
+    if not is_scalar(e):
+        require_square(e, "the inverse")
+    out = first_identity(INVERSE_IDENTITIES[type(e)], e)
+    return Inverse(e) if out is None else out
+
+
+# fmt: off
+MATRIX_POWER_IDENTITIES = table(  # U^k for an integer k other than 0 and 1
+    (Expr,      "a negative power is a power of the inverse",  "U^-k = (U^-1)^k",          lambda u, k: power(inverse(u), -k) if k < 0 else None),
+    (MatPower,  "a power of a matrix power",                   "(U^j)^k = U^(j k)",        lambda u, k: power(u.arg, u.exponent * k)),  # through power(): the exponent is checked
+)
+POWER_IDENTITIES = table(  # s^p for a scalar s, p other than 0 and 1
+    (Power,     "a power of a power, to an integer",           "(s^p)^k = s^(p k)",        lambda s, p: power(s.base, s.exponent * p) if p.denominator == 1 else None),
+    (MatMul,    "a power of a product of scalars, to an integer", "(a b)^k = a^k b^k",     lambda s, p: reduce(mul, (power(f, p) for f in s.factors)) if p.denominator == 1 and is_scalar_product(s) else None),
+)
+# fmt: on
+
+
+def power(base: Expr, p) -> Expr:
+    """``base^p``: a real power of a scalar, or an integer power of a square matrix."""
+    p = checked_number(Fraction(p))
+    if not is_scalar(base):
+        if p.denominator != 1:
+            raise ShapeError(f"a matrix power needs an integer exponent, got {p} for {text_of(base)}")
+        require_square(base, "a matrix power (use .^ for element-wise powers)")
+        k = int(p)
+        if k == 0:
+            return Identity(base.shape[0])
+        if k == 1:
+            return base
+        out = first_identity(MATRIX_POWER_IDENTITIES[type(base)], base, k)
+        return MatPower(base, k) if out is None else out
+    if p == 0:
+        return ONE
+    if p == 1:
+        return base
+    if isinstance(base, Const):
+        # the size of the result, estimated before anything is computed; |p| is capped so that
+        # the product stays a float (a base of size 1 or more then exceeds the limit anyway)
+        require_small(bits(base.value) * min(abs(p), MAX_BITS + 1))
+        folded = exact_power(base.value, p) if abs(p) <= 64 else None
+        if folded is not None:
+            return const(folded)
+    if isinstance(base, Zero):
+        if p < 0:
+            raise MatcalcError("division by zero")
+        return base
+    out = first_identity(POWER_IDENTITIES[type(base)], base, p)
+    return Power(base, p) if out is None else out
+
+
+def div(a: Expr, b: Expr) -> Expr:
+    if not is_scalar(b):
+        raise ShapeError(f"cannot divide by {described(b)}: divide by scalars, or use inv() or ./")
+    return mul(power(b, -1), a) if is_scalar(a) else scale(power(b, -1), a)
+
+
+# ---------------------------------------------------------------- element-wise
+
+
+def _ones_drop_out(factors) -> list | None:
+    kept = [f for f in factors if not isinstance(f, Ones)]
+    return kept if len(kept) != len(factors) else None
+
+
+def _elementwise_powers_add(factors) -> list | None:
+    """Factors with the same base as one element-wise power, their exponents added (a power 0
+    drops out); None when no two share a base."""
+    exponents: dict = {}
+    for g in factors:
+        base, p = (g.arg, g.exponent) if isinstance(g, ElemPower) else (g, Fraction(1))
+        exponents[base] = exponents.get(base, 0) + p
+    if len(exponents) == len(factors):
+        return None
+    powers = (elem_power(base, p) for base, p in exponents.items() if p != 0)
+    return [f for f in powers if not isinstance(f, Ones)]
+
+
+# fmt: off
+HADAMARD_IDENTITIES = pair_table(
+    ((Expr, Expr), "the element-wise product of scalars is their product", "a .* b = a b",   lambda a, b: mul(a, b) if is_scalar(a) and is_scalar(b) else None),
+)
+HADAMARD_FACTOR_IDENTITIES = sequence(  # on the factors of an element-wise product, each row in turn
+    ("ones drop out of an element-wise product",  "ones ones^T .* U = U",                         _ones_drop_out),
+    ("element-wise powers of one matrix add",     "U .^ p .* U .^ q = U .^ (p+q)",                _elementwise_powers_add),
+)
+# fmt: on
+
+
+def hadamard(a: Expr, b: Expr) -> Expr:
+    out = first_identity(HADAMARD_IDENTITIES[type(a), type(b)], a, b)
+    if out is not None:
+        return out
+    shape = broadcast_shape([a, b], "multiply element-wise")
+    coeff: Expr = ONE
+    factors: list[Expr] = []
+    for f in (broadcast_to(a, shape), broadcast_to(b, shape)):
+        if isinstance(f, Zero):
+            return Zero(shape)
+        if isinstance(f, Scale):
+            coeff, f = mul(coeff, f.coeff), f.arg
+        factors.extend(f.factors if isinstance(f, Hadamard) else [f])
+    for row in HADAMARD_FACTOR_IDENTITIES:
+        factors = rewritten(row, factors)
+    if not factors:
+        product: Expr = Ones(shape)
+    elif len(factors) == 1:
+        product = factors[0]
+    else:
+        product = Hadamard(tuple(factors))
+    return scale(coeff, product)
+
+
+# fmt: off
+ELEM_POWER_IDENTITIES = table(  # U .^ p, p other than 0 and 1 for a matrix
+    (Expr,      "an element-wise power of a scalar is its power",    "a .^ p = a^p",              lambda e, p: power(e, p) if is_scalar(e) else None),
+    (Ones,      "a power of ones is ones",                           "ones .^ p = ones",          lambda e, p: e),
+    (ElemPower, "an element-wise power of a power, to an integer", "(U .^ p) .^ k = U .^ (p k)", lambda e, p: elem_power(e.arg, e.exponent * p) if p.denominator == 1 else None),
+    (Scale,     "an element-wise power of a scaled matrix, to an integer", "(a U) .^ k = a^k U .^ k", lambda e, p: scale(power(e.coeff, p), elem_power(e.arg, p)) if p.denominator == 1 else None),
+)
+# fmt: on
+
+
+def elem_power(e: Expr, p) -> Expr:
+    p = checked_number(Fraction(p))
+    if not is_scalar(e):
+        if p == 0:
+            return Ones(e.shape)
+        if p == 1:
+            return e
+    out = first_identity(ELEM_POWER_IDENTITIES[type(e)], e, p)
+    return ElemPower(e, p) if out is None else out
+
+
+def elem_div(a: Expr, b: Expr) -> Expr:
+    return hadamard(a, elem_power(b, -1))
+
+
+def apply(fn: str, e: Expr) -> Expr:
+    return Apply(fn, e)
+
+
+# ---------------------------------------------------------------- functions of a matrix
+
+
+def _cyclic_scalar_chain(e: MatMul) -> Expr | None:
+    """A rotation of the product that is a scalar chain, when there is one: tr(a b^T) = b^T a."""
+    fs = e.factors
+    for i in range(1, len(fs)):
+        if is_one(fs[i].shape[0]) and is_one(fs[i - 1].shape[1]):
+            return matmul(*fs[i:], *fs[:i])
+    return None
+
+
+# fmt: off
+DET_IDENTITIES = table(
+    (Expr,       "the determinant of a scalar is the scalar",    "det(a) = a",                  lambda e: e if is_scalar(e) else None),
+    (Identity,   "the determinant of the identity",              "det(I) = 1",                  lambda e: ONE),
+    (Transpose,  "the determinant of a transpose",               "det(U^T) = det U",            lambda e: det(e.arg)),
+    (Inverse,    "the determinant of an inverse",                "det(U^-1) = 1 / det U",       lambda e: power(det(e.arg), -1)),
+)
+LOGDET_IDENTITIES = table(
+    (Transpose,  "the log-determinant of a transpose",           "logdet(U^T) = logdet U",      lambda e: logdet(e.arg)),
+    (Identity,   "the log-determinant of the identity",          "logdet(I) = 0",               lambda e: Zero((1, 1))),
+)
+TRACE_IDENTITIES = table(
+    (Expr,       "the trace of a scalar is the scalar",          "tr(a) = a",                   lambda e: e if is_scalar(e) else None),
+    (Scale,      "a scalar factor leaves the trace",             "tr(a U) = a tr(U)",           lambda e: mul(e.coeff, trace(e.arg))),
+    (Transpose,  "the trace of a transpose",                     "tr(U^T) = tr(U)",             lambda e: trace(e.arg)),
+    (DiagMatrix, "the trace of a diagonal matrix",               "tr(diag(v)) = sum(v)",        lambda e: sum_entries(e.arg)),
+    (Kron,       "the trace of a Kronecker product",             "tr(A kron B) = tr(A) tr(B)",  lambda e: mul(trace(e.left), trace(e.right))),
+    (Add,        "the trace of a sum",                           "tr(U + V) = tr(U) + tr(V)",   lambda e: add(*(trace(t) for t in e.terms))),
+    (MatMul,     "the trace is cyclic, down to a scalar chain",  "tr(a b^T) = b^T a",           _cyclic_scalar_chain),
+)
+SUM_ENTRIES_IDENTITIES = table(
+    (Expr,       "the sum of a scalar is the scalar",            "sum(a) = a",                  lambda e: e if is_scalar(e) else None),
+    (Scale,      "a scalar factor leaves the sum",               "sum(a U) = a sum(U)",         lambda e: mul(e.coeff, sum_entries(e.arg))),
+    (Add,        "the sum of entries of a sum",                  "sum(U + V) = sum(U) + sum(V)", lambda e: add(*(sum_entries(t) for t in e.terms))),
+    (DiagMatrix, "the sum of entries of a diagonal matrix",      "sum(diag(v)) = sum(v)",       lambda e: sum_entries(e.arg)),
+)
+NORM_IDENTITIES = table(
+    (Expr,       "the norm of a scalar is its absolute value",   "||a|| = |a|",                 lambda e: apply("abs", e) if is_scalar(e) else None),
+)
+DIAG_IDENTITIES = table(
+    (Ones,       "the diagonal matrix of ones is the identity",  "diag(ones) = I",              lambda e: Identity(e.shape[0]) if is_column_shape(e.shape) else None),
+    (DiagMatrix, "the diagonal of a diagonal matrix",            "diag(diag(v)) = v",           lambda e: e.arg),
+)
+# fmt: on
+
+
+def det(e: Expr) -> Expr:
+    require_square(e, "det")
+    out = first_identity(DET_IDENTITIES[type(e)], e)
+    return Det(e) if out is None else out
+
+
+def logdet(e: Expr) -> Expr:
+    require_square(e, "logdet")
+    out = first_identity(LOGDET_IDENTITIES[type(e)], e)
+    return LogDet(e) if out is None else out
+
+
+def trace(e: Expr) -> Expr:
+    require_square(e, "tr")
+    if isinstance(e, Zero):
+        return Zero((1, 1))
+    out = first_identity(TRACE_IDENTITIES[type(e)], e)
+    return Trace(e) if out is None else out
+
+
+def sum_entries(e: Expr) -> Expr:
+    if isinstance(e, Zero):
+        return Zero((1, 1))
+    out = first_identity(SUM_ENTRIES_IDENTITIES[type(e)], e)
+    return Sum(e) if out is None else out
+
+
+def norm(e: Expr) -> Expr:
+    out = first_identity(NORM_IDENTITIES[type(e)], e)
+    return Norm(e) if out is None else out
+
+
+def diag(e: Expr) -> Expr:
+    """``diag(v)`` of a column is the diagonal matrix; ``diag(M)`` of a square matrix its diagonal."""
+    column = is_column_shape(e.shape)
+    if not column:
+        require_square(e, "diag")
+    out = first_identity(DIAG_IDENTITIES[type(e)], e)
+    if out is not None:
+        return out
+    return DiagMatrix(e) if column else DiagVector(e)
+
+
+def softmax(e: Expr) -> Expr:
+    return Softmax(e)
+
+
+def logsumexp(e: Expr) -> Expr:
+    return LogSumExp(e)
+
+
+# ---------------------------------------------------------------- Kronecker products and vec
+
+
+def _scalars_out_of_kron(a: Expr, b: Expr) -> Expr | None:
+    if not (isinstance(a, Scale) or isinstance(b, Scale)):
+        return None
+    ca, a = (a.coeff, a.arg) if isinstance(a, Scale) else (ONE, a)
+    cb, b = (b.coeff, b.arg) if isinstance(b, Scale) else (ONE, b)
+    return scale(mul(ca, cb), kron(a, b))
+
+
+# fmt: off
+KRON_IDENTITIES = pair_table(
+    ((Expr, Expr),         "a Kronecker product with a scalar is a scaling",  "a kron B = a B",                      lambda a, b: mul(a, b) if is_scalar(a) or is_scalar(b) else None),
+    ((Identity, Identity), "the Kronecker product of identities",             "kron(I, I) = I",                      lambda a, b: Identity(product_dim(a.n, b.n))),
+    ((Expr, Expr),         "scalar factors leave a Kronecker product",        "(a A) kron (b B) = a b (A kron B)",   _scalars_out_of_kron),
+)
+VEC_IDENTITIES = table(
+    (Expr,   "vec of a column is the column",              "vec(v) = v",                   lambda e: e if is_one(e.shape[1]) else None),
+    (Expr,   "vec of a row is its transpose",              "vec(v^T) = v",                 lambda e: transpose(e) if is_one(e.shape[0]) else None),
+    (Scale,  "a scalar factor leaves vec",                 "vec(a U) = a vec(U)",          lambda e: scale(e.coeff, vec(e.arg))),
+    (Ones,   "vec of an all-ones matrix is all ones",      "vec(ones ones^T) = ones",      lambda e: Ones(Vec(e).shape)),
+)
+COMMUTATION_IDENTITIES = table(
+    (Commutation, "the commutation matrix of a vector is the identity", "K(n,1) = K(1,n) = I", lambda k: Identity(product_dim(*k.dims)) if is_one(k.dims[0]) or is_one(k.dims[1]) else None),
+)
+# fmt: on
+
+
+def kron(a: Expr, b: Expr) -> Expr:
+    if (isinstance(a, Zero) or isinstance(b, Zero)) and not (is_scalar(a) or is_scalar(b)):
+        return Zero(Kron(a, b).shape)
+    out = first_identity(KRON_IDENTITIES[type(a), type(b)], a, b)
+    return Kron(a, b) if out is None else out
+
+
+def vec(e: Expr) -> Expr:
+    out = first_identity(VEC_IDENTITIES[type(e)], e)
+    if out is not None:
+        return out
+    return Zero(Vec(e).shape) if isinstance(e, Zero) else Vec(e)
+
+
+def commutation(dims) -> Expr:
+    """K with K vec(U) = vec(U^T) for U of shape ``dims``."""
+    k = Commutation(tuple(dims))
+    out = first_identity(COMMUTATION_IDENTITIES[Commutation], k)
+    return k if out is None else out
+
+
+def inner(a: Expr, b: Expr) -> Expr:
+    """``<a, b> = tr(a^T b)``, written the way a person would for scalars, vectors and matrices."""
+    if is_scalar(a):
+        return mul(a, b)
+    if is_one(a.shape[1]) or is_one(a.shape[0]):
+        return mul(transpose(a), b) if is_one(a.shape[1]) else mul(a, transpose(b))
+    return trace(mul(transpose(a), b))
+
+
+# Every table of identities by name, its rows in order: what the normal form knows.  Collected
+# from the names above, so that a new table is listed (and its rows tested) without a second step.
+TABLES = {name: tuple(getattr(rows, "rows", rows)) for name, rows in list(globals().items()) if name.endswith("_IDENTITIES")}
+
+
+def rebuild(node: Expr, kids: list) -> Expr:
+    """Build ``node`` again from new children through the smart constructors."""
+    t = type(node)
+    if t is Add:
+        return add(*kids)
+    if t is MatMul:
+        return matmul(*kids)
+    if t is Hadamard:
+        out = kids[0]
+        for k in kids[1:]:
+            out = hadamard(out, k)
+        return out
+    constructors = {
+        Scale: scale, Transpose: transpose, Inverse: inverse, Det: det, LogDet: logdet,
+        Trace: trace, Sum: sum_entries, Norm: norm, DiagMatrix: diag, DiagVector: diag,
+        Softmax: softmax, LogSumExp: logsumexp, Kron: kron,
+    }
+    if t in constructors:
+        return constructors[t](*kids)
+    if t is Power:
+        return power(kids[0], node.exponent)
+    if t is MatPower:
+        return power(kids[0], node.exponent)
+    if t is ElemPower:
+        return elem_power(kids[0], node.exponent)
+    if t is Apply:
+        return apply(node.fn, kids[0])
+    return node.map_children(dict(zip(node.children(), kids, strict=False)).get)
