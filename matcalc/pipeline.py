@@ -21,6 +21,7 @@ from . import kinds
 from .canonical import gradients_from_differential
 from .differential import RULES, differential
 from .errors import DerivativeError
+from .expr.recording import unrecorded
 from .jacobian import jacobian_from_differential
 from .printing import to_text
 from .simplify import rebuild_with, simplify, weight
@@ -95,8 +96,9 @@ def _differential(f: E.Expr, variables: list[E.Symbol], lhs: str, steps: list | 
     steps.append(Step(lhs, current))
     while _pending(current):
         used: list = []
-        current = _expand_once(current, targets, used)
-        steps.append(Step(None, current, _unique(used)))
+        with E.recording() as fired:  # the identities of the normal form that shaped the line
+            current = _expand_once(current, targets, used)
+        steps.append(Step(None, current, _unique([*used, *fired])))
     return current
 
 
@@ -110,22 +112,32 @@ def _walked(walk, df, display, steps: list | None) -> dict:
     if steps is None:
         return walk(df)
     pending: list = []
+    seen = 0  # of the identities fired, those already cited
 
     def on_stage(state, used):
+        nonlocal seen
         if not used:
             return
-        pending.extend(used)
-        # a carry that sums those of several parents is shown term by term, as each reached it
-        shown = E.add(*(display(e, t) for e, c in state for t in _terms(c))) if state else E.Zero((1, 1))
+        pending.extend([*used, *fired[seen:]])
+        seen = len(fired)
+        shown = _shown(state, display)
         if not _looks_alike(shown, steps[-1].expr):
             steps.append(Step(None, shown, _unique(pending)))
             pending.clear()
 
-    reached = walk(df, on_stage)
+    with E.recording() as fired:
+        reached = walk(df, on_stage)
     collected = E.add(*(display(dx, c) for dx, c in reached.items()))
-    if not _looks_alike(collected, steps[-1].expr) or pending:
-        steps.append(Step(None, collected, _unique([*pending, COLLECT])))
+    if not _looks_alike(collected, steps[-1].expr) or pending or fired[seen:]:
+        steps.append(Step(None, collected, _unique([*pending, *fired[seen:], COLLECT])))
     return reached
+
+
+@unrecorded
+def _shown(state, display) -> E.Expr:
+    """A stage of the walk as one expression; a carry that sums those of several parents is
+    shown term by term, as each reached it (what is built to show it is no step of the walk)."""
+    return E.add(*(display(e, t) for e, c in state for t in _terms(c))) if state else E.Zero((1, 1))
 
 
 LOOKS_ALIKE_BELOW = 5000  # nodes written out: larger lines are compared as expressions, not printed
@@ -149,6 +161,15 @@ def _vec_display(e, m):
 # ------------------------------------------------------------------ the derivatives
 
 
+def _simplified(e: E.Expr, steps) -> tuple[E.Expr, Why]:
+    """simplify(e), and for a derivation the identities it used."""
+    if steps is None:
+        return simplify(e), ()
+    with E.recording() as fired:
+        out = simplify(e)
+    return out, _unique([*fired, SIMPLIFY])
+
+
 def gradients(f: E.Expr, variables: list[E.Symbol], steps: list | None = None) -> dict:
     """{x: gradient of the scalar f} for every variable, from one differential and one reverse
     walk, as backprop does."""
@@ -159,10 +180,10 @@ def gradients(f: E.Expr, variables: list[E.Symbol], steps: list | None = None) -
     raw = _walked(lambda e, on_stage=None: gradients_from_differential(e, dxs, on_stage), df, _inner_display, steps)
     out = {}
     for x, dx in zip(variables, dxs, strict=True):
-        g = simplify(raw[dx])
+        g, why = _simplified(raw[dx], steps)
         if steps is not None:
             if g != raw[dx]:
-                steps.append(Step(None, E.inner(g, dx), (SIMPLIFY,)))
+                steps.append(Step(None, E.inner(g, dx), why))
             steps.append(Step("grad", g, (IDENTIFY_GRADIENT,)))
         projected = kinds.project(x, g)  # sym(G) on symmetric matrices
         if projected != g:
@@ -178,9 +199,9 @@ def jacobian(f: E.Expr, x: E.Symbol, steps: list | None = None, lhs: str = "df")
     dx = E.Differential(x)
     df = _differential(f, [x], lhs, steps)
     raw = _walked(lambda e, on_stage=None: {dx: jacobian_from_differential(e, dx, on_stage)}, df, _vec_display, steps)[dx]
-    j = simplify(raw)
+    j, why = _simplified(raw, steps)
     if steps is not None and j != raw:
-        steps.append(Step(None, E.mul(j, E.vec(dx)), (SIMPLIFY,)))
+        steps.append(Step(None, E.mul(j, E.vec(dx)), why))
     return j
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
+from .expr.recording import cached_citing
 from .shapes import is_one
 
 
@@ -123,10 +124,11 @@ def _ratio_cancel(e: E.Expr) -> E.Expr | None:
 REWRITES = [_logistic, _ratio_cancel]
 
 
-@E.cached_on_node
+@cached_citing
 def simplify(node: E.Expr) -> E.Expr:
     """The simplified form, remembered on each node so that results sharing subexpressions
-    (every gradient of a network) simplify them once."""
+    (every gradient of a network) simplify them once; a derivation that records sees the
+    identities of the normal form it used, each time."""
     rebuilt = rebuild_with(node, simplify)
     for rewrite in REWRITES:
         candidate = rewrite(rebuilt)

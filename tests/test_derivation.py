@@ -197,3 +197,14 @@ def test_names_are_escaped_in_latex():
     d = matcalc.derive("theta_1^T A theta_1", wrt="theta_1", declare={"theta_1": "vector"})
     latex = render(d, "tex")
     assert r"\theta_{1}" in latex
+
+
+def test_derivations_cite_the_identities_of_the_normal_form():
+    """dx^T A x + x^T A dx becomes 2 x^T A dx as the line is built (A symmetric): the steps say
+    which identities did it, every time (identities remembered on nodes are cited again)."""
+    for _ in range(2):
+        d = matcalc.derive("x^T A x", wrt="x", declare={"A": "symmetric"})
+        identities = [identity for step in d.steps for _, identity in step.why]
+        assert "A x + A x = 2 A x" in identities, identities
+        assert "S^T = S" in identities, identities
+        assert str(d.result) == "2 A x" and d.result.check()
