@@ -12,7 +12,9 @@ Four families of depth k, each written with definitions (``h1 = ...; h2 = ...; f
 A reverse pass that sums the carries reaching a node before applying its rule (as
 reverse-mode automatic differentiation does) costs time linear in k; one that walks every path
 costs 2^k.  Measured per family and k: the derivation time (parse included; median after a
-warm-up at k = 2), the distinct nodes of all results together, the length of the shared
+warm-up at k = 2), the distinct nodes of all results together and the references between
+them (edges: a sum of i terms has i, and the normal form keeps sums flat, so a residual
+stack's h_i = x + t_1 + ... + t_i has i of them), the length of the shared
 printout (``matcalc.cse.share``, as ``matcalc grad`` prints it) and the tree size the results
 would have written out in full (``matcalc.simplify.weight``, counted, not printed).  Each k
 runs in its own process with a time limit; once one runs out, the larger ones are not attempted.
@@ -91,7 +93,7 @@ def measure_case(family: str, k: int, repeats: int, budget: float, check: bool) 
     for e in exprs.values():
         distinct.update(E.nodes(e))
     out = {"family": family, "k": k, "time": timing["median"], "min": timing["min"], "repeats": timing["repeats"],
-           "distinct_nodes": len(distinct), "shared_chars": len(shared),
+           "distinct_nodes": len(distinct), "edges": sum(len(n.children()) for n in distinct), "shared_chars": len(shared),
            "tree_size": sum(weight(e) for e in exprs.values())}
     if check:
         out["check_ok"] = all(r.check(points=1).ok for r in rs.values())
@@ -140,7 +142,7 @@ def growth(rows: list[dict]) -> list[dict]:
         top = max(measured)
         a, b = measured[8], measured[top]
         out.append({"family": family, "from": 8, "to": top, "linear": top / 8, "time": b["time"] / a["time"],
-                    "distinct_nodes": b["distinct_nodes"] / a["distinct_nodes"],
+                    "distinct_nodes": b["distinct_nodes"] / a["distinct_nodes"], "edges": b["edges"] / a["edges"],
                     "shared_chars": b["shared_chars"] / a["shared_chars"], "tree_size": b["tree_size"] / a["tree_size"]})
     return out
 

@@ -11,6 +11,7 @@ repeated calls timed with time.perf_counter after a warm-up.
    in its own process, with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment)
 3. scaling with depth: the gradients of an L-layer MLP loss (bench_depth.py)
 4. command-line start-up (bench_startup.py)
+5. shared subexpressions: nested softmax, residual and attention-like stacks (bench_sharing.py)
 
 See benchmarks/README.md.
 """
@@ -41,6 +42,7 @@ SETTINGS = {
                     "dense_budget": 10.0},
         "depth": {"limit": 30.0, "repeats": 3, "budget": 10.0},
         "startup": {"runs": 10},
+        "sharing": {"limit": 30.0, "repeats": 3, "budget": 5.0},
     },
     "full": {
         "derivation": {"repeats": 15, "limit": 30.0},
@@ -48,6 +50,7 @@ SETTINGS = {
                     "budget": 15.0, "dense_budget": 30.0},
         "depth": {"limit": 120.0, "repeats": 5, "budget": 30.0},
         "startup": {"runs": 10},
+        "sharing": {"limit": 120.0, "repeats": 5, "budget": 20.0},
     },
 }
 
@@ -95,11 +98,18 @@ def section_startup(s: dict) -> dict:
     return bench_startup.run(s["runs"], log=log)
 
 
+def section_sharing(s: dict) -> dict:
+    import bench_sharing
+
+    return bench_sharing.run(s["limit"], s["repeats"], s["budget"], log=log)
+
+
 SECTIONS = [
     ("derivation", "1. Derivation speed: matcalc against SymPy", section_derivation),
     ("hessian", "2. Hessian evaluation: generated NumPy against JAX, PyTorch and hand-written NumPy", section_hessian),
     ("depth", "3. Scaling with depth: gradients of an L-layer MLP", section_depth),
     ("startup", "4. Command-line start-up", section_startup),
+    ("sharing", "5. Shared subexpressions: cost linear in the expression", section_sharing),
 ]
 
 
@@ -231,6 +241,34 @@ def md_depth(d: dict) -> str:
     return "\n".join(lines)
 
 
+def md_sharing(d: dict) -> str:
+    lines = [
+        "Four families of depth k, written with definitions: " + "; ".join(
+            f"{family}: `{text}`" for family, text in d["examples"].items()) + " (shown at k = 2). "
+        f"Each k runs in its own process with a limit of {d['limit_s']:g} s; times are medians of up to "
+        f"{d['repeats']} calls (parse included) after a warm-up at k = 2. Nodes: the distinct nodes of all "
+        "results together; edges: the references between them (a sum of i terms has i); shared printout: the "
+        "results written with `matcalc.cse.share`, as `matcalc grad` prints them; written out: the nodes the "
+        "results would have as trees (counted, not printed), which is what a walk of every path would visit.",
+        "",
+    ]
+    rows = []
+    for r in d["rows"]:
+        if r.get("time") is None:
+            rows.append([r["family"], r["k"], r["status"], "-", "-", "-", "-", "-"])
+        else:
+            rows.append([r["family"], r["k"], fmt_time(r["time"]), r["distinct_nodes"], r["edges"], r["shared_chars"],
+                         f"{r['tree_size']:.3g}", {True: "ok", False: "FAILED"}.get(r.get("check_ok"), "-")])
+    lines.append(md_table(["family", "k", "derivation time", "nodes", "edges", "shared printout chars",
+                           "written out (nodes)", "check"], rows))
+    lines += ["", "Largest k against k = 8 (linear growth gives the ratio of the depths):", ""]
+    lines.append(md_table(["family", "k", "linear", "time", "nodes", "edges", "shared printout", "written out"], [
+        [g["family"], f"{g['to']} / {g['from']}", fmt_ratio(g["linear"]), fmt_ratio(g["time"]),
+         fmt_ratio(g["distinct_nodes"]), fmt_ratio(g["edges"]), fmt_ratio(g["shared_chars"]), f"{g['tree_size']:.3g}x"]
+        for g in d["growth"]]))
+    return "\n".join(lines)
+
+
 def md_startup(s: dict) -> str:
     return "\n".join([
         f"Median wall time of {s['matcalc']['runs']} runs of each, started with `subprocess.run` after one untimed run.",
@@ -278,6 +316,12 @@ def observations(report: dict) -> list[str]:
             if g["time"] > 4:
                 out.append(f"MLP gradients: doubling the depth from {g['from']} to {g['to']} multiplies the derivation time "
                            f"by {fmt_ratio(g['time'])} (linear: 2x).")
+    sh = report.get("sharing")
+    if sh:
+        for g in sh["growth"]:
+            if g["time"] > 2 * g["linear"]:
+                out.append(f"{g['family']}: from k = {g['from']} to {g['to']} the derivation time grows "
+                           f"{fmt_ratio(g['time'])} (linear: {fmt_ratio(g['linear'])}; edges {fmt_ratio(g['edges'])}).")
     h = report.get("hessian")
     if h:
         for r in h["rows"]:
@@ -319,7 +363,8 @@ def markdown(report: dict) -> str:
         if key not in report:
             lines.append("Not run.")
             continue
-        lines.append({"derivation": md_derivation, "hessian": md_hessian, "depth": md_depth, "startup": md_startup}[key](report[key]))
+        lines.append({"derivation": md_derivation, "hessian": md_hessian, "depth": md_depth, "startup": md_startup,
+                      "sharing": md_sharing}[key](report[key]))
     obs = observations(report)
     lines += ["", "## Observations", ""]
     lines += [f"- {o}" for o in obs] if obs else ["Nothing stood out."]
