@@ -6,11 +6,10 @@ import numpy as np
 
 from . import codegen, pipeline
 from . import expr as E
-from .cse import printed_length, share
 from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .guard import user_errors
-from .parser import Program, parse_program
+from .parser import Program
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
 from .verify import CheckReport, check_derivative, symbols_of
@@ -141,45 +140,6 @@ def _notes(gradient: E.Expr | None) -> list[str]:
             "this Hessian holds only away from those points" for fn in kinks]
 
 
-def function_text(f: E.Expr, definitions=()) -> str:
-    """The function as text for a message: written with the text's own names where it has them,
-    so that a function that reuses its parts (a residual stack) is not written out in full."""
-    if definitions:
-        _, written = share({"f": f}, min_size=SHORT_MESSAGE, given=definitions)
-        f = written["f"]
-    return to_text(f) if printed_length(f, SHORT_MESSAGE) <= SHORT_MESSAGE else "the function"
-
-
-SHORT_MESSAGE = 300  # characters of a function quoted in a message
-
-
-def _variables(f: E.Expr, wrt, definitions=()) -> list[E.Symbol]:
-    names = [wrt] if isinstance(wrt, str) else list(wrt)
-    if not names:
-        raise DerivativeError("name at least one variable to differentiate with respect to")
-    symbols = {s.name: s for s in symbols_of(f)}
-    out = []
-    for name in names:
-        if name not in symbols:
-            raise DerivativeError(f"{name} does not occur in {function_text(f, definitions)}: "
-                                  "the derivative with respect to it is zero")
-        out.append(symbols[name])
-    return out
-
-
-def _parsed(expr, declare) -> Program:
-    """The text parsed with its definitions (parse refuses what is not text), or an expression as it is."""
-    return Program(expr) if isinstance(expr, E.Expr) else parse_program(expr, declare)
-
-
-def _require_scalar(program: Program, what: str):
-    f = program.function
-    if not E.is_scalar(f):
-        raise DerivativeError(
-            f"f = {function_text(f, program.definitions)} is not a scalar (it is {shape_str(f.shape)}): a {what} needs a scalar function; "
-            "use jacobian for a vector- or matrix-valued one")
-
-
 def _each(wrt, results: dict):
     return results[wrt] if isinstance(wrt, str) else results
 
@@ -187,34 +147,34 @@ def _each(wrt, results: dict):
 @user_errors
 def gradient(expr, wrt, declare: dict | None = None):
     """The gradient of a scalar expression: a Result, or a dict of them when ``wrt`` is a list."""
-    program = _parsed(expr, declare)
-    _require_scalar(program, "gradient")
+    program = pipeline.read(expr, declare)
+    pipeline.require_scalar(program, "gradient")
     f = program.function
-    gradients = pipeline.gradients(f, _variables(f, wrt, program.definitions))
+    gradients = pipeline.gradients(f, pipeline.variables(program, wrt))
     return _each(wrt, {x.name: Result(f, x, g, program=program) for x, g in gradients.items()})
 
 
 @user_errors
 def jacobian(expr, wrt, declare: dict | None = None):
     """The Jacobian d vec(F) / d vec(X)^T of a vector- or matrix-valued expression."""
-    program = _parsed(expr, declare)
+    program = pipeline.read(expr, declare)
     f = program.function
     if E.is_scalar(f):
-        raise DerivativeError(f"f = {function_text(f, program.definitions)} is a scalar: its derivative is a gradient "
+        raise DerivativeError(f"f = {pipeline.function_text(program)} is a scalar: its derivative is a gradient "
                               "(use gradient / matcalc grad)")
     return _each(wrt, {x.name: Result(f, x, pipeline.jacobian(f, x), "jacobian", program=program)
-                       for x in _variables(f, wrt, program.definitions)})
+                       for x in pipeline.variables(program, wrt)})
 
 
 @user_errors
 def hessian(expr, wrt, declare: dict | None = None):
     """The Hessian of a scalar expression from its second differential, d^2 f = dx^T H dx:
     (n, n) for a vector, (mn, mn) in column-major vec order for a matrix."""
-    program = _parsed(expr, declare)
-    _require_scalar(program, "Hessian")
+    program = pipeline.read(expr, declare)
+    pipeline.require_scalar(program, "Hessian")
     f = program.function
     results = {}
-    for x in _variables(f, wrt, program.definitions):
+    for x in pipeline.variables(program, wrt):
         g, h = pipeline.hessian(f, x)
         results[x.name] = Result(f, x, h, "hessian", of=g, program=program)
     return _each(wrt, results)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from . import expr as E
 from . import pipeline
-from .api import Result, _parsed, _require_scalar, _variables
+from .api import Result
 from .errors import DerivativeError
 from .guard import user_errors
 from .pipeline import Step
@@ -35,10 +35,10 @@ def derive(expr, wrt: str, declare: dict | None = None, order: int = 1) -> Deriv
     """The derivation of the gradient (order 1) or of the Hessian (order 2) of a scalar expression."""
     if order not in (1, 2):
         raise DerivativeError(f"order must be 1 (gradient) or 2 (Hessian), got {order}")
-    program = _parsed(expr, declare)
-    _require_scalar(program, "derivation")
+    program = pipeline.read(expr, declare)
+    pipeline.require_scalar(program, "derivation")
     f = program.function
-    (x,) = _variables(f, [wrt], program.definitions)
+    (x,) = pipeline.variables(program, [wrt])
     steps = [Step("f", f)]
     if order == 1:
         g = pipeline.gradients(f, [x], steps)[x]

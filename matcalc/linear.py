@@ -145,7 +145,10 @@ def walk(root: E.Expr, seed: E.Expr, rules: dict, targets, on_stage=None) -> dic
     carries: dict = {root: [((), seed)]}
 
     def summed(node):
-        return E.add(*(c for _, c in sorted(carries[node], key=_place)))
+        pairs = carries[node]
+        if len(pairs) == 1:  # most nodes have one parent: nothing to add
+            return pairs[0][1]
+        return E.add(*(c for _, c in sorted(pairs, key=_place)))
 
     while True:
         if on_stage is not None:
@@ -155,7 +158,8 @@ def walk(root: E.Expr, seed: E.Expr, rules: dict, targets, on_stage=None) -> dic
             return {node: summed(node) for node in carries}
         used = []
         for node in ready:
-            carry, place = summed(node), min(map(_place, carries.pop(node)))
+            carry, place = summed(node), min(map(_place, carries[node]))
+            del carries[node]
             words, identity, rule = rule_for(rules, node, "the reverse walk (a gradient or Jacobian through it)")
             used.append((words, identity))
             for i, (kid, c) in enumerate(rule(node, carry, targets)):

@@ -1,7 +1,7 @@
-"""One pipeline for every derivative: differential, reverse walk, projection onto the
-variable's kind, simplification.
+"""One pipeline for every derivative: the input read with its definitions, then differential,
+reverse walk, projection onto the variable's kind, simplification.
 
-    f --differential--> df (linear in dX) --linear.walk--> G or J --project--> --simplify--> result
+    text --read--> f --differential--> df (linear in dX) --linear.walk--> G or J --project--> --simplify--> result
 
 The API, the command line and derivations are views of it.  A derivation passes ``steps``, a
 list the pipeline fills with each stage as an equal expression and the rules that led to it:
@@ -19,11 +19,14 @@ from dataclasses import dataclass
 from . import expr as E
 from . import kinds
 from .canonical import gradients_from_differential
+from .cse import printed_length, share
 from .differential import RULES, differential
 from .errors import DerivativeError
 from .expr.recording import unrecorded
 from .jacobian import jacobian_from_differential
+from .parser import Program, parse_program
 from .printing import to_text
+from .shapes import shape_str
 from .simplify import rebuild_with, simplify, weight
 
 Why = tuple[tuple[str, str], ...]  # (rule in words, identity)
@@ -51,6 +54,50 @@ def _unique(items) -> Why:
 
 def _terms(e: E.Expr) -> tuple[E.Expr, ...]:
     return e.terms if isinstance(e, E.Add) else (e,)
+
+
+# ------------------------------------------------------------------ the input
+
+
+def read(expr, declare=None) -> Program:
+    """A text parsed with its definitions (parse refuses what is not text), or an expression as it is."""
+    return Program(expr) if isinstance(expr, E.Expr) else parse_program(expr, declare)
+
+
+SHORT_MESSAGE = 300  # characters of a function quoted in a message
+
+
+def function_text(program: Program) -> str:
+    """The function as text for a message: written with the text's own names where it has them,
+    so that a function that reuses its parts (a residual stack) is not written out in full."""
+    f = program.function
+    if program.definitions:
+        _, written = share({"f": f}, min_size=SHORT_MESSAGE, given=program.definitions)
+        f = written["f"]
+    return to_text(f) if printed_length(f, SHORT_MESSAGE) <= SHORT_MESSAGE else "the function"
+
+
+def require_scalar(program: Program, what: str) -> None:
+    f = program.function
+    if not E.is_scalar(f):
+        raise DerivativeError(
+            f"f = {function_text(program)} is not a scalar (it is {shape_str(f.shape)}): a {what} needs a scalar "
+            "function; use jacobian for a vector- or matrix-valued one")
+
+
+def variables(program: Program, wrt) -> list[E.Symbol]:
+    """The symbols named by ``wrt`` (a name or a list of names), each one the function holds."""
+    names = [wrt] if isinstance(wrt, str) else list(wrt)
+    if not names:
+        raise DerivativeError("name at least one variable to differentiate with respect to")
+    symbols = {s.name: s for s in program.function.free if isinstance(s, E.Symbol)}
+    out = []
+    for name in names:
+        if name not in symbols:
+            raise DerivativeError(f"{name} does not occur in {function_text(program)}: "
+                                  "the derivative with respect to it is zero")
+        out.append(symbols[name])
+    return out
 
 
 # ------------------------------------------------------------------ the differential, shown
