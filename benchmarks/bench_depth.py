@@ -44,41 +44,22 @@ def variables(L: int) -> list[str]:
 
 
 def measure_depth(L: int, repeats: int, budget: float, check: bool) -> dict:
-    from common import measure
+    from common import timed_gradients
 
-    import matcalc
-    from matcalc import expr as E
-    from matcalc.cse import share
-    from matcalc.printing import to_text
     from matcalc.simplify import size
 
-    matcalc.gradient(mlp_loss(2), wrt=variables(2))  # warm-up: parser, element-wise table
-    text, wrt = mlp_loss(L), variables(L)
-    results = {}
-
-    def derive():
-        results["last"] = matcalc.gradient(text, wrt=wrt)
-
-    timing = measure(derive, repeats, budget=budget, warmup=False)
-    rs = results["last"]
-    exprs = {name: r.expr for name, r in rs.items()}
-    definitions, written = share(exprs)
-    shared = "\n".join([f"{to_text(s)} = {to_text(v)}" for s, v in definitions]
-                       + [f"grad_{name} f = {to_text(e)}" for name, e in written.items()])
+    text = mlp_loss(L)
+    timing, figures = timed_gradients(text, variables(L), (mlp_loss(2), variables(2)), repeats, budget)
+    rs = figures.pop("results")
     full = "\n".join(f"grad_{name} f = {r}" for name, r in rs.items())
-    distinct = set()
-    for e in exprs.values():
-        distinct.update(E.nodes(e))
     out = {
         "L": L,
         "expression_chars": len(text),
         "time": timing["median"],
         "min": timing["min"],
         "repeats": timing["repeats"],
-        "size_sum": sum(size(e) for e in exprs.values()),
-        "distinct_nodes": len(distinct),
-        "shared_chars": len(shared),
-        "shared_definitions": len(definitions),
+        "size_sum": sum(size(r.expr) for r in rs.values()),
+        **figures,
         "full_chars": len(full),
     }
     if check:

@@ -66,35 +66,15 @@ FAMILIES = {
 
 
 def measure_case(family: str, k: int, repeats: int, budget: float, check: bool) -> dict:
-    from common import measure
+    from common import timed_gradients
 
-    import matcalc
-    from matcalc import expr as E
-    from matcalc.cse import share
-    from matcalc.printing import to_text
     from matcalc.simplify import weight
 
     build = FAMILIES[family][0]
-    warm_text, warm_wrt = build(2)
-    matcalc.gradient(warm_text, wrt=warm_wrt)  # warm-up: parser, element-wise table
-    text, wrt = build(k)
-    results = {}
-
-    def derive():
-        results["last"] = matcalc.gradient(text, wrt=wrt)
-
-    timing = measure(derive, repeats, budget=budget, warmup=False)
-    rs = results["last"]
-    exprs = {name: r.expr for name, r in rs.items()}
-    definitions, written = share(exprs)
-    shared = "\n".join([f"{to_text(s)} = {to_text(v)}" for s, v in definitions]
-                       + [f"grad_{name} f = {to_text(e)}" for name, e in written.items()])
-    distinct = set()
-    for e in exprs.values():
-        distinct.update(E.nodes(e))
+    timing, figures = timed_gradients(*build(k), build(2), repeats, budget)
+    rs = figures.pop("results")
     out = {"family": family, "k": k, "time": timing["median"], "min": timing["min"], "repeats": timing["repeats"],
-           "distinct_nodes": len(distinct), "edges": sum(len(n.children()) for n in distinct), "shared_chars": len(shared),
-           "tree_size": sum(weight(e) for e in exprs.values())}
+           **figures, "tree_size": sum(weight(r.expr) for r in rs.values())}
     if check:
         out["check_ok"] = all(r.check(points=1).ok for r in rs.values())
     return out

@@ -71,6 +71,36 @@ def measure(fn, repeats: int, setup=None, budget: float | None = None, warmup: b
     return {"median": statistics.median(times), "min": min(times), "repeats": len(times)}
 
 
+def timed_gradients(text: str, wrt: list, warm_up: tuple, repeats: int, budget: float) -> tuple[dict, dict]:
+    """(timing, figures) of ``matcalc.gradient(text, wrt)`` after a warm-up derivation of the
+    ``warm_up`` (text, wrt) that loads the parser and the element-wise table.  Figures of the
+    results: the distinct nodes of all of them together and the references between them (edges),
+    and the shared printout (``matcalc.cse.share``, as ``matcalc grad`` prints it) in characters."""
+    import matcalc
+    from matcalc import expr as E
+    from matcalc.cse import share
+    from matcalc.printing import to_text
+
+    matcalc.gradient(warm_up[0], wrt=warm_up[1])
+    results = {}
+
+    def derive():
+        results["last"] = matcalc.gradient(text, wrt=wrt)
+
+    timing = measure(derive, repeats, budget=budget, warmup=False)
+    exprs = {name: r.expr for name, r in results["last"].items()}
+    definitions, written = share(exprs)
+    shared = "\n".join([f"{to_text(s)} = {to_text(v)}" for s, v in definitions]
+                       + [f"grad_{name} f = {to_text(e)}" for name, e in written.items()])
+    distinct = set()
+    for e in exprs.values():
+        distinct.update(E.nodes(e))
+    figures = {"results": results["last"], "distinct_nodes": len(distinct),
+               "edges": sum(len(n.children()) for n in distinct), "shared_chars": len(shared),
+               "shared_definitions": len(definitions)}
+    return timing, figures
+
+
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return None

@@ -1,0 +1,107 @@
+"""Instructions per derivation, this tree against a baseline tree, counted by valgrind.
+
+    git worktree add /tmp/baseline <commit>
+    python benchmarks/bench_instructions.py --baseline /tmp/baseline [--out benchmarks/results/instructions.md]
+
+Wall-clock times on a shared machine vary by tens of percent from one run to the next; the
+instructions a process executes do not (callgrind counts the same total twice for the same
+program and input, whatever else the machine is doing).  Each workload runs in a fresh
+interpreter under ``valgrind --tool=callgrind`` twice, once with one pass and once with three
+(the first pass warms the parser and the element-wise table); the difference divided by two
+is the count for one pass, which leaves out start-up and imports.  Workloads: the derivation
+corpus (every case of ``corpus.py``) and the gradients of the 64-layer MLP (``bench_depth.py``),
+which any earlier version can derive.  Needs valgrind (Debian: valgrind); takes a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WORKLOADS = ["corpus", "mlp64"]
+
+
+def workload(name: str):
+    sys.path.insert(1, HERE)
+    import matcalc
+
+    if name == "corpus":
+        from corpus import CASES
+
+        def once():
+            for c in CASES:
+                (matcalc.hessian if c.kind == "hessian" else matcalc.gradient)(c.text, wrt=c.wrt, declare=c.declare)
+        return once
+    from bench_depth import mlp_loss, variables
+
+    return lambda: matcalc.gradient(mlp_loss(64), wrt=variables(64))
+
+
+def worker(source: str, passes: int, name: str) -> None:
+    sys.path.insert(0, source)
+    sys.setrecursionlimit(20000)  # a baseline may predate the entry points' own room for recursion
+    import matcalc
+
+    assert os.path.realpath(matcalc.__file__).startswith(os.path.realpath(source)), matcalc.__file__
+    once = workload(name)
+    for _ in range(passes):
+        once()
+
+
+def instructions(source: str, passes: int, name: str) -> int:
+    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, os.path.abspath(__file__),
+           "--worker", source, str(passes), name]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or not found:
+        raise RuntimeError(f"{name} at {source}: {done.stderr.strip().splitlines()[-1:]}")
+    return int(found.group(1))
+
+
+def per_pass(source: str, name: str) -> float:
+    return (instructions(source, 3, name) - instructions(source, 1, name)) / 2
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", help="a tree of matcalc to compare with (a git worktree of an earlier commit)")
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "instructions.md"))
+    ap.add_argument("--worker", nargs=3, metavar=("SOURCE", "PASSES", "WORKLOAD"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        worker(args.worker[0], int(args.worker[1]), args.worker[2])
+        return 0
+    if not args.baseline:
+        ap.error("--baseline DIR is required")
+    commit = {}
+    for label, tree in (("this tree", ROOT), ("baseline", args.baseline)):
+        commit[label] = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                       text=True).stdout.strip()
+    rows = []
+    for name in WORKLOADS:
+        here, base = per_pass(ROOT, name), per_pass(args.baseline, name)
+        rows.append({"workload": name, "this_tree": here, "baseline": base, "ratio": here / base})
+        print(f"{name:18s} this tree {here / 1e6:8.1f} M   baseline {base / 1e6:8.1f} M   ratio {here / base:.3f}", flush=True)
+    lines = ["# Instructions per derivation", "",
+             f"`python benchmarks/bench_instructions.py --baseline DIR`: this tree (commit {commit['this tree']}) "
+             f"against the baseline (commit {commit['baseline']}), millions of instructions for one pass of each "
+             "workload (valgrind callgrind; the difference of a three-pass and a one-pass run, halved). Ratio: this "
+             "tree / baseline (below 1: fewer instructions).", "",
+             "| workload | this tree | baseline | ratio |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['workload']} | {r['this_tree'] / 1e6:.1f} | {r['baseline'] / 1e6:.1f} | {r['ratio']:.3f} |" for r in rows]
+    with open(args.out, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    with open(os.path.splitext(args.out)[0] + ".json", "w") as fh:
+        json.dump({"commits": commit, "rows": rows}, fh, indent=1)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
