@@ -307,7 +307,20 @@ class TextPrinter(Printer):
         return f"({text})"
 
     def product(self, parts):
+        # inside a norm, "a ||x||" would read as a norm closing after a: a nested norm
+        # multiplied on its left keeps parentheses, as the syntax asks
+        if self.norm_depth:
+            parts = parts[:1] + [f"({p})" if p.startswith("||") else p for p in parts[1:]]
         return " ".join(parts)
+
+    norm_depth = 0
+
+    def _Norm(self, e):
+        self.norm_depth += 1
+        try:
+            return super()._Norm(e)
+        finally:
+            self.norm_depth -= 1
 
     def fraction(self, top, bottom, bare_bottom):
         return f"{top} / {bottom}"

@@ -263,3 +263,12 @@ def test_gradient_of_bytes_is_not_an_internal_error():
     with pytest.raises(matcalc.MatcalcError) as caught:
         matcalc.gradient(b"x", wrt="x")
     assert not str(caught.value).startswith("internal error"), str(caught.value)
+
+
+def test_a_nested_norm_multiplied_on_its_left_keeps_its_parentheses():
+    """||a (||x||) x|| printed as ||a ||x|| x|| reads back as ||a|| ||x|| x: inside a norm, a
+    norm that a factor multiplies on its left is printed in parentheses, as the syntax asks."""
+    e = matcalc.parse("||a (||x||) x||", {"a": "scalar"})
+    assert str(e) == "||a (||x||) x||"
+    assert matcalc.parse(str(e), {"a": "scalar"}) == e
+    assert str(matcalc.parse("||x|| x")) == "||x|| x"  # outside a norm nothing is ambiguous
