@@ -526,3 +526,10 @@ def test_the_readme_documents_the_json():
     jsonschema.Draft202012Validator(schema()).validate(shown)
     code = main(["grad", shown["expression"], "--wrt", "x", "--let", "A=symmetric", "--json", "--check"])
     assert code == 0
+
+
+def test_derive_check(capsys, tmp_path):
+    code, out, _ = run(capsys, "derive", "det(AXB)", "--wrt", "X", "--check")
+    assert code == 0 and lines(out)[-1].startswith("check: ok")
+    code, out, err = run(capsys, "derive", "det(AXB)", "--wrt", "X", "--check", "--tex", "-")
+    assert code == 0 and out.startswith(r"\documentclass") and err.startswith("check: ok")
