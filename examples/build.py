@@ -2,6 +2,8 @@
 
     python examples/build.py            # writes examples/*.tex and examples/*.md
     pdflatex examples/det_axb.tex       # each .tex is a standalone document
+    pdftoppm -png -r 100 -f 1 -l 1 -x 60 -y 70 -W 760 -H 460 -singlefile det_axb.pdf examples/det_axb
+                                        # the picture README shows
 """
 
 from pathlib import Path

@@ -16,6 +16,14 @@ from .verify import CheckReport
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython):
+    """``%load_ext matcalc``: the line magic ``%matcalc grad "x^T A x" --wrt x``."""
+    from .display import load_ipython_extension
+
+    load_ipython_extension(ipython)
+
+
 __all__ = [
     "gradient", "hessian", "jacobian", "derive", "Derivation", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
     "DeclarationError", "DerivativeError", "DomainError", "NumberTooLargeError",

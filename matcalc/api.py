@@ -141,7 +141,9 @@ def _notes(gradient: E.Expr | None) -> list[str]:
 
 
 def _each(wrt, results: dict):
-    return results[wrt] if isinstance(wrt, str) else results
+    from .display import Results
+
+    return results[wrt] if isinstance(wrt, str) else Results(results)
 
 
 @user_errors

@@ -1,4 +1,7 @@
-"""The command line: ``matcalc grad|hess|jac EXPR --wrt x [--let A=symmetric] [--latex] [--json] [--check]``."""
+"""The command line: ``matcalc grad|hess|jac EXPR --wrt x [--let A=symmetric] [--latex] [--json] [--check]``.
+
+``-`` stands for standard input as the expression, and for standard output as a file to write
+(``derive --tex -``).  Options that contradict each other, or that would be ignored, are refused."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from .derivation import derive
 from .errors import DeclarationError, MatcalcError, UsageError
 from .guard import recursion_room
 from .kinds import listing
+from .output import document, result_record, step_records
 from .printing import to_latex, to_text
 from .render import render, write_atomically
 
@@ -44,12 +48,50 @@ COMMANDS = {
 }
 
 
+EXAMPLES = {
+    "grad": """examples:
+  matcalc grad "x^T A x" --wrt x --let A=symmetric
+  matcalc grad "||X W + b^T - Y||_F^2" --wrt W,b --check
+  matcalc grad "logdet(X)" --wrt X --json
+  echo "det(AXB)" | matcalc grad - --wrt X --emit numpy""",
+    "hess": """examples:
+  matcalc hess "||x||^3" --wrt x
+  matcalc hess "tr(X^T A X)" --wrt X --latex
+  matcalc hess "sum(log(1 + exp(-y .* (X w))))" --wrt w --check --json""",
+    "jac": """examples:
+  matcalc jac "softmax(x)" --wrt x
+  matcalc jac "tanh(W x + b)" --wrt x,b --latex""",
+    "derive": """examples:
+  matcalc derive "det(AXB)" --wrt X
+  matcalc derive "||x||^3" --wrt x --order 2 --tex norm.tex
+  matcalc derive "x^T A x" --wrt x --md - > derivation.md
+  matcalc derive "x^T A x" --wrt x --json""",
+}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("matcalc")
+    except PackageNotFoundError:  # a source tree that was never installed
+        from . import __version__
+
+        return __version__
+
+
+def _subparser(sub, name: str, help_text: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help_text, description=help_text, epilog=EXAMPLES[name],
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="matcalc", description="Symbolic matrix calculus: derivatives of matrix expressions.")
+    p.add_argument("--version", action="version", version=f"matcalc {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     for name, (_, help_text) in COMMANDS.items():
-        g = sub.add_parser(name, help=help_text, description=help_text)
-        g.add_argument("expr", help='the expression, e.g. "x^T A x"')
+        g = _subparser(sub, name, help_text)
+        g.add_argument("expr", help='the expression, e.g. "x^T A x"; - reads it from standard input')
         g.add_argument("--wrt", action="append", required=True, help="the variable(s): --wrt x, --wrt W1,b1")
         g.add_argument("--let", action="append", default=[], metavar="NAME=KIND",
                        help=f"declare a kind: {listing()}")
@@ -59,38 +101,83 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--no-share", action="store_true",
                        help="write every result in full instead of naming shared subexpressions")
         g.add_argument("--emit", choices=sorted(MODULES), help="print Python source computing the result(s)")
-    d = sub.add_parser("derive", help="the derivation step by step, as text, LaTeX or Markdown",
-                       description="the derivation step by step, as text, LaTeX or Markdown")
-    d.add_argument("expr", help='the expression, e.g. "x^T A x"')
+    d = _subparser(sub, "derive", "the derivation step by step, as text, LaTeX or Markdown")
+    d.add_argument("expr", help='the expression, e.g. "x^T A x"; - reads it from standard input')
     d.add_argument("--wrt", required=True, help="the variable")
     d.add_argument("--let", action="append", default=[], metavar="NAME=KIND",
                    help=f"declare a kind: {listing()}")
     d.add_argument("--order", type=int, choices=(1, 2), default=1, help="1: gradient (default), 2: Hessian")
-    d.add_argument("--tex", metavar="FILE", help="write a standalone LaTeX document")
-    d.add_argument("--md", metavar="FILE", help="write Markdown with $$ math")
+    d.add_argument("--tex", metavar="FILE", help="write a standalone LaTeX document (- for standard output)")
+    d.add_argument("--md", metavar="FILE", help="write Markdown with $$ math (- for standard output)")
     d.add_argument("--template", metavar="FILE", help="render your own jinja2 template (with --tex or --md)")
+    d.add_argument("--json", action="store_true", help="print JSON: the result with its steps")
+    d.add_argument("--check", action="store_true", help="verify the result numerically at random points")
     return p
 
 
+def _refuse(args, pairs) -> None:
+    """A one-line error for the first pair of options given together that do not go together."""
+    for first, second, why in pairs:
+        if getattr(args, first.lstrip("-").replace("-", "_")) and getattr(args, second.lstrip("-").replace("-", "_")):
+            raise UsageError(f"{first} and {second} do not go together: {why}")
+
+
+def _expression(text: str) -> str:
+    if text != "-":
+        return text
+    read = sys.stdin.read().strip()
+    if not read:
+        raise UsageError("no expression on standard input")
+    return read
+
+
 def run_derive(args) -> int:
-    derivation = derive(args.expr, wrt=args.wrt, declare=parse_lets(args.let), order=args.order)
+    _refuse(args, [("--json", "--tex", "--json prints the derivation; --tex writes a document"),
+                   ("--json", "--md", "--json prints the derivation; --md writes a document"),
+                   ("--json", "--template", "a template renders a document, not JSON")])
+    if args.tex == "-" and args.md == "-":
+        raise UsageError("--tex - and --md - would both write to standard output: choose one")
+    text, declare = _expression(args.expr), parse_lets(args.let)
+    derivation = derive(text, wrt=args.wrt, declare=declare, order=args.order)
     outputs = [(path, fmt) for path, fmt in ((args.tex, "tex"), (args.md, "md")) if path]
     if args.template and not outputs:
         raise UsageError("--template needs --tex FILE or --md FILE to write to")
+    report = derivation.result.check() if args.check else None
+    if args.json:
+        record = result_record(derivation.result, report) | {"steps": step_records(derivation)}
+        print(json.dumps(document("derive", text, declare, [record]), indent=2))
     for path, fmt in outputs:
-        write_atomically(path, render(derivation, fmt, args.template))
-        print(f"wrote {path}")
-    if not outputs:
+        rendered = render(derivation, fmt, args.template)
+        if path == "-":
+            sys.stdout.write(rendered)
+        else:
+            write_atomically(path, rendered)
+            print(f"wrote {path}", file=sys.stderr if "-" in (args.tex, args.md) else sys.stdout)
+    if not outputs and not args.json:
         print(derivation)
-    return 0
+    if report is not None and not args.json:
+        print(f"check: {report}", file=sys.stderr if "-" in (args.tex, args.md) else sys.stdout)
+    return 1 if report is not None and not report.ok else 0
+
+
+CONTRADICTIONS = [
+    ("--json", "--latex", "JSON holds the LaTeX already"),
+    ("--emit", "--json", "--emit prints source code"),
+    ("--emit", "--latex", "--emit prints source code"),
+    ("--emit", "--check", "--emit prints source code and checks nothing"),
+    ("--emit", "--no-share", "generated code always computes shared subexpressions once"),
+    ("--json", "--no-share", "JSON writes every result in full already"),
+]
 
 
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "derive":
         return run_derive(args)
+    _refuse(args, CONTRADICTIONS)
     derive = COMMANDS[args.command][0]
-    results = derive(args.expr, wrt=_names(args.wrt), declare=parse_lets(args.let))
+    text, declare = _expression(args.expr), parse_lets(args.let)
+    results = derive(text, wrt=_names(args.wrt), declare=declare)
     if args.emit:
         first = next(iter(results.values()))
         inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
@@ -112,7 +199,7 @@ def run(argv: list[str]) -> int:
         report = r.check() if args.check else None
         failed |= report is not None and not report.ok
         if args.json:
-            records.append(r.to_dict() | ({"check": report.to_dict()} if report else {}))
+            records.append(result_record(r, report))
             continue
         label = LABELS[r.kind][1] % printer(r.variable) if args.latex else r.label
         print(f"{label} = {printer(written[name])}")
@@ -123,7 +210,7 @@ def run(argv: list[str]) -> int:
         if report is not None:
             print(f"check: {report}")
     if args.json:
-        print(json.dumps(records[0] if len(records) == 1 else records, indent=2))
+        print(json.dumps(document(args.command, text, declare, records), indent=2))
     return 1 if failed else 0
 
 

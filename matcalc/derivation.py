@@ -29,6 +29,16 @@ class Derivation:
 
         return "\n".join(to_text_lines(self))
 
+    def _repr_latex_(self) -> str:
+        from .display import aligned
+
+        return f"$${aligned(self)}$$"
+
+    def _repr_markdown_(self) -> str:
+        from .render import render
+
+        return render(self, "md")
+
 
 @user_errors
 def derive(expr, wrt: str, declare: dict | None = None, order: int = 1) -> Derivation:

@@ -19,6 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .cse import printed_length, share
 from .derivation import Derivation, Step
 from .errors import MatcalcError
+from .notation import broken, identity_latex
 from .printing import to_latex, to_text
 from .resources import resource_dir
 
@@ -80,12 +81,14 @@ def context(d: Derivation) -> dict:
     """What a template sees: LaTeX strings for every expression, and the rules of every step."""
     name = to_latex(d.variable)
     definitions, shown = shared_steps(d)
-    steps = [{"lhs": lhs_latex(s.lhs, name) if s.lhs else "", "expr": to_latex(s.expr),
-              "rules": [{"words": latex_escape(w), "identity": latex_escape(i), "identity_text": i} for w, i in s.why]}
+    steps = [{"lhs": lhs_latex(s.lhs, name) if s.lhs else "", "expr": to_latex(s.expr), "lines": broken(to_latex(s.expr)),
+              "rules": [{"words": latex_escape(w), "identity": latex_escape(i), "identity_text": i,
+                         "latex": identity_latex(i)} for w, i in s.why]}
              for s in shown]
     return {"function": to_latex(d.function), "variable": name, "order": d.order,
             "kind": "Hessian" if d.order == 2 else "gradient", "result": to_latex(d.result.expr), "steps": steps,
-            "definitions": [{"name": to_latex(n), "value": to_latex(v)} for n, v in definitions]}
+            "definitions": [{"name": to_latex(n), "value": to_latex(v), "lines": broken(to_latex(v))}
+                            for n, v in definitions]}
 
 
 def environment() -> SandboxedEnvironment:

@@ -114,6 +114,16 @@ class CheckReport:
                 f"{cs} (complex step) at {self.points} random points" + (f" with {sizes}" if sizes else ""))
         return "; ".join([text, *self.notes])
 
+    def _repr_html_(self) -> str:
+        from .display import check_html
+
+        return check_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from .display import check_markdown
+
+        return check_markdown(self)
+
     def to_dict(self) -> dict:
         return {"ok": self.ok, "finite_differences": self.finite_differences, "complex_step": self.complex_step,
                 "points": self.points, "sizes": self.sizes, "notes": self.notes}

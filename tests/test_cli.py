@@ -164,37 +164,44 @@ def test_latex_with_let(capsys):
     assert lines(out) == [r"\nabla_{x} f = 2 A x"]
 
 
+def only(data):
+    """The one result of a JSON document."""
+    assert set(data) == {"schema", "command", "expression", "declarations", "results"}
+    (result,) = data["results"]
+    return result
+
+
 def test_json(capsys):
     code, out, err = run(capsys, "grad", "x^T A x", "--wrt", "x", "--json")
     assert code == 0
     assert err == ""
     data = json.loads(out)
-    assert set(data) >= {"expression", "variable", "gradient", "latex", "shape"}
+    assert data["schema"] == 1 and data["command"] == "grad" and data["declarations"] == {}
     assert data["expression"] == "x^T A x"
-    assert data["variable"] == "x"
-    assert data["gradient"] == "(A + A^T) x"
-    assert data["latex"] == r"\left(A + A^{\top}\right) x"
-    assert data["shape"] == ["n", "1"]
+    r = only(data)
+    assert set(r) == {"variable", "kind", "text", "latex", "shape", "notes"}
+    assert r["variable"] == "x" and r["kind"] == "gradient"
+    assert r["text"] == "(A + A^T) x"
+    assert r["latex"] == r"\left(A + A^{\top}\right) x"
+    assert r["shape"] == ["n", "1"]
 
 
 def test_json_matrix_variable_shape(capsys):
     code, out, _ = run(capsys, "grad", "logdet(X)", "--wrt", "X", "--json")
     assert code == 0
-    data = json.loads(out)
-    assert data["gradient"] == "X^-T"
-    assert data["shape"] == ["n", "n"]
+    r = only(json.loads(out))
+    assert r["text"] == "X^-T"
+    assert r["shape"] == ["n", "n"]
 
 
 def test_json_several_variables_is_a_list(capsys):
     code, out, _ = run(capsys, "grad", NET, "--wrt", "W1,b1", "--json")
     assert code == 0
-    data = json.loads(out)
-    assert isinstance(data, list)
+    data = json.loads(out)["results"]
     assert [d["variable"] for d in data] == ["W1", "b1"]
     api = matcalc.gradient(NET, wrt=["W1", "b1"])
     for d in data:
-        assert set(d) >= {"expression", "variable", "gradient", "latex", "shape"}
-        assert d["gradient"] == str(api[d["variable"]])
+        assert d["text"] == str(api[d["variable"]])
         assert d["shape"] == [str(n) for n in api[d["variable"]].shape]
 
 
@@ -202,8 +209,146 @@ def test_json_gradient_parses_back(capsys):
     code, out, _ = run(capsys, "grad", "x^T A x", "--wrt", "x", "--let", "A=symmetric", "--json")
     assert code == 0
     data = json.loads(out)
-    assert data["gradient"] == "2 A x"
-    assert matcalc.parse(data["gradient"], {"A": "symmetric"}) == matcalc.parse("2 A x", {"A": "symmetric"})
+    assert data["declarations"] == {"A": "symmetric"}
+    r = only(data)
+    assert r["text"] == "2 A x"
+    assert matcalc.parse(r["text"], {"A": "symmetric"}) == matcalc.parse("2 A x", {"A": "symmetric"})
+
+
+@pytest.mark.parametrize("command, expr, wrt, kind", [
+    ("hess", "||x||^3", "x", "hessian"), ("jac", "softmax(x)", "x", "jacobian")])
+def test_json_of_every_command(capsys, command, expr, wrt, kind):
+    code, out, _ = run(capsys, command, expr, "--wrt", wrt, "--json", "--check")
+    assert code == 0
+    data = json.loads(out)
+    assert data["command"] == command
+    r = only(data)
+    assert r["kind"] == kind and r["check"]["passed"] is True
+
+
+def test_json_derivation_holds_its_steps(capsys):
+    code, out, _ = run(capsys, "derive", "det(AXB)", "--wrt", "X", "--json", "--check")
+    assert code == 0
+    data = json.loads(out)
+    assert data["command"] == "derive"
+    r = only(data)
+    assert r["text"] == "det(A X B) A^T (A X B)^-T B^T" and r["check"]["passed"] is True
+    assert [s["lhs"] for s in r["steps"] if s["lhs"]] == ["f", "df", "grad"]
+    rules = [rule for s in r["steps"] for rule in s["rules"]]
+    assert {"words": "product rule", "identity": "d(U V) = dU V + U dV",
+            "latex": r"\mathrm{d} (U V) = \mathrm{d}U V + U \mathrm{d}V"} in rules
+
+
+def test_a_failing_check_is_in_the_json():
+    """A CheckReport that failed is falsy: its record must be there all the same, passed false."""
+    from matcalc.output import result_record
+    from matcalc.verify import CheckReport
+
+    report = CheckReport(finite_differences=0.5, complex_step=None, points=3, sizes={"n": 3})
+    assert not report
+    record = result_record(matcalc.gradient("x^T x", wrt="x"), report)
+    assert record["check"]["passed"] is False and record["check"]["finite_differences"] == 0.5
+
+
+def test_json_validates_against_the_shipped_schema(capsys):
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed (pip install '.[test]')")
+    from matcalc.output import result_record, schema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    validator.check_schema(schema())
+    for argv in (["grad", "x^T A x", "--wrt", "x", "--let", "A=symmetric", "--json", "--check"],
+                 ["grad", NET, "--wrt", "W1,b1", "--json"],
+                 ["hess", "logdet(X)", "--wrt", "X", "--json"],
+                 ["hess", "sum(relu(A x))", "--wrt", "x", "--json"],
+                 ["jac", "tanh(W x + b)", "--wrt", "x,b", "--json", "--check"],
+                 ["derive", "||x||^3", "--wrt", "x", "--order", "2", "--json", "--check"]):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0, argv
+        validator.validate(json.loads(out))
+    from matcalc.output import document
+    from matcalc.verify import CheckReport
+
+    failed = result_record(matcalc.gradient("x^T x", wrt="x"), CheckReport(0.5, None, 3, {"n": 3}))
+    validator.validate(document("grad", "x^T x", {}, [failed]))
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(document("grad", "x^T x", {}, []))
+
+
+# ------------------------------------------------------------------ conventions
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"matcalc {version('matcalc')}"
+
+
+def test_expression_from_standard_input(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("q = x^T A x\nq + 1\n"))
+    code, out, _ = run(capsys, "grad", "-", "--wrt", "x", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["expression"] == "q = x^T A x\nq + 1" and only(data)["text"] == "(A + A^T) x"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("det(AXB)"))
+    code, out, _ = run(capsys, "derive", "-", "--wrt", "X")
+    assert code == 0 and "grad_X f = det(A X B) A^T (A X B)^-T B^T" in out
+
+
+def test_empty_standard_input_is_refused(capsys, monkeypatch):
+    import io
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("  \n"))
+    code, _, err = run(capsys, "grad", "-", "--wrt", "x")
+    assert code == 2 and err == "error: no expression on standard input\n"
+
+
+def test_documents_to_standard_output(capsys):
+    from matcalc.render import render
+
+    code, out, err = run(capsys, "derive", "x^T A x", "--wrt", "x", "--tex", "-")
+    assert code == 0 and err == ""
+    assert out == render(matcalc.derive("x^T A x", wrt="x"), "tex")
+    code, out, _ = run(capsys, "derive", "x^T A x", "--wrt", "x", "--md", "-")
+    assert code == 0 and out == render(matcalc.derive("x^T A x", wrt="x"), "md")
+
+
+def test_a_file_beside_standard_output_is_reported_on_stderr(capsys, tmp_path):
+    target = tmp_path / "d.md"
+    code, out, err = run(capsys, "derive", "x^T A x", "--wrt", "x", "--tex", "-", "--md", str(target))
+    assert code == 0 and out.startswith(r"\documentclass") and err == f"wrote {target}\n"
+    assert target.read_text().startswith("## The gradient")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["grad", "x^T x", "--wrt", "x", "--json", "--latex"], "--json and --latex do not go together"),
+    (["grad", "x^T x", "--wrt", "x", "--emit", "numpy", "--check"], "--emit and --check do not go together"),
+    (["grad", "x^T x", "--wrt", "x", "--emit", "numpy", "--json"], "--emit and --json do not go together"),
+    (["grad", "x^T x", "--wrt", "x", "--emit", "numpy", "--latex"], "--emit and --latex do not go together"),
+    (["grad", "x^T x", "--wrt", "x", "--emit", "numpy", "--no-share"], "--emit and --no-share do not go together"),
+    (["hess", "x^T x", "--wrt", "x", "--json", "--no-share"], "--json and --no-share do not go together"),
+    (["derive", "x^T x", "--wrt", "x", "--json", "--tex", "a.tex"], "--json and --tex do not go together"),
+    (["derive", "x^T x", "--wrt", "x", "--json", "--md", "a.md"], "--json and --md do not go together"),
+    (["derive", "x^T x", "--wrt", "x", "--tex", "-", "--md", "-"], "would both write to standard output"),
+])
+def test_contradictory_options_are_refused(capsys, argv, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("command", ["grad", "hess", "jac", "derive"])
+def test_help_shows_examples(capsys, command):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and f"matcalc {command} " in out.split("examples:")[1]
 
 
 # ------------------------------------------------------------------ --check
@@ -233,8 +378,8 @@ def test_check_passes_on_known_gradients(capsys, expr, wrt):
 def test_check_with_json(capsys):
     code, out, _ = run(capsys, "grad", "x^T A x", "--wrt", "x", "--check", "--json")
     assert code == 0
-    data = json.loads(out)
-    assert "check" in data
+    check = only(json.loads(out))["check"]
+    assert check["passed"] is True and check["points"] == 3
 
 
 # ------------------------------------------------------------------ errors
@@ -367,3 +512,24 @@ def test_module_entry_point():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "grad_x f = 2 x"
+
+
+def test_the_readme_documents_the_json():
+    jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed (pip install '.[test]')")
+    import re
+
+    from matcalc.output import schema
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (block,) = re.findall(r"```json\n(.*?)```", readme, flags=re.S)
+    shown = json.loads(block)
+    jsonschema.Draft202012Validator(schema()).validate(shown)
+    code = main(["grad", shown["expression"], "--wrt", "x", "--let", "A=symmetric", "--json", "--check"])
+    assert code == 0
+
+
+def test_derive_check(capsys, tmp_path):
+    code, out, _ = run(capsys, "derive", "det(AXB)", "--wrt", "X", "--check")
+    assert code == 0 and lines(out)[-1].startswith("check: ok")
+    code, out, err = run(capsys, "derive", "det(AXB)", "--wrt", "X", "--check", "--tex", "-")
+    assert code == 0 and out.startswith(r"\documentclass") and err.startswith("check: ok")

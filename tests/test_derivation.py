@@ -113,15 +113,69 @@ def test_long_derivations_name_shared_subexpressions():
     assert text.startswith("where Z1 = X W1 + b1^T")
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (Debian: texlive-latex-base)")
-@pytest.mark.parametrize("text, wrt, declare, order", SEEDS)
-def test_latex_document_compiles(text, wrt, declare, order, tmp_path):
-    tex = tmp_path / "derivation.tex"
-    tex.write_text(render(matcalc.derive(text, wrt=wrt, declare=declare, order=order), "tex"))
+# derivations with the longest lines: sums of many terms, sums inside traces and parentheses
+LONG = [
+    ("(x^T A x)(x^T B x)", "x", {}, 2),
+    ("sum(log(1 + exp(-y .* (X w)))) + ||w||^2 + (w^T A w)(w^T B w)", "w", {}, 2),
+    ("tr(X^T A X B X^T C X)", "X", {}, 1),
+    ("logdet(S) + (x - mu)^T inv(S) (x - mu)", "mu", {"S": "symmetric", "mu": "vector"}, 2),
+    ("||sigmoid(X W1 + b1^T) W2 + b2^T - Y||_F^2", "b1", {}, 1),
+]
+needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None,
+                                    reason="pdflatex is not installed (Debian: texlive-latex-base)")
+
+
+def compile_fits(tex_source: str, folder: Path) -> None:
+    """pdflatex accepts the document and nothing runs off the page (no overfull box)."""
+    tex = folder / "derivation.tex"
+    tex.write_text(tex_source)
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                         cwd=folder, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
-    assert (tmp_path / "derivation.pdf").stat().st_size > 1000
+    assert (folder / "derivation.pdf").stat().st_size > 1000
+    log = (folder / "derivation.log").read_text(errors="replace")
+    overfull = [line for line in log.splitlines() if line.startswith("Overfull \\hbox")]
+    assert not overfull, overfull
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("text, wrt, declare, order", SEEDS + LONG)
+def test_latex_document_compiles_and_fits_the_page(text, wrt, declare, order, tmp_path):
+    compile_fits(render(matcalc.derive(text, wrt=wrt, declare=declare, order=order), "tex"), tmp_path)
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("path", sorted((ROOT / "examples").glob("*.tex")), ids=lambda p: p.name)
+def test_examples_compile_and_fit_the_page(path, tmp_path):
+    compile_fits(path.read_text(), tmp_path)
+
+
+def test_rules_are_typeset_as_mathematics():
+    d = matcalc.derive("det(AXB)", wrt="X")
+    tex, md = render(d, "tex"), render(d, "md")
+    assert r"\text{\small product rule: $\mathrm{d} (U V) = \mathrm{d}U V + U \mathrm{d}V$}" in tex
+    assert "texttt" not in tex and "textless" not in tex
+    assert r"\text{product rule: } \mathrm{d} (U V) = \mathrm{d}U V + U \mathrm{d}V" in md
+
+
+def test_the_rule_of_the_last_line_has_a_line_of_its_own():
+    tex = render(matcalc.derive("x^T A x", wrt="x"), "tex")
+    result_line = next(line for line in tex.splitlines() if line.startswith(r"\nabla_{x} f &="))
+    assert result_line.endswith(r"\\") and "identification" not in result_line
+
+
+def test_markdown_is_one_aligned_block():
+    md = render(matcalc.derive("det(AXB)", wrt="X"), "md")
+    assert md.count(r"\begin{aligned}") == 1 and md.count("$$") == 2
+    block = md.split("$$")[1]
+    assert block.strip().startswith(r"\begin{aligned}") and block.strip().endswith(r"\end{aligned}")
+    assert r"\nabla_{X} f &=" in block and "identification" in block
+
+
+def test_long_lines_are_broken_in_documents():
+    d = matcalc.derive(*LONG[1][:2], declare=LONG[1][2], order=LONG[1][3])
+    tex = render(d, "tex")
+    assert r"\\" + "\n  &\\qquad " in tex
 
 
 def test_examples_are_up_to_date(tmp_path):

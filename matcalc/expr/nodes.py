@@ -84,6 +84,11 @@ class Expr:
 
         return to_text(self)
 
+    def _repr_latex_(self):
+        from ..printing import to_latex
+
+        return f"${to_latex(self)}$"
+
 
 _NOTHING: frozenset = frozenset()
 
