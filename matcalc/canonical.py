@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
-from .errors import DerivativeError, MatcalcError
-from .jacobian import kron_permutation
+from .errors import MatcalcError
+from .jacobian import kron_permutation, unvec
 from .linear import walk
 
 
@@ -49,18 +49,17 @@ def _hadamard(e, c, dx):
 
 
 def _kron(e, c, dx):
-    """<C, A kron dB> = <J^T vec(C), vec(dB)> with J the Jacobian of the product; for a column
-    dB that vector is the cotangent itself (other shapes would need a reshape)."""
+    """<C, A kron dB> = <J^T vec(C), vec(dB)> with J = P (vec(A) kron I) the Jacobian of the
+    product (and J = P (I kron vec(B)) for dA): the gradient is J^T vec(C) put back into the
+    factor's shape; entry (i, j) of the one of A is <C_ij, B> with C_ij C's block (i, j)."""
     out = []
     perm_t = E.transpose(kron_permutation(e.left.shape, e.right.shape))
     for f, other, first in ((e.left, e.right, True), (e.right, e.left, False)):
         if not E.contains(f, dx):
             continue
-        if not E.is_one(f.shape[1]):
-            raise DerivativeError("a gradient through kron(A, B) needs the varying factor to be a column vector")
-        identity = E.Identity(f.shape[0]) if not E.is_scalar(f) else E.ONE
+        identity = E.Identity(E.vec(f).shape[0]) if not E.is_scalar(f) else E.ONE
         lift = E.kron(identity, E.vec(other)) if first else E.kron(E.vec(other), identity)
-        out.append((f, E.mul(E.transpose(lift), E.mul(perm_t, E.vec(c)))))
+        out.append((f, unvec(E.mul(E.transpose(lift), E.mul(perm_t, E.vec(c))), f.shape)))
     return out
 
 

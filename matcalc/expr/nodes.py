@@ -109,10 +109,15 @@ def described(e: Expr) -> str:
 
 
 def require_square(e: Expr, what: str):
-    if isinstance(e, Kron):  # (n*p) x (m*q) is square when both factors are, as tr(kron(A, X)) means
-        require_square(e.left, what)
-        require_square(e.right, what)
-        return e.shape[0]
+    if isinstance(e, Kron):
+        try:  # a Kronecker product is square when its total sizes are: kron(v^T, v), kron(C, C^T)
+            return unify(e.shape[0], e.shape[1], lambda: "")
+        except ShapeError:
+            # totals only some choice of sizes would make equal (n*p and m*q): both factors square,
+            # as tr(kron(A, X)) of two unknown matrices means
+            require_square(e.left, what)
+            require_square(e.right, what)
+            return e.shape[0]
     unify(e.shape[0], e.shape[1], lambda: f"{what} needs a square matrix, got {described(e)}")
     return e.shape[0]
 

@@ -65,7 +65,7 @@ from .nodes import (
     text_of,
 )
 from .numbers import MAX_BITS, bits, checked_number, exact_power, require_small
-from .predicates import cached_on_node, const_value, is_scalar, is_scalar_product
+from .predicates import cached_on_node, const_value, is_scalar, is_scalar_product, is_square
 from .recording import cached_citing, unrecorded
 from .tables import first_identity, pair_table, rewritten, sequence, table
 
@@ -651,7 +651,7 @@ TRACE_IDENTITIES = table(
     (Scale,      "a scalar factor leaves the trace",             "tr(a U) = a tr(U)",           lambda e: mul(e.coeff, trace(e.arg))),
     (Transpose,  "the trace of a transpose",                     "tr(U^T) = tr(U)",             lambda e: trace(e.arg)),
     (DiagMatrix, "the trace of a diagonal matrix",               "tr(diag(v)) = sum(v)",        lambda e: sum_entries(e.arg)),
-    (Kron,       "the trace of a Kronecker product",             "tr(A kron B) = tr(A) tr(B)",  lambda e: mul(trace(e.left), trace(e.right))),
+    (Kron,       "the trace of a Kronecker product",             "tr(A kron B) = tr(A) tr(B)",  lambda e: mul(trace(e.left), trace(e.right)) if is_square(e.left) and is_square(e.right) else None),  # for square factors only
     (Add,        "the trace of a sum",                           "tr(U + V) = tr(U) + tr(V)",   lambda e: add(*(trace(t) for t in e.terms))),
     (MatMul,     "the trace is cyclic, down to a scalar chain",  "tr(a b^T) = b^T a",           _cyclic_scalar_chain),
 )
@@ -733,6 +733,13 @@ def _scalars_out_of_kron(a: Expr, b: Expr) -> Expr | None:
     return scale(mul(ca, cb), kron(a, b))
 
 
+def _commutation_of_vector(k: Commutation) -> Expr | None:
+    if not (is_one(k.dims[0]) or is_one(k.dims[1])):
+        return None
+    n = product_dim(*k.dims)
+    return ONE if is_one(n) else Identity(n)  # K(1,1) is the number 1, as every 1 x 1 matrix is
+
+
 # fmt: off
 KRON_IDENTITIES = pair_table(
     ((Expr, Expr),         "a Kronecker product with a scalar is a scaling",  "a kron B = a B",                      lambda a, b: mul(a, b) if is_scalar(a) or is_scalar(b) else None),
@@ -746,7 +753,7 @@ VEC_IDENTITIES = table(
     (Ones,   "vec of an all-ones matrix is all ones",      "vec(ones ones^T) = ones",      lambda e: Ones(Vec(e).shape)),
 )
 COMMUTATION_IDENTITIES = table(
-    (Commutation, "the commutation matrix of a vector is the identity", "K(n,1) = K(1,n) = I", lambda k: Identity(product_dim(*k.dims)) if is_one(k.dims[0]) or is_one(k.dims[1]) else None),
+    (Commutation, "the commutation matrix of a vector is the identity", "K(n,1) = K(1,n) = I", _commutation_of_vector),
 )
 # fmt: on
 
