@@ -31,7 +31,9 @@ class Result:
         self.of = function if of is None else of
         program = program or Program(function)
         self.definitions = program.definitions
-        self.notes = [*program.notes, *_notes(of if kind == "hessian" else None)]
+        self.symbols = program.symbols  # every symbol of the text, those that cancel included: their sizes bind
+        cancelled = pipeline.cancelled(program, variable)
+        self.notes = [*program.notes, *([cancelled] if cancelled else []), *_notes(of if kind == "hessian" else None)]
 
     @property
     def shape(self):
@@ -62,7 +64,7 @@ class Result:
         a Jacobian is (rows of vec F, rows of vec X).  With ``structured``, Kronecker products and
         commutation matrices stay operators (``op @ v``, ``op.dense()``) instead of dense matrices."""
         needed = {s.name: s for s in symbols_of(self.expr)}
-        known = {s.name: s for s in symbols_of(self.function)} | needed
+        known = {s.name: s for s in (*self.symbols, *symbols_of(self.function))} | needed
         missing = sorted(set(needed) - set(values))
         if missing:
             raise MatcalcError(f"missing values for {', '.join(missing)}")

@@ -403,11 +403,13 @@ def check_declarations(declare: Mapping | None) -> dict[str, str]:
 class Program:
     """A parsed text: the function, with each defined name replaced by its expression; the
     definitions ``(name, value)`` in the text's order, each value substituted alike (the same
-    nodes as in the function); and notes on definitions the function does not use."""
+    nodes as in the function); notes on definitions the function does not use; and every symbol
+    the text holds, with its sizes, those that cancel out of the function (``x - x``) included."""
 
     function: E.Expr
     definitions: tuple[tuple[str, E.Expr], ...] = ()
     notes: tuple[str, ...] = ()
+    symbols: tuple[E.Symbol, ...] = ()
 
 
 def parse(text: str, declare: dict | None = None) -> E.Expr:
@@ -441,8 +443,9 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
         _context.reset(ctx_token)
         _text.reset(text_token)
     with recursion_room():
-        function, *values = _with_names([function, *ctx.values.values()], final_size)
-    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes)
+        function, *rest = _with_names([function, *ctx.values.values(), *ctx.symbols.values()], final_size)
+    values, symbols = rest[:len(ctx.values)], rest[len(ctx.values):]
+    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes, tuple(symbols))
 
 
 def _function_dims_first(ctx: _Context, function: E.Expr) -> list[DimVar]:
