@@ -206,8 +206,13 @@ class _PostLexer(PostLex):
             return [Token.new_borrow_pos("FUNC", name, tok)]
         if name in ctx.defined_at or name in ctx.declare or name in RESERVED or LETTER_PIECE.fullmatch(name):
             return [tok]
-        if following is not None and following.type == "LPAR" and name.isalpha() and name.islower():
-            raise _error(f"unknown function '{name}' {_at(tok)}", tok)
+        if following is not None and following.type == "LPAR":
+            # a run before '(' is never read as a product: ELU(x) is a function, not E L U x; where the
+            # run could be one (capitals, or declared names as ac with a and c), say how to write it
+            letters = [m.group(0) for m in LETTER_PIECE.finditer(name)]
+            product = not name.islower() or all(p in ctx.declare for p in letters)
+            hint = f": write {' '.join(letters)} (...) for a product, or declare {name}" if product else ""
+            raise _error(f"unknown function '{name}' {_at(tok)}{hint}", tok)
         pieces = []
         for m in LETTER_PIECE.finditer(name):
             piece = Token("NAME", m.group(0), start_pos=tok.start_pos + m.start(), line=tok.line,
