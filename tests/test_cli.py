@@ -367,3 +367,16 @@ def test_module_entry_point():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "grad_x f = 2 x"
+
+
+@pytest.mark.parametrize("argv", [
+    ["hess", "sum(softmax(softmax(t)))", "--wrt", "t"],
+    ["jac", "softmax(softmax(softmax(x)))", "--wrt", "x"],
+])
+def test_hessians_and_jacobians_name_what_they_share(capsys, argv):
+    code, out = run(capsys, *argv)[:2]
+    assert code == 0
+    assert out.count("softmax(t)") + out.count("softmax(x)") == 1, out  # named once, then referred to
+    assert len(out) < 600, out
+    code, full = run(capsys, *argv, "--no-share")[:2]
+    assert full.count("softmax(") > 3
