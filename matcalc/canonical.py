@@ -48,18 +48,41 @@ def _hadamard(e, c, dx):
             for i, f in enumerate(e.factors) if E.contains(f, dx)]
 
 
-def _kron(e, c, dx):
-    """<C, A kron dB> = <J^T vec(C), vec(dB)> with J = P (vec(A) kron I) the Jacobian of the
-    product (and J = P (I kron vec(B)) for dA): the gradient is J^T vec(C) put back into the
-    factor's shape; entry (i, j) of the one of A is <C_ij, B> with C_ij C's block (i, j)."""
-    out = []
+def _kron_vector_factor(e, c, f, other, first):
+    """<C, A kron dB> for a row or column dB: <J^T vec(C), vec(dB)> with J = P (vec(A) kron I) the
+    Jacobian of the product (J = P (I kron vec(B)) for dA), J^T vec(C) put back into dB's shape."""
+    identity = E.Identity(E.vec(f).shape[0]) if not E.is_scalar(f) else E.ONE
+    lift = E.kron(identity, E.vec(other)) if first else E.kron(E.vec(other), identity)
     perm_t = E.transpose(kron_permutation(e.left.shape, e.right.shape))
+    return unvec(E.mul(E.transpose(lift), E.mul(perm_t, E.vec(c))), f.shape)
+
+
+def _kron_matrix_factor(e, c, first):
+    """<C, A kron B> for A m x n, B p x q, with C_ij the p x q block (i, j) of C: the gradient wrt B
+    is sum_ij A_ij C_ij = (vec(A)^T kron I_p)(I_n kron C)(vec(I_n) kron I_q); wrt A it is the
+    partial trace of D = C (I_n kron B^T) over its p x p blocks, entry (i, j) tr(D_ij) = <C_ij, B>:
+    (I_m kron vec(I_p)^T)(D kron I_p)(I_n kron vec(I_p))."""
+    a, b = e.left, e.right
+    (m, n), (p, q) = a.shape, b.shape
+    if first:
+        d = E.mul(c, E.kron(E.Identity(n), E.transpose(b)))
+        vec_i = E.vec(E.Identity(p))
+        return E.matmul(E.kron(E.Identity(m), E.transpose(vec_i)), E.kron(d, E.Identity(p)), E.kron(E.Identity(n), vec_i))
+    return E.matmul(E.kron(E.transpose(E.vec(a)), E.Identity(p)), E.kron(E.Identity(n), c),
+                    E.kron(E.vec(E.Identity(n)), E.Identity(q)))
+
+
+def _kron(e, c, dx):
+    """<C, A kron dB>: through the Jacobian of the product for a vector factor (which then reads as
+    a person writes it), through the blocks of C for a matrix one."""
+    out = []
     for f, other, first in ((e.left, e.right, True), (e.right, e.left, False)):
         if not E.contains(f, dx):
             continue
-        identity = E.Identity(E.vec(f).shape[0]) if not E.is_scalar(f) else E.ONE
-        lift = E.kron(identity, E.vec(other)) if first else E.kron(E.vec(other), identity)
-        out.append((f, unvec(E.mul(E.transpose(lift), E.mul(perm_t, E.vec(c))), f.shape)))
+        vector = E.is_one(f.shape[0]) or E.is_one(f.shape[1])
+        matrix = not (E.is_one(other.shape[0]) or E.is_one(other.shape[1]))
+        g = _kron_matrix_factor(e, c, first) if not vector and matrix else _kron_vector_factor(e, c, f, other, first)
+        out.append((f, g))
     return out
 
 

@@ -29,17 +29,18 @@ from .errors import DeclarationError, MatcalcError, ParseError
 from .functions import FUNCTIONS
 from .guard import recursion_room
 from .resources import resource_text
-from .shapes import DimVar, Unifier, fresh_labels, unifying
+from .shapes import DimVar, Unifier, fresh_labels, product_dim, unifying
 
 MAX_INPUT = 100_000
 MAX_NESTING = 500
+MAX_SIZE = 10**6  # a size written as a number, in K[m, n]
 MAX_EXPONENT = 300  # literals stay below 10^(2 * 300), far inside E.MAX_DIGITS
 
 # fmt: off
 CALLS = {
     "det": E.det, "logdet": E.logdet, "tr": E.trace, "trace": E.trace, "inv": E.inverse,
     "sum": E.sum_entries, "softmax": E.softmax, "logsumexp": E.logsumexp, "diag": E.diag,
-    "norm": E.norm, "kron": E.kron,
+    "norm": E.norm, "kron": E.kron, "vec": E.vec,
     **{name: partial(E.apply, name) for name in FUNCTIONS},
 }
 ARITY = {"kron": 2}
@@ -47,7 +48,7 @@ ARITY = {"kron": 2}
 RESERVED = {"I", "ones"}
 NAME_PATTERN = re.compile(r"[A-Za-z]+(_[A-Za-z0-9]+|[0-9]+)?")
 LETTER_PIECE = re.compile(r"[A-Za-z](_[A-Za-z0-9]+|[0-9]+)?")
-OPERAND_END = {"NAME", "NUMBER", "RPAR", "RBRACE", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
+OPERAND_END = {"NAME", "NUMBER", "RPAR", "RBRACE", "RSQB", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
 # Terminals that are not literals, and those the post-lexer makes, in words; literals are shown quoted.
 DESCRIPTIONS = {
     "NAME": "a name", "NUMBER": "a number", "NORM_SUB": "a norm subscript", "FUNC": "a function",
@@ -68,6 +69,7 @@ class _Context:
     def __init__(self, declare: dict[str, str]):
         self.declare = declare
         self.symbols: dict[str, E.Symbol] = {}
+        self.size_names: dict[str, DimVar] = {}
         self.unifier = Unifier()
         self.dims: list[DimVar] = []
         self.labels = fresh_labels()
@@ -79,6 +81,12 @@ class _Context:
         d = DimVar(next(self.labels))
         self.dims.append(d)
         return d
+
+    def size_named(self, name: str) -> DimVar:
+        """The size a name stands for in K[m, n]: one placeholder per name in the text."""
+        if name not in self.size_names:
+            self.size_names[name] = self.dim()
+        return self.size_names[name]
 
     def symbol(self, name: str) -> E.Expr:
         if name == "I":
@@ -299,6 +307,22 @@ class _Builder(Transformer):
 
     def name(self, children):
         return _context.get().value_of(children[0])
+
+    def commutation(self, c):
+        name, rows, cols = c
+        if str(name) != "K":
+            raise _error(f"only K takes sizes in brackets (K[m, n], the commutation matrix), got {name}[...] "
+                         f"{_at(name)}", name)
+        return E.commutation((rows, cols))
+
+    def size(self, c):
+        ctx = _context.get()
+        dims = []
+        for tok in c:
+            if tok.type == "NUMBER" and not (str(tok).isdigit() and 0 < int(tok) <= MAX_SIZE):
+                raise _error(f"a size is a name or a whole number from 1 to {MAX_SIZE}, got {tok} {_at(tok)}", tok)
+            dims.append(int(tok) if tok.type == "NUMBER" else ctx.size_named(str(tok)))
+        return product_dim(*dims)
 
     def add(self, c):
         return E.add(c[0], c[1])

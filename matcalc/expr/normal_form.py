@@ -38,6 +38,7 @@ from .nodes import (
     Det,
     DiagMatrix,
     DiagVector,
+    Differential,
     ElemPower,
     Expr,
     Hadamard,
@@ -304,6 +305,40 @@ def _mixed_product(a: Kron, b: Kron):
     return (kron(mul(a.left, b.left), mul(a.right, b.right)),) if fits else None
 
 
+def _fits(dims, shape) -> bool:
+    return all(resolve(a) == resolve(b) for a, b in zip(dims, shape, strict=True))
+
+
+def _vec_of(e: Expr) -> Expr | None:
+    """V for vec(V), or for vec(V)^T; None where V holds a differential (J vec(dX) is kept as written)."""
+    v = e.arg if isinstance(e, Vec) else e.arg.arg if isinstance(e, Transpose) and isinstance(e.arg, Vec) else None
+    if v is None or any(isinstance(s, Differential) for s in v.free):
+        return None
+    return v
+
+
+def _kron_vec(a: Kron, b: Vec):
+    v = _vec_of(b)
+    fits = v is not None and _fits((a.right.shape[1], a.left.shape[1]), v.shape)
+    return (vec(mul(mul(a.right, v), transpose(a.left))),) if fits else None
+
+
+def _vec_row_kron(a: Transpose, b: Kron):
+    v = _vec_of(a)
+    fits = v is not None and _fits((b.right.shape[0], b.left.shape[0]), v.shape)
+    return (transpose(vec(mul(mul(transpose(b.right), v), b.left))),) if fits else None
+
+
+def _commutation_vec(a: Commutation, b: Vec):
+    v = _vec_of(b)
+    return (vec(transpose(v)),) if v is not None and _fits(a.dims, v.shape) else None
+
+
+def _vec_row_commutation(a: Transpose, b: Commutation):
+    v = _vec_of(a)
+    return (transpose(vec(transpose(v))),) if v is not None and _fits(b.dims, v.shape[::-1]) else None
+
+
 def _power_base(e: Expr) -> Expr:
     return e.arg if isinstance(e, MatPower) else e
 
@@ -363,6 +398,10 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
     ((DiagMatrix, Ones),   "a diagonal matrix times ones",              "diag(v) ones = v",                       _diag_ones),
     ((Kron, Kron),         "mixed product of Kronecker products",       "(A kron B)(C kron D) = AC kron BD",      _mixed_product),
     ((Expr, Expr),         "powers of one matrix add",                  "U^j U^k = U^(j+k)",                      _matrix_powers_add),
+    ((Kron, Vec),          "a Kronecker product on vec (Roth)",         "(A kron B) vec(V) = vec(B V A^T)",       _kron_vec),
+    ((Transpose, Kron),    "vec transposed on a Kronecker product",     "vec(V)^T (A kron B) = vec(B^T V A)^T",   _vec_row_kron),
+    ((Commutation, Vec),   "the commutation matrix transposes",         "K vec(V) = vec(V^T)",                    _commutation_vec),
+    ((Transpose, Commutation), "the commutation matrix transposes a row", "vec(V)^T K = vec(V^T)^T",              _vec_row_commutation),
 )
 PRODUCT_CHAIN_IDENTITIES = sequence(  # on the whole chain, (coefficient, factors): the chain rewritten
     ("a scalar sub-chain moves to the front",                           "a b^T c d^T = (b^T c) a d^T",            _scalar_chain_to_front),
