@@ -131,6 +131,15 @@ class Unifier:
         if isinstance(a, DimVar) and b != 1 and not (isinstance(b, Size) and a in b.factors):
             self.parent[a] = b
             return b
+        if isinstance(a, Size) and isinstance(b, Size) and a.number == b.number:
+            # sizes are whole numbers above 0, so common factors cancel: m*p = m*n ties p to n
+            rest_a, rest_b = list(a.factors), list(b.factors)
+            for f in a.factors:
+                if f in rest_b:
+                    rest_a.remove(f)
+                    rest_b.remove(f)
+            if len(rest_a) < len(a.factors) and self.unify(_product(1, rest_a), _product(1, rest_b)) is not None:
+                return self.find(a)
         # a real conflict: 1 against a size, two different sizes, or two products that only
         # some choice of sizes would make equal (n*m and p*q): refused rather than guessed
         return None

@@ -329,6 +329,13 @@ def _vec_row_kron(a: Transpose, b: Kron):
     return (transpose(vec(mul(mul(transpose(b.right), v), b.left))),) if fits else None
 
 
+def _kron_ones(a: Kron, b: Ones):
+    # the ones of (A kron B) ones are kron(ones, ones), of A's columns and of B's
+    if not is_one(b.shape[1]):
+        return None
+    return (kron(mul(a.left, Ones((a.left.shape[1], 1))), mul(a.right, Ones((a.right.shape[1], 1)))),)
+
+
 def _commutation_vec(a: Commutation, b: Vec):
     v = _vec_of(b)
     return (vec(transpose(v)),) if v is not None and _fits(a.dims, v.shape) else None
@@ -402,6 +409,9 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
     ((Transpose, Kron),    "vec transposed on a Kronecker product",     "vec(V)^T (A kron B) = vec(B^T V A)^T",   _vec_row_kron),
     ((Commutation, Vec),   "the commutation matrix transposes",         "K vec(V) = vec(V^T)",                    _commutation_vec),
     ((Transpose, Commutation), "the commutation matrix transposes a row", "vec(V)^T K = vec(V^T)^T",              _vec_row_commutation),
+    ((Commutation, Ones),  "the commutation matrix permutes ones",      "K ones = ones",                          lambda a, b: (b,) if is_one(b.shape[1]) else None),
+    ((Ones, Commutation),  "ones permuted by the commutation matrix",   "ones^T K = ones^T",                      lambda a, b: (a,) if is_one(a.shape[0]) else None),
+    ((Kron, Ones),         "a Kronecker product on ones",               "(A kron B) ones = A ones kron B ones",   _kron_ones),
 )
 PRODUCT_CHAIN_IDENTITIES = sequence(  # on the whole chain, (coefficient, factors): the chain rewritten
     ("a scalar sub-chain moves to the front",                           "a b^T c d^T = (b^T c) a d^T",            _scalar_chain_to_front),
@@ -783,6 +793,7 @@ def _commutation_of_vector(k: Commutation) -> Expr | None:
 KRON_IDENTITIES = pair_table(
     ((Expr, Expr),         "a Kronecker product with a scalar is a scaling",  "a kron B = a B",                      lambda a, b: mul(a, b) if is_scalar(a) or is_scalar(b) else None),
     ((Identity, Identity), "the Kronecker product of identities",             "kron(I, I) = I",                      lambda a, b: Identity(product_dim(a.n, b.n))),
+    ((Ones, Ones),         "the Kronecker product of all-ones matrices",     "kron(ones, ones) = ones",             lambda a, b: Ones(Kron(a, b).shape)),
     ((Expr, Expr),         "scalar factors leave a Kronecker product",        "(a A) kron (b B) = a b (A kron B)",   _scalars_out_of_kron),
 )
 VEC_IDENTITIES = table(
