@@ -140,6 +140,10 @@ class Unifier:
                     rest_b.remove(f)
             if len(rest_a) < len(a.factors) and self.unify(_product(1, rest_a), _product(1, rest_b)) is not None:
                 return self.find(a)
+            # and equal powers have equal bases: n*n = p*p ties n to p (K[n, n] beside kron(X, X))
+            if len(set(rest_a)) == 1 and len(set(rest_b)) == 1 and len(rest_a) == len(rest_b) > 1:
+                if self.unify(rest_a[0], rest_b[0]) is not None:
+                    return self.find(a)
         # a real conflict: 1 against a size, two different sizes, or two products that only
         # some choice of sizes would make equal (n*m and p*q): refused rather than guessed
         return None

@@ -75,6 +75,8 @@ def test_common_factors_cancel():
     assert u.unify(product_dim(a, b), product_dim(c, b)) is not None
     assert u.find(a) is u.find(c)
     assert u.unify(product_dim(a, d), product_dim(b, b)) is None  # no factor in common: refused
+    assert u.unify(product_dim(d, d), product_dim(b, b)) is not None  # equal squares: d = b
+    assert u.find(d) is u.find(b)
 
 
 def test_a_placeholder_is_bound_to_a_product():
