@@ -461,6 +461,7 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
     try:
         with unifying(ctx.unifier), recursion_room():
             function = _lark().parse(text)
+            ctx.unifier.settle()
             notes = ctx.notes()
             dims = _function_dims_first(ctx, function) if notes else ctx.dims
             final_size = ctx.unifier.final_sizes(dims)

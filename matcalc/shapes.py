@@ -111,6 +111,9 @@ class Unifier:
 
     def __init__(self):
         self.parent: dict[DimVar, object] = {}
+        # products of placeholders not known to be equal yet (m*n = p*p), with the message that
+        # refuses them: what the rest of the text ties later may settle them (see ``settle``)
+        self.pending: list = []
 
     def find(self, d):
         """What ``d`` stands for so far: a product's placeholders are resolved in turn, so
@@ -147,6 +150,19 @@ class Unifier:
         # a real conflict: 1 against a size, two different sizes, or two products that only
         # some choice of sizes would make equal (n*m and p*q): refused rather than guessed
         return None
+
+    def settle(self):
+        """Unify the pending products again until nothing changes; one still unequal is refused."""
+        progress = True
+        while self.pending and progress:
+            waiting, self.pending, progress = self.pending, [], False
+            for a, b, describe in waiting:
+                if self.unify(a, b) is None:
+                    self.pending.append((a, b, describe))
+                else:
+                    progress = True
+        if self.pending:
+            raise ShapeError(self.pending[0][2]())
 
     def names(self, dims_in_order) -> dict:
         """Give each class of placeholders a readable name, in order of first appearance."""
@@ -194,9 +210,22 @@ def unify(a, b, describe) -> object:
     """Return the common size of a and b, or raise ShapeError with ``describe()`` as the cause."""
     u = _unifier.get()
     common = u.unify(a, b) if u else (a if a == b else None)
+    if common is None and u is not None and _undecided(u.find(a)) and _undecided(u.find(b)):
+        u.pending.append((a, b, describe))  # decided once the text is read
+        return a
     if common is None:
         raise ShapeError(describe())
     return common
+
+
+def unified_now(a, b) -> object | None:
+    """The common size of a and b if they unify as the text stands (nothing deferred), else None."""
+    u = _unifier.get()
+    return u.unify(a, b) if u else (a if a == b else None)
+
+
+def _undecided(d) -> bool:
+    return isinstance(d, Size) and d.placeholders
 
 
 def dim_str(d) -> str:
