@@ -98,6 +98,7 @@ ADJOINT = {
     E.DiagMatrix: ("moving diag",                                             "<C, diag(u)> = <diag(C), u>",  lambda e, c, dx: [(e.arg, E.diag(c))]),
     E.Kron:       ("moving a Kronecker factor",                               "<C, A kron dB> = <J^T vec(C), dB>",     _kron),
     E.DiagVector: ("moving diag",                                             "<c, diag(U)> = <diag(c), U>",  lambda e, c, dx: [(e.arg, E.diag(c))]),
+    E.Vec:        ("moving vec",                                              "<c, vec(U)> = <unvec(c), U>",  lambda e, c, dx: [(e.arg, unvec(c, e.arg.shape))]),
 }
 # fmt: on
 

@@ -325,3 +325,28 @@ def test_sizes_of_cancelled_terms_bind(kind, text, wrt, values):
     else:
         np.testing.assert_allclose(out, np.zeros((6, 6)))
     _parses_back(r)
+
+
+# ------------------------------------------------------------------ printed Jacobians and Hessians parse back
+
+
+@pytest.mark.parametrize("kind, text, wrt, printed", [
+    # README's own example: kron(x^T, I) had sizes that did not tie
+    ("jacobian", "tanh(W x + b)", "W", "diag(1 - tanh(W x + b) .^ 2) kron(x^T, I)"),
+    ("jacobian", "X^T", "X", "K[n, m]"),  # was K(n,m), which parsed as a product
+    ("hessian", "logdet(X)", "X", "-kron(X^-1, X^-T) K[n, n]"),
+    ("hessian", "tr(X^2)", "X", "2 K[n, n]"),
+    ("jacobian", "W x + vec(Y)", "Y", None),  # vec(...) was not in the grammar
+])
+def test_printed_jacobians_and_hessians_parse_back(kind, text, wrt, printed):
+    r = getattr(matcalc, kind)(text, wrt=wrt)
+    assert r.check().ok
+    if printed is not None:
+        assert str(r) == printed
+    _parses_back(r)
+
+
+@pytest.mark.parametrize("text, wrt", [("sum(exp(vec(X)))", "X"), ("||vec(A X) - y||^2", "X"), ("y^T vec(X^T)", "X")])
+def test_gradient_through_vec(text, wrt):
+    r = matcalc.gradient(text, wrt=wrt)
+    assert r.check().ok
