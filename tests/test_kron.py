@@ -25,6 +25,11 @@ def _checked(r):
     return r
 
 
+def _parses_back(r):
+    back = matcalc.parse(str(r))
+    assert matches_up_to_sizes(back, r.expr) or matches_up_to_sizes(r.expr, back), (str(r), str(back))
+
+
 # ------------------------------------------------------------------ a Kronecker product is square when its totals are
 
 
@@ -36,7 +41,18 @@ def _checked(r):
     ("sum((kron(z, y^T)^T)^2)", "y"),
 ])
 def test_square_totals_with_factors_that_are_not_square(text, wrt):
-    _checked(matcalc.gradient(text, wrt=wrt))
+    _parses_back(_checked(matcalc.gradient(text, wrt=wrt)))
+
+
+@pytest.mark.parametrize("text, wrt, printed", [
+    ("tr(kron(y, x^T))", "x", "y"),  # tr(kron(y, x^T)) = y^T x
+    ("sum(diag(kron(v^T, v)))", "v", "2 v"),  # the diagonal of v v^T
+    ("sum(kron(x^T, x))", "x", "2 sum(x) ones"),  # sum(x x^T) = sum(x)^2
+])
+def test_vector_factors_read_as_written(text, wrt, printed):
+    r = _checked(matcalc.gradient(text, wrt=wrt))
+    assert str(r) == printed
+    _parses_back(r)
 
 
 def test_trace_of_kron_with_non_square_factors_is_not_the_product_of_traces():
