@@ -6,6 +6,7 @@ import numpy as np
 
 from . import codegen, pipeline
 from . import expr as E
+from .cse import share
 from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .guard import user_errors
@@ -49,6 +50,13 @@ class Result:
 
     def __repr__(self):
         return f"{self.label} = {self}"
+
+    @user_errors
+    def shared(self) -> str:
+        """The result as the command line prints it: what it repeats named once (``Z1 = softmax(t)``),
+        with the text's own names, then ``label = ...`` in those names; str() writes it in full."""
+        definitions, written = share({"r": self.expr}, given=self.definitions)
+        return "\n".join([*(f"{to_text(s)} = {to_text(v)}" for s, v in definitions), f"{self.label} = {to_text(written['r'])}"])
 
     @user_errors
     def latex(self) -> str:
