@@ -6,6 +6,7 @@ import numpy as np
 
 from . import codegen, pipeline
 from . import expr as E
+from .cse import share
 from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .guard import user_errors
@@ -31,7 +32,9 @@ class Result:
         self.of = function if of is None else of
         program = program or Program(function)
         self.definitions = program.definitions
-        self.notes = [*program.notes, *_notes(of if kind == "hessian" else None)]
+        self.symbols = program.symbols  # every symbol of the text, those that cancel included: their sizes bind
+        cancelled = pipeline.cancelled(program, variable)
+        self.notes = [*program.notes, *([cancelled] if cancelled else []), *_notes(of if kind == "hessian" else None)]
 
     @property
     def shape(self):
@@ -49,6 +52,13 @@ class Result:
         return f"{self.label} = {self}"
 
     @user_errors
+    def shared(self) -> str:
+        """The result as the command line prints it: what it repeats named once (``Z1 = softmax(t)``),
+        with the text's own names, then ``label = ...`` in those names; str() writes it in full."""
+        definitions, written = share({"r": self.expr}, given=self.definitions)
+        return "\n".join([*(f"{to_text(s)} = {to_text(v)}" for s, v in definitions), f"{self.label} = {to_text(written['r'])}"])
+
+    @user_errors
     def latex(self) -> str:
         return to_latex(self.expr)
 
@@ -62,7 +72,7 @@ class Result:
         a Jacobian is (rows of vec F, rows of vec X).  With ``structured``, Kronecker products and
         commutation matrices stay operators (``op @ v``, ``op.dense()``) instead of dense matrices."""
         needed = {s.name: s for s in symbols_of(self.expr)}
-        known = {s.name: s for s in symbols_of(self.function)} | needed
+        known = {s.name: s for s in (*self.symbols, *symbols_of(self.function))} | needed
         missing = sorted(set(needed) - set(values))
         if missing:
             raise MatcalcError(f"missing values for {', '.join(missing)}")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
-from .errors import DerivativeError, MatcalcError
-from .jacobian import kron_permutation
+from .errors import MatcalcError
+from .jacobian import kron_permutation, unvec
 from .linear import walk
 
 
@@ -48,19 +48,41 @@ def _hadamard(e, c, dx):
             for i, f in enumerate(e.factors) if E.contains(f, dx)]
 
 
-def _kron(e, c, dx):
-    """<C, A kron dB> = <J^T vec(C), vec(dB)> with J the Jacobian of the product; for a column
-    dB that vector is the cotangent itself (other shapes would need a reshape)."""
-    out = []
+def _kron_vector_factor(e, c, f, other, first):
+    """<C, A kron dB> for a row or column dB: <J^T vec(C), vec(dB)> with J = P (vec(A) kron I) the
+    Jacobian of the product (J = P (I kron vec(B)) for dA), J^T vec(C) put back into dB's shape."""
+    identity = E.Identity(E.vec(f).shape[0]) if not E.is_scalar(f) else E.ONE
+    lift = E.kron(identity, E.vec(other)) if first else E.kron(E.vec(other), identity)
     perm_t = E.transpose(kron_permutation(e.left.shape, e.right.shape))
+    return unvec(E.mul(E.transpose(lift), E.mul(perm_t, E.vec(c))), f.shape)
+
+
+def _kron_matrix_factor(e, c, first):
+    """<C, A kron B> for A m x n, B p x q, with C_ij the p x q block (i, j) of C: the gradient wrt B
+    is sum_ij A_ij C_ij = (vec(A)^T kron I_p)(I_n kron C)(vec(I_n) kron I_q); wrt A it is the
+    partial trace of D = C (I_n kron B^T) over its p x p blocks, entry (i, j) tr(D_ij) = <C_ij, B>:
+    (I_m kron vec(I_p)^T)(D kron I_p)(I_n kron vec(I_p))."""
+    a, b = e.left, e.right
+    (m, n), (p, q) = a.shape, b.shape
+    if first:
+        d = E.mul(c, E.kron(E.Identity(n), E.transpose(b)))
+        vec_i = E.vec(E.Identity(p))
+        return E.matmul(E.kron(E.Identity(m), E.transpose(vec_i)), E.kron(d, E.Identity(p)), E.kron(E.Identity(n), vec_i))
+    return E.matmul(E.kron(E.transpose(E.vec(a)), E.Identity(p)), E.kron(E.Identity(n), c),
+                    E.kron(E.vec(E.Identity(n)), E.Identity(q)))
+
+
+def _kron(e, c, dx):
+    """<C, A kron dB>: through the Jacobian of the product for a vector factor (which then reads as
+    a person writes it), through the blocks of C for a matrix one."""
+    out = []
     for f, other, first in ((e.left, e.right, True), (e.right, e.left, False)):
         if not E.contains(f, dx):
             continue
-        if not E.is_one(f.shape[1]):
-            raise DerivativeError("a gradient through kron(A, B) needs the varying factor to be a column vector")
-        identity = E.Identity(f.shape[0]) if not E.is_scalar(f) else E.ONE
-        lift = E.kron(identity, E.vec(other)) if first else E.kron(E.vec(other), identity)
-        out.append((f, E.mul(E.transpose(lift), E.mul(perm_t, E.vec(c)))))
+        vector = E.is_one(f.shape[0]) or E.is_one(f.shape[1])
+        matrix = not (E.is_one(other.shape[0]) or E.is_one(other.shape[1]))
+        g = _kron_matrix_factor(e, c, first) if not vector and matrix else _kron_vector_factor(e, c, f, other, first)
+        out.append((f, g))
     return out
 
 
@@ -76,6 +98,7 @@ ADJOINT = {
     E.DiagMatrix: ("moving diag",                                             "<C, diag(u)> = <diag(C), u>",  lambda e, c, dx: [(e.arg, E.diag(c))]),
     E.Kron:       ("moving a Kronecker factor",                               "<C, A kron dB> = <J^T vec(C), dB>",     _kron),
     E.DiagVector: ("moving diag",                                             "<c, diag(U)> = <diag(c), U>",  lambda e, c, dx: [(e.arg, E.diag(c))]),
+    E.Vec:        ("moving vec",                                              "<c, vec(U)> = <unvec(c), U>",  lambda e, c, dx: [(e.arg, unvec(c, e.arg.shape))]),
 }
 # fmt: on
 

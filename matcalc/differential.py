@@ -51,6 +51,7 @@ RULES = {
     E.Softmax:    ("differential of softmax",                   "d softmax(u) = s .* du - s s^T du",   lambda e, d: E.sub(E.hadamard(e, d(e.arg)), E.matmul(e, E.transpose(e), d(e.arg)))),
     E.LogSumExp:  ("differential of log-sum-exp",               "d logsumexp(u) = softmax(u)^T du",    lambda e, d: E.mul(E.transpose(E.softmax(e.arg)), d(e.arg))),
     E.Kron:       ("product rule for the Kronecker product",    "d(U kron V) = dU kron V + U kron dV", lambda e, d: _product_rule(e, (e.left, e.right), E.kron, d)),
+    E.Vec:        ("linearity of vec",                          "d vec(U) = vec(dU)",                  lambda e, d: E.vec(d(e.arg))),
 }
 # fmt: on
 

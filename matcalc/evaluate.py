@@ -16,7 +16,7 @@ from . import expr as E
 from .errors import MatcalcError, ShapeError
 from .functions import FUNCTIONS, numpy_function
 from .registry import rule_for
-from .shapes import size_factors
+from .shapes import shape_str, size_factors
 
 
 def as_float(value: Fraction) -> float:
@@ -116,11 +116,16 @@ def bind_sizes(symbols, values: dict) -> dict:
     """The size of every dimension name, read from the values and checked for agreement."""
     sizes: dict = {}
     for s in symbols:
+        for dim, actual in zip(s.dims, values[s.name].shape, strict=False):
+            if isinstance(dim, str):
+                sizes.setdefault(dim, actual)
+    for s in symbols:  # then every size, products (the n*m rows of c in c - kron(x, y)) included
         a = values[s.name]
         for dim, actual in zip(s.dims, a.shape, strict=False):
-            expected = sizes.setdefault(dim, actual) if isinstance(dim, str) else dim
-            if expected != actual:
-                raise ShapeError(f"{s.name} has shape {a.shape}, but its sizes {s.dims} disagree with the other values")
+            known = all(name in sizes for name in size_factors(dim)[1])
+            if known and size_of(dim, sizes) != actual:
+                raise ShapeError(f"{s.name} has shape {a.shape}, but its sizes {shape_str(s.dims)} disagree with "
+                                 "the other values")
     return sizes
 
 

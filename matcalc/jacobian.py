@@ -100,6 +100,18 @@ def kron_permutation(a_shape, b_shape) -> E.Expr:
     return E.kron(_side(None, n), E.kron(E.commutation((q, m)), _side(None, p)))
 
 
+def unvec(v: E.Expr, shape) -> E.Expr:
+    """The matrix of ``shape`` (m x n) whose stacked columns are v, written with the nodes there are:
+    (vec(I_n)^T kron I_m)(I_n kron v), as its j-th column (vec(I_n)^T kron I_m)(e_j kron v) picks
+    the j-th block of v."""
+    rows, cols = shape
+    if E.is_one(cols):
+        return v
+    if E.is_one(rows):
+        return E.transpose(v)
+    return E.mul(E.kron(E.transpose(E.vec(E.Identity(cols))), _side(None, rows)), E.kron(E.Identity(cols), v))
+
+
 def _kron(e, m, dx):
     """vec(dA kron B) = P (I kron vec(B)) vec(dA), vec(A kron dB) = P (vec(A) kron I) vec(dB)."""
     a, b = e.left, e.right

@@ -29,17 +29,18 @@ from .errors import DeclarationError, MatcalcError, ParseError
 from .functions import FUNCTIONS
 from .guard import recursion_room
 from .resources import resource_text
-from .shapes import DimVar, Unifier, fresh_labels, unifying
+from .shapes import DimVar, Unifier, fresh_labels, product_dim, unifying
 
 MAX_INPUT = 100_000
 MAX_NESTING = 500
+MAX_SIZE = 10**6  # a size written as a number, in K[m, n]
 MAX_EXPONENT = 300  # literals stay below 10^(2 * 300), far inside E.MAX_DIGITS
 
 # fmt: off
 CALLS = {
     "det": E.det, "logdet": E.logdet, "tr": E.trace, "trace": E.trace, "inv": E.inverse,
     "sum": E.sum_entries, "softmax": E.softmax, "logsumexp": E.logsumexp, "diag": E.diag,
-    "norm": E.norm, "kron": E.kron,
+    "norm": E.norm, "kron": E.kron, "vec": E.vec,
     **{name: partial(E.apply, name) for name in FUNCTIONS},
 }
 ARITY = {"kron": 2}
@@ -47,7 +48,7 @@ ARITY = {"kron": 2}
 RESERVED = {"I", "ones"}
 NAME_PATTERN = re.compile(r"[A-Za-z]+(_[A-Za-z0-9]+|[0-9]+)?")
 LETTER_PIECE = re.compile(r"[A-Za-z](_[A-Za-z0-9]+|[0-9]+)?")
-OPERAND_END = {"NAME", "NUMBER", "RPAR", "RBRACE", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
+OPERAND_END = {"NAME", "NUMBER", "RPAR", "RBRACE", "RSQB", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
 # Terminals that are not literals, and those the post-lexer makes, in words; literals are shown quoted.
 DESCRIPTIONS = {
     "NAME": "a name", "NUMBER": "a number", "NORM_SUB": "a norm subscript", "FUNC": "a function",
@@ -68,6 +69,7 @@ class _Context:
     def __init__(self, declare: dict[str, str]):
         self.declare = declare
         self.symbols: dict[str, E.Symbol] = {}
+        self.size_names: dict[str, DimVar] = {}
         self.unifier = Unifier()
         self.dims: list[DimVar] = []
         self.labels = fresh_labels()
@@ -79,6 +81,12 @@ class _Context:
         d = DimVar(next(self.labels))
         self.dims.append(d)
         return d
+
+    def size_named(self, name: str) -> DimVar:
+        """The size a name stands for in K[m, n]: one placeholder per name in the text."""
+        if name not in self.size_names:
+            self.size_names[name] = self.dim()
+        return self.size_names[name]
 
     def symbol(self, name: str) -> E.Expr:
         if name == "I":
@@ -206,8 +214,13 @@ class _PostLexer(PostLex):
             return [Token.new_borrow_pos("FUNC", name, tok)]
         if name in ctx.defined_at or name in ctx.declare or name in RESERVED or LETTER_PIECE.fullmatch(name):
             return [tok]
-        if following is not None and following.type == "LPAR" and name.isalpha() and name.islower():
-            raise _error(f"unknown function '{name}' {_at(tok)}", tok)
+        if following is not None and following.type == "LPAR":
+            # a run before '(' is never read as a product: ELU(x) is a function, not E L U x; where the
+            # run could be one (capitals, or declared names as ac with a and c), say how to write it
+            letters = [m.group(0) for m in LETTER_PIECE.finditer(name)]
+            product = not name.islower() or all(p in ctx.declare for p in letters)
+            hint = f": write {' '.join(letters)} (...) for a product, or declare {name}" if product else ""
+            raise _error(f"unknown function '{name}' {_at(tok)}{hint}", tok)
         pieces = []
         for m in LETTER_PIECE.finditer(name):
             piece = Token("NAME", m.group(0), start_pos=tok.start_pos + m.start(), line=tok.line,
@@ -294,6 +307,22 @@ class _Builder(Transformer):
 
     def name(self, children):
         return _context.get().value_of(children[0])
+
+    def commutation(self, c):
+        name, rows, cols = c
+        if str(name) != "K":
+            raise _error(f"only K takes sizes in brackets (K[m, n], the commutation matrix), got {name}[...] "
+                         f"{_at(name)}", name)
+        return E.commutation((rows, cols))
+
+    def size(self, c):
+        ctx = _context.get()
+        dims = []
+        for tok in c:
+            if tok.type == "NUMBER" and not (str(tok).isdigit() and 0 < int(tok) <= MAX_SIZE):
+                raise _error(f"a size is a name or a whole number from 1 to {MAX_SIZE}, got {tok} {_at(tok)}", tok)
+            dims.append(int(tok) if tok.type == "NUMBER" else ctx.size_named(str(tok)))
+        return product_dim(*dims)
 
     def add(self, c):
         return E.add(c[0], c[1])
@@ -403,11 +432,13 @@ def check_declarations(declare: Mapping | None) -> dict[str, str]:
 class Program:
     """A parsed text: the function, with each defined name replaced by its expression; the
     definitions ``(name, value)`` in the text's order, each value substituted alike (the same
-    nodes as in the function); and notes on definitions the function does not use."""
+    nodes as in the function); notes on definitions the function does not use; and every symbol
+    the text holds, with its sizes, those that cancel out of the function (``x - x``) included."""
 
     function: E.Expr
     definitions: tuple[tuple[str, E.Expr], ...] = ()
     notes: tuple[str, ...] = ()
+    symbols: tuple[E.Symbol, ...] = ()
 
 
 def parse(text: str, declare: dict | None = None) -> E.Expr:
@@ -430,6 +461,7 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
     try:
         with unifying(ctx.unifier), recursion_room():
             function = _lark().parse(text)
+            ctx.unifier.settle()
             notes = ctx.notes()
             dims = _function_dims_first(ctx, function) if notes else ctx.dims
             final_size = ctx.unifier.final_sizes(dims)
@@ -441,8 +473,9 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
         _context.reset(ctx_token)
         _text.reset(text_token)
     with recursion_room():
-        function, *values = _with_names([function, *ctx.values.values()], final_size)
-    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes)
+        function, *rest = _with_names([function, *ctx.values.values(), *ctx.symbols.values()], final_size)
+    values, symbols = rest[:len(ctx.values)], rest[len(ctx.values):]
+    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes, tuple(symbols))
 
 
 def _function_dims_first(ctx: _Context, function: E.Expr) -> list[DimVar]:

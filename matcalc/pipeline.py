@@ -61,7 +61,9 @@ def _terms(e: E.Expr) -> tuple[E.Expr, ...]:
 
 def read(expr, declare=None) -> Program:
     """A text parsed with its definitions (parse refuses what is not text), or an expression as it is."""
-    return Program(expr) if isinstance(expr, E.Expr) else parse_program(expr, declare)
+    if isinstance(expr, E.Expr):
+        return Program(expr, symbols=tuple(s for s in expr.free if isinstance(s, E.Symbol)))
+    return parse_program(expr, declare)
 
 
 SHORT_MESSAGE = 300  # characters of a function quoted in a message
@@ -86,11 +88,12 @@ def require_scalar(program: Program, what: str) -> None:
 
 
 def variables(program: Program, wrt) -> list[E.Symbol]:
-    """The symbols named by ``wrt`` (a name or a list of names), each one the function holds."""
+    """The symbols named by ``wrt`` (a name or a list of names), each one the text holds; one that
+    cancels out of the function (``x - x``) is a variable too, of derivative zero (``cancelled``)."""
     names = [wrt] if isinstance(wrt, str) else list(wrt)
     if not names:
         raise DerivativeError("name at least one variable to differentiate with respect to")
-    symbols = {s.name: s for s in program.function.free if isinstance(s, E.Symbol)}
+    symbols = {s.name: s for s in (*program.symbols, *program.function.free) if isinstance(s, E.Symbol)}
     out = []
     for name in names:
         if name not in symbols:
@@ -98,6 +101,13 @@ def variables(program: Program, wrt) -> list[E.Symbol]:
                                   "the derivative with respect to it is zero")
         out.append(symbols[name])
     return out
+
+
+def cancelled(program: Program, x: E.Symbol) -> str | None:
+    """The note for a variable the text holds but the function does not, once terms cancel."""
+    if x in program.function.free:
+        return None
+    return f"{x.name} cancels out of the function: the derivative with respect to it is zero"
 
 
 # ------------------------------------------------------------------ the differential, shown

@@ -344,7 +344,7 @@ class TextPrinter(Printer):
         return f"kron({self.print(e.left)[0]}, {self.print(e.right)[0]})", ATOM
 
     def commutation(self, dims):
-        return f"K({dims[0]},{dims[1]})"
+        return f"K[{dims[0]}, {dims[1]}]"  # sizes in brackets: K(x) is a product
 
     def _Zero(self, e):
         if E.is_scalar(e):

@@ -28,7 +28,7 @@ SUPPORTS = {
     E.DifferentialOf: {"text", "latex"},  # d(U) not yet expanded, in derivations only
     E.Add: LINEAR, E.MatMul: LINEAR, E.Scale: LINEAR, E.Transpose: LINEAR, E.Hadamard: LINEAR,
     E.Trace: LINEAR, E.Sum: LINEAR, E.DiagMatrix: LINEAR, E.DiagVector: LINEAR, E.Kron: LINEAR,
-    E.Vec: VALUE | {"vec"},  # made by Jacobians only; <C, vec(U)> would need a reshape
+    E.Vec: LINEAR,  # <c, vec(U)> = <unvec(c), U>, unvec written with Kronecker products
     E.Inverse: NONLINEAR, E.MatPower: NONLINEAR, E.Power: NONLINEAR, E.ElemPower: NONLINEAR,
     E.Apply: NONLINEAR, E.Det: NONLINEAR, E.LogDet: NONLINEAR, E.Norm: NONLINEAR,
     E.Softmax: NONLINEAR, E.LogSumExp: NONLINEAR,

@@ -111,6 +111,9 @@ class Unifier:
 
     def __init__(self):
         self.parent: dict[DimVar, object] = {}
+        # products of placeholders not known to be equal yet (m*n = p*p), with the message that
+        # refuses them: what the rest of the text ties later may settle them (see ``settle``)
+        self.pending: list = []
 
     def find(self, d):
         """What ``d`` stands for so far: a product's placeholders are resolved in turn, so
@@ -131,9 +134,35 @@ class Unifier:
         if isinstance(a, DimVar) and b != 1 and not (isinstance(b, Size) and a in b.factors):
             self.parent[a] = b
             return b
+        if isinstance(a, Size) and isinstance(b, Size) and a.number == b.number:
+            # sizes are whole numbers above 0, so common factors cancel: m*p = m*n ties p to n
+            rest_a, rest_b = list(a.factors), list(b.factors)
+            for f in a.factors:
+                if f in rest_b:
+                    rest_a.remove(f)
+                    rest_b.remove(f)
+            if len(rest_a) < len(a.factors) and self.unify(_product(1, rest_a), _product(1, rest_b)) is not None:
+                return self.find(a)
+            # and equal powers have equal bases: n*n = p*p ties n to p (K[n, n] beside kron(X, X))
+            if len(set(rest_a)) == 1 and len(set(rest_b)) == 1 and len(rest_a) == len(rest_b) > 1:
+                if self.unify(rest_a[0], rest_b[0]) is not None:
+                    return self.find(a)
         # a real conflict: 1 against a size, two different sizes, or two products that only
         # some choice of sizes would make equal (n*m and p*q): refused rather than guessed
         return None
+
+    def settle(self):
+        """Unify the pending products again until nothing changes; one still unequal is refused."""
+        progress = True
+        while self.pending and progress:
+            waiting, self.pending, progress = self.pending, [], False
+            for a, b, describe in waiting:
+                if self.unify(a, b) is None:
+                    self.pending.append((a, b, describe))
+                else:
+                    progress = True
+        if self.pending:
+            raise ShapeError(self.pending[0][2]())
 
     def names(self, dims_in_order) -> dict:
         """Give each class of placeholders a readable name, in order of first appearance."""
@@ -181,9 +210,22 @@ def unify(a, b, describe) -> object:
     """Return the common size of a and b, or raise ShapeError with ``describe()`` as the cause."""
     u = _unifier.get()
     common = u.unify(a, b) if u else (a if a == b else None)
+    if common is None and u is not None and _undecided(u.find(a)) and _undecided(u.find(b)):
+        u.pending.append((a, b, describe))  # decided once the text is read
+        return a
     if common is None:
         raise ShapeError(describe())
     return common
+
+
+def unified_now(a, b) -> object | None:
+    """The common size of a and b if they unify as the text stands (nothing deferred), else None."""
+    u = _unifier.get()
+    return u.unify(a, b) if u else (a if a == b else None)
+
+
+def _undecided(d) -> bool:
+    return isinstance(d, Size) and d.placeholders
 
 
 def dim_str(d) -> str:

@@ -47,6 +47,8 @@ def _rename(renaming: dict, a, b) -> bool:
     """Record a -> b; false when a was renamed otherwise before.  A product size ``m*n``
     renames factor by factor."""
     (number_a, parts_a), (number_b, parts_b) = size_factors(a), size_factors(b)
+    if number_a == 1 and len(parts_a) == 1 and len(parts_b) > 1:  # a size of its own that is a product
+        return renaming.setdefault(parts_a[0], b) == b  # here (the ones of sum(ones), ones of length m*n)
     if number_a != number_b or len(parts_a) != len(parts_b):
         return False
     if len(parts_a) > 1:  # the factors are sorted by name, so match them through known renamings

@@ -122,3 +122,14 @@ def test_to_dict():
 def test_evaluation_outside_the_domain_says_why(text, wrt, values, cause):
     with pytest.raises(matcalc.DomainError, match=cause):
         matcalc.gradient(text, wrt=wrt).evaluate(values)
+
+
+def test_shared_names_what_a_hessian_repeats():
+    h = matcalc.hessian("sum(softmax(softmax(t)))", wrt="t")
+    text = h.shared()
+    assert str(h).count("softmax(t)") > 10
+    assert text.count("softmax(t)") == 1, text
+    assert text.splitlines()[-1].startswith("hess_t f = ")
+    assert len(text) < len(str(h)) / 2
+    g = matcalc.gradient("x^T A x", wrt="x")
+    assert g.shared() == "grad_x f = (A + A^T) x"  # nothing repeated: as str() writes it

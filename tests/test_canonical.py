@@ -18,6 +18,7 @@ CASES = [
     ("sum(exp(X))", "X", {}),
     ("sum(X W + b^T)", "b", {}),
     ("sum(kron(a, x)) + sum(kron(x, a) .^ 2)", "x", {}),
+    ("sum(exp(vec(X)))", "X", {}),
 ]
 
 

@@ -533,3 +533,16 @@ def test_derive_check(capsys, tmp_path):
     assert code == 0 and lines(out)[-1].startswith("check: ok")
     code, out, err = run(capsys, "derive", "det(AXB)", "--wrt", "X", "--check", "--tex", "-")
     assert code == 0 and out.startswith(r"\documentclass") and err.startswith("check: ok")
+
+
+@pytest.mark.parametrize("argv", [
+    ["hess", "sum(softmax(softmax(t)))", "--wrt", "t"],
+    ["jac", "softmax(softmax(softmax(x)))", "--wrt", "x"],
+])
+def test_hessians_and_jacobians_name_what_they_share(capsys, argv):
+    code, out = run(capsys, *argv)[:2]
+    assert code == 0
+    assert out.count("softmax(t)") + out.count("softmax(x)") == 1, out  # named once, then referred to
+    assert len(out) < 600, out
+    code, full = run(capsys, *argv, "--no-share")[:2]
+    assert full.count("softmax(") > 3

@@ -67,7 +67,9 @@ def test_program_holds_the_function_the_definitions_and_the_notes():
 
 def test_a_text_without_definitions_is_a_program_of_its_function_alone():
     program = parse_program("x^T A x")
-    assert program == Program(parse("x^T A x"), (), ())
+    f = parse("x^T A x")
+    assert program == Program(f, (), (), program.symbols)
+    assert set(program.symbols) == set(f.free)
 
 
 def test_a_defined_name_stands_for_the_same_node():

@@ -42,6 +42,7 @@ CASES = [
     ("softmax(A x)", "x", {}),
     ("logsumexp(A x)", "x", {}),
     ("kron(X, A)", "X", {}),
+    ("vec(X A)", "X", {}),
     ("X .^ 2 ./ (1 + exp(X))", "X", {}),
 ]
 

@@ -172,6 +172,24 @@ def test_unknown_function(text, name, column):
         check_caret(err, text, column)
 
 
+@pytest.mark.parametrize("text, declare, message", [
+    ("ac (x^T x)", {"a": "scalar", "c": "scalar"}, "unknown function 'ac' at column 1: write a c (...) for a product, or declare ac"),
+    ("ELU(x)", None, "unknown function 'ELU' at column 1: write E L U (...) for a product, or declare ELU"),
+    ("x + AB(y)", None, "unknown function 'AB' at column 5: write A B (...) for a product, or declare AB"),
+    ("elu(x)", None, "unknown function 'elu' at column 1"),
+])
+def test_a_run_of_letters_before_a_bracket_is_never_a_product(text, declare, message):
+    err = raises_quickly(lambda t: matcalc.parse(t, declare), text)
+    assert isinstance(err, ParseError)
+    assert first_line(err) == message
+
+
+def test_the_product_written_as_the_message_says():
+    r = matcalc.gradient("a c (x^T x)", wrt="x", declare={"a": "scalar", "c": "scalar"})
+    assert r.check().ok
+    assert str(matcalc.gradient("sum(AB (x))", wrt="x", declare={"AB": "scalar"})) == "AB ones"
+
+
 # ------------------------------------------------------------------ sizes
 
 

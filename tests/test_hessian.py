@@ -244,7 +244,7 @@ CASES = [
      lambda r: {"X": r.standard_normal((3, 2))},
      lambda v: np.sum(v["X"] ** 2),
      lambda v: 2 * np.eye(6)),
-    ("tr(X^2)", "tr(X^2)", "X", None, {"2 K(n,n)"},
+    ("tr(X^2)", "tr(X^2)", "X", None, {"2 K[n, n]"},
      lambda r: {"X": r.standard_normal((3, 3))},
      lambda v: np.trace(v["X"] @ v["X"]),
      lambda v: 2 * commutation(3, 3)),

@@ -79,7 +79,7 @@ CASES = [
      lambda r: {"A": r.standard_normal((2, 3)), "X": r.standard_normal((3, 4)), "B": r.standard_normal((4, 5))},
      lambda v: v["A"] @ v["X"] @ v["B"],
      lambda v: np.kron(v["B"].T, v["A"])),
-    ("transpose", "X^T", "X", None, {"K(n,m)", "K(m,n)"},
+    ("transpose", "X^T", "X", None, {"K[n, m]", "K[m, n]"},
      lambda r: {"X": r.standard_normal((3, 4))},
      lambda v: v["X"].T,
      lambda v: commutation(*v["X"].shape)),

@@ -613,3 +613,35 @@ def test_latex_never_raises(case):
 
 def test_corpus_is_large_enough():
     assert len(CORPUS) >= 30
+
+
+@pytest.mark.parametrize("text, shape", [
+    ("vec(A) + x", "m*n x 1"),
+    ("K[n, m] x", "n*m x 1"),
+    ("K[2, 3]", "6 x 6"),
+])
+def test_vec_and_the_commutation_matrix_parse(text, shape):
+    from matcalc.shapes import shape_str
+
+    e = matcalc.parse(text)
+    assert shape_str(e.shape).replace("m*n", "n*m") == shape.replace("m*n", "n*m")
+
+
+def test_the_commutation_matrix_transposes_vec():
+    import numpy as np
+
+    from matcalc.evaluate import evaluate
+
+    e = matcalc.parse("K[2, 3] x")
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(evaluate(e, {"x": x.reshape(-1, 1, order="F")}, {}), x.T.reshape(-1, 1, order="F"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("J[n, m]", "only K takes sizes in brackets"),
+    ("K[0, n]", "a size is a name or a whole number"),
+    ("K[1.5, n]", "a size is a name or a whole number"),
+])
+def test_sizes_in_brackets_refused(text, message):
+    with pytest.raises(matcalc.ParseError, match=message):
+        matcalc.parse(text)

@@ -232,6 +232,45 @@ def test_jacobian_passes_check(case):
     assert report.ok, f"jac_{case.wrt} of {case.text} = {j}: check() says {report}"
 
 
+def _parses_back(kind: str, r, declare) -> None:
+    """A printed Jacobian or Hessian parses back to the same expression up to the names of its sizes;
+    where the print leaves sizes that only a product would tie (the n^2 x n embedding of diag,
+    written diag(vec(I)) kron(ones, I)), parse refuses it with a ShapeError, never a wrong tree."""
+    text = str(r)
+    try:
+        back = matcalc.parse(text, declare)
+    except matcalc.ShapeError:
+        COVERAGE.outcome(f"{kind} parse back", "refused: sizes not tied")
+        return
+    COVERAGE.outcome(f"{kind} parse back", "ok")
+    if matches_up_to_sizes(back, r.expr) or matches_up_to_sizes(r.expr, back):
+        return
+    # the normal form may order a long product otherwise when built again: then equal in value
+    from matcalc.evaluate import bind_sizes
+
+    for values, sizes in domain_points(r.expr, 2, seed=5, extra=(r.function,)):
+        try:
+            again = evaluate(back, values, bind_sizes(symbols_of(back), values))
+        except matcalc.MatcalcError:
+            return  # a size of its own in the text, bound by no symbol (an I that nothing ties)
+        np.testing.assert_allclose(again, evaluate(r.expr, values, sizes), rtol=1e-8, atol=1e-10,
+                                   err_msg=f"{kind} {text!r} parses as {back!r}")
+
+
+@SETTINGS
+@given(case=hessian_cases(max_leaves=5))
+def test_hessian_prints_and_parses_back(case):
+    parsed("hessian parse back", case)
+    _parses_back("hessian", matcalc.hessian(case.text, wrt=case.wrt, declare=case.declare), case.declare)
+
+
+@SETTINGS
+@given(case=jacobian_cases(max_leaves=6))
+def test_jacobian_prints_and_parses_back(case):
+    parsed("jacobian parse back", case)
+    _parses_back("jacobian", matcalc.jacobian(case.text, wrt=case.wrt, declare=case.declare), case.declare)
+
+
 # ------------------------------------------------------------------ coverage
 
 

@@ -272,3 +272,90 @@ def test_a_nested_norm_multiplied_on_its_left_keeps_its_parentheses():
     assert str(e) == "||a (||x||) x||"
     assert matcalc.parse(str(e), {"a": "scalar"}) == e
     assert str(matcalc.parse("||x|| x")) == "||x|| x"  # outside a norm nothing is ambiguous
+
+
+# ------------------------------------------------------------------ terms that cancel
+
+
+def _parses_back(r):
+    back = matcalc.parse(str(r))
+    assert matches_up_to_sizes(back, r.expr) or matches_up_to_sizes(r.expr, back), (str(r), str(back))
+
+
+@pytest.mark.parametrize("text, wrt, declare, values", [
+    # derived sum(ones); evaluating it was an internal error (TypeError)
+    ("sum(b + kron(y, w))", "b", {"b": "scalar"}, {"b": 0.5, "y": np.ones(2), "w": np.arange(3.0)}),
+    ("sum(1 + kron(y, w)) + a", "a", {"a": "scalar"}, {"a": 0.5, "y": np.ones(2), "w": np.arange(3.0)}),
+])
+def test_gradient_of_a_kron_broadcast_evaluates(text, wrt, declare, values):
+    r = matcalc.gradient(text, wrt=wrt, declare=declare)
+    assert r.check().ok
+    np.testing.assert_allclose(np.ravel(r.evaluate(values)), [6.0] if wrt == "b" else [1.0])
+    _parses_back(r)
+
+
+@pytest.mark.parametrize("kind, text, wrt, declare", [
+    ("gradient", "sum(x - x)", "x", None),
+    ("gradient", "tr(A - A) + tr(B)", "A", None),
+    ("jacobian", "x - x + a", "x", {"a": "vector"}),
+    ("hessian", "sum(x - x) + x^T y - x^T y", "x", None),
+])
+def test_a_derivative_that_cancels_is_zero(kind, text, wrt, declare):
+    # was refused: "x does not occur in 0: the derivative with respect to it is zero"
+    r = getattr(matcalc, kind)(text, wrt=wrt, declare=declare)
+    assert isinstance(r.expr, matcalc.expr.Zero), str(r)
+    assert any("cancels" in note for note in r.notes), r.notes
+    assert r.check().ok
+    values = {"x": X, "A": A, "B": A, "a": X}
+    out = r.evaluate({k: v for k, v in values.items() if k in text})
+    assert not np.any(out)
+    _parses_back(r)
+
+
+def test_a_variable_not_in_the_text_is_still_refused():
+    with pytest.raises(matcalc.DerivativeError, match="does not occur"):
+        matcalc.gradient("sum(x - x)", wrt="y")
+
+
+@pytest.mark.parametrize("kind, text, wrt, values", [
+    # "the size n is not known from the values given" although every value was passed
+    ("gradient", "||y - y||^2 + tr(B)", "B", {"y": X[:2], "B": A}),
+    ("jacobian", "(C - C) + x^T", "x", {"C": np.ones((1, 3)), "x": X}),
+    ("hessian", "x^T (Y u) - logsumexp(t - t)", "Y", {"x": X, "Y": A[:, :2], "u": X[:2], "t": X}),
+])
+def test_sizes_of_cancelled_terms_bind(kind, text, wrt, values):
+    r = getattr(matcalc, kind)(text, wrt=wrt)
+    assert r.check().ok
+    out = r.evaluate(values)
+    if kind == "gradient":
+        np.testing.assert_allclose(out, np.eye(3))
+    elif kind == "jacobian":
+        np.testing.assert_allclose(out, np.eye(3))
+    else:
+        np.testing.assert_allclose(out, np.zeros((6, 6)))
+    _parses_back(r)
+
+
+# ------------------------------------------------------------------ printed Jacobians and Hessians parse back
+
+
+@pytest.mark.parametrize("kind, text, wrt, printed", [
+    # README's own example: kron(x^T, I) had sizes that did not tie
+    ("jacobian", "tanh(W x + b)", "W", "diag(1 - tanh(W x + b) .^ 2) kron(x^T, I)"),
+    ("jacobian", "X^T", "X", "K[n, m]"),  # was K(n,m), which parsed as a product
+    ("hessian", "logdet(X)", "X", "-kron(X^-1, X^-T) K[n, n]"),
+    ("hessian", "tr(X^2)", "X", "2 K[n, n]"),
+    ("jacobian", "W x + vec(Y)", "Y", None),  # vec(...) was not in the grammar
+])
+def test_printed_jacobians_and_hessians_parse_back(kind, text, wrt, printed):
+    r = getattr(matcalc, kind)(text, wrt=wrt)
+    assert r.check().ok
+    if printed is not None:
+        assert str(r) == printed
+    _parses_back(r)
+
+
+@pytest.mark.parametrize("text, wrt", [("sum(exp(vec(X)))", "X"), ("||vec(A X) - y||^2", "X"), ("y^T vec(X^T)", "X")])
+def test_gradient_through_vec(text, wrt):
+    r = matcalc.gradient(text, wrt=wrt)
+    assert r.check().ok

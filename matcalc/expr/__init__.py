@@ -88,7 +88,7 @@ from .normal_form import (
     zero_like,
 )
 from .numbers import MAX_DIGITS, checked_number
-from .predicates import cached_on_node, const_value, contains, is_scalar, is_scalar_product, nodes
+from .predicates import cached_on_node, const_value, contains, is_scalar, is_scalar_product, is_square, nodes
 from .recording import recording
 from .tables import Row
 
@@ -99,7 +99,7 @@ __all__ = [
     "Norm", "Ones", "Power", "Row", "Scale", "Softmax", "Sum", "Symbol", "Trace", "Transpose", "Vec", "Zero",
     "_term_key", "add", "apply", "broadcast_shape", "broadcast_to", "cached_on_node", "checked_number",
     "commutation", "const", "const_value", "contains", "det", "diag", "div", "elem_div", "elem_power",
-    "hadamard", "inner", "inverse", "is_one", "is_scalar", "is_scalar_product", "is_symmetric", "kron",
+    "hadamard", "inner", "inverse", "is_one", "is_scalar", "is_scalar_product", "is_square", "is_symmetric", "kron",
     "logdet", "logsumexp", "matmul", "mul", "neg", "nodes", "norm", "power", "rebuild", "recording",
     "require_column", "require_scalar", "require_square", "resolve", "same_shape", "scale", "softmax",
     "split_coefficient", "sub", "sum_entries", "trace", "transpose", "vec", "zero_like",

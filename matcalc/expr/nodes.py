@@ -10,7 +10,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..errors import MatcalcError, ShapeError
-from ..shapes import is_column_shape, is_scalar_shape, product_dim, shape_str, unify
+from ..shapes import is_column_shape, is_scalar_shape, product_dim, shape_str, unified_now, unify
 from .numbers import checked_number
 
 MAX_DEPTH = 2000  # deeper trees would exhaust Python's recursion in later passes
@@ -114,9 +114,13 @@ def described(e: Expr) -> str:
 
 
 def require_square(e: Expr, what: str):
-    if isinstance(e, Kron):  # (n*p) x (m*q) is square when both factors are, as tr(kron(A, X)) means
-        require_square(e.left, what)
-        require_square(e.right, what)
+    if isinstance(e, Kron):
+        # a Kronecker product is square when its total sizes are: kron(v^T, v), kron(C, C^T); when
+        # only some choice of sizes would make them equal (n*p and m*q), both factors are square,
+        # as tr(kron(A, X)) of two unknown matrices means
+        if unified_now(e.shape[0], e.shape[1]) is None:
+            require_square(e.left, what)
+            require_square(e.right, what)
         return e.shape[0]
     unify(e.shape[0], e.shape[1], lambda: f"{what} needs a square matrix, got {described(e)}")
     return e.shape[0]

@@ -38,6 +38,7 @@ from .nodes import (
     Det,
     DiagMatrix,
     DiagVector,
+    Differential,
     ElemPower,
     Expr,
     Hadamard,
@@ -65,7 +66,7 @@ from .nodes import (
     text_of,
 )
 from .numbers import MAX_BITS, bits, checked_number, exact_power, require_small
-from .predicates import cached_on_node, const_value, is_scalar, is_scalar_product
+from .predicates import cached_on_node, const_value, is_scalar, is_scalar_product, is_square
 from .recording import cached_citing, unrecorded
 from .tables import first_identity, pair_table, rewritten, sequence, table
 
@@ -304,6 +305,47 @@ def _mixed_product(a: Kron, b: Kron):
     return (kron(mul(a.left, b.left), mul(a.right, b.right)),) if fits else None
 
 
+def _fits(dims, shape) -> bool:
+    return all(resolve(a) == resolve(b) for a, b in zip(dims, shape, strict=True))
+
+
+def _vec_of(e: Expr) -> Expr | None:
+    """V for vec(V), or for vec(V)^T; None where V holds a differential (J vec(dX) is kept as written)."""
+    v = e.arg if isinstance(e, Vec) else e.arg.arg if isinstance(e, Transpose) and isinstance(e.arg, Vec) else None
+    if v is None or any(isinstance(s, Differential) for s in v.free):
+        return None
+    return v
+
+
+def _kron_vec(a: Kron, b: Vec):
+    v = _vec_of(b)
+    fits = v is not None and _fits((a.right.shape[1], a.left.shape[1]), v.shape)
+    return (vec(mul(mul(a.right, v), transpose(a.left))),) if fits else None
+
+
+def _vec_row_kron(a: Transpose, b: Kron):
+    v = _vec_of(a)
+    fits = v is not None and _fits((b.right.shape[0], b.left.shape[0]), v.shape)
+    return (transpose(vec(mul(mul(transpose(b.right), v), b.left))),) if fits else None
+
+
+def _kron_ones(a: Kron, b: Ones):
+    # the ones of (A kron B) ones are kron(ones, ones), of A's columns and of B's
+    if not is_one(b.shape[1]):
+        return None
+    return (kron(mul(a.left, Ones((a.left.shape[1], 1))), mul(a.right, Ones((a.right.shape[1], 1)))),)
+
+
+def _commutation_vec(a: Commutation, b: Vec):
+    v = _vec_of(b)
+    return (vec(transpose(v)),) if v is not None and _fits(a.dims, v.shape) else None
+
+
+def _vec_row_commutation(a: Transpose, b: Commutation):
+    v = _vec_of(a)
+    return (transpose(vec(transpose(v))),) if v is not None and _fits(b.dims, v.shape[::-1]) else None
+
+
 def _power_base(e: Expr) -> Expr:
     return e.arg if isinstance(e, MatPower) else e
 
@@ -363,6 +405,13 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
     ((DiagMatrix, Ones),   "a diagonal matrix times ones",              "diag(v) ones = v",                       _diag_ones),
     ((Kron, Kron),         "mixed product of Kronecker products",       "(A kron B)(C kron D) = AC kron BD",      _mixed_product),
     ((Expr, Expr),         "powers of one matrix add",                  "U^j U^k = U^(j+k)",                      _matrix_powers_add),
+    ((Kron, Vec),          "a Kronecker product on vec (Roth)",         "(A kron B) vec(V) = vec(B V A^T)",       _kron_vec),
+    ((Transpose, Kron),    "vec transposed on a Kronecker product",     "vec(V)^T (A kron B) = vec(B^T V A)^T",   _vec_row_kron),
+    ((Commutation, Vec),   "the commutation matrix transposes",         "K vec(V) = vec(V^T)",                    _commutation_vec),
+    ((Transpose, Commutation), "the commutation matrix transposes a row", "vec(V)^T K = vec(V^T)^T",              _vec_row_commutation),
+    ((Commutation, Ones),  "the commutation matrix permutes ones",      "K ones = ones",                          lambda a, b: (b,) if is_one(b.shape[1]) else None),
+    ((Ones, Commutation),  "ones permuted by the commutation matrix",   "ones^T K = ones^T",                      lambda a, b: (a,) if is_one(a.shape[0]) else None),
+    ((Kron, Ones),         "a Kronecker product on ones",               "(A kron B) ones = A ones kron B ones",   _kron_ones),
 )
 PRODUCT_CHAIN_IDENTITIES = sequence(  # on the whole chain, (coefficient, factors): the chain rewritten
     ("a scalar sub-chain moves to the front",                           "a b^T c d^T = (b^T c) a d^T",            _scalar_chain_to_front),
@@ -651,7 +700,7 @@ TRACE_IDENTITIES = table(
     (Scale,      "a scalar factor leaves the trace",             "tr(a U) = a tr(U)",           lambda e: mul(e.coeff, trace(e.arg))),
     (Transpose,  "the trace of a transpose",                     "tr(U^T) = tr(U)",             lambda e: trace(e.arg)),
     (DiagMatrix, "the trace of a diagonal matrix",               "tr(diag(v)) = sum(v)",        lambda e: sum_entries(e.arg)),
-    (Kron,       "the trace of a Kronecker product",             "tr(A kron B) = tr(A) tr(B)",  lambda e: mul(trace(e.left), trace(e.right))),
+    (Kron,       "the trace of a Kronecker product",             "tr(A kron B) = tr(A) tr(B)",  lambda e: mul(trace(e.left), trace(e.right)) if is_square(e.left) and is_square(e.right) else None),  # for square factors only
     (Add,        "the trace of a sum",                           "tr(U + V) = tr(U) + tr(V)",   lambda e: add(*(trace(t) for t in e.terms))),
     (MatMul,     "the trace is cyclic, down to a scalar chain",  "tr(a b^T) = b^T a",           _cyclic_scalar_chain),
 )
@@ -733,10 +782,18 @@ def _scalars_out_of_kron(a: Expr, b: Expr) -> Expr | None:
     return scale(mul(ca, cb), kron(a, b))
 
 
+def _commutation_of_vector(k: Commutation) -> Expr | None:
+    if not (is_one(k.dims[0]) or is_one(k.dims[1])):
+        return None
+    n = product_dim(*k.dims)
+    return ONE if is_one(n) else Identity(n)  # K(1,1) is the number 1, as every 1 x 1 matrix is
+
+
 # fmt: off
 KRON_IDENTITIES = pair_table(
     ((Expr, Expr),         "a Kronecker product with a scalar is a scaling",  "a kron B = a B",                      lambda a, b: mul(a, b) if is_scalar(a) or is_scalar(b) else None),
     ((Identity, Identity), "the Kronecker product of identities",             "kron(I, I) = I",                      lambda a, b: Identity(product_dim(a.n, b.n))),
+    ((Ones, Ones),         "the Kronecker product of all-ones matrices",     "kron(ones, ones) = ones",             lambda a, b: Ones(Kron(a, b).shape)),
     ((Expr, Expr),         "scalar factors leave a Kronecker product",        "(a A) kron (b B) = a b (A kron B)",   _scalars_out_of_kron),
 )
 VEC_IDENTITIES = table(
@@ -746,7 +803,7 @@ VEC_IDENTITIES = table(
     (Ones,   "vec of an all-ones matrix is all ones",      "vec(ones ones^T) = ones",      lambda e: Ones(Vec(e).shape)),
 )
 COMMUTATION_IDENTITIES = table(
-    (Commutation, "the commutation matrix of a vector is the identity", "K(n,1) = K(1,n) = I", lambda k: Identity(product_dim(*k.dims)) if is_one(k.dims[0]) or is_one(k.dims[1]) else None),
+    (Commutation, "the commutation matrix of a vector is the identity", "K(n,1) = K(1,n) = I", _commutation_of_vector),
 )
 # fmt: on
 

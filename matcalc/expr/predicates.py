@@ -6,12 +6,17 @@ from __future__ import annotations
 from fractions import Fraction
 from functools import wraps
 
-from ..shapes import is_scalar_shape
+from ..shapes import is_scalar_shape, resolve
 from .nodes import Const, Expr, MatMul
 
 
 def is_scalar(e: Expr) -> bool:
     return is_scalar_shape(e.shape)
+
+
+def is_square(e: Expr) -> bool:
+    """Whether ``e`` has as many rows as columns (sizes unified so far, while parsing)."""
+    return resolve(e.shape[0]) == resolve(e.shape[1])
 
 
 def const_value(e: Expr) -> Fraction | None:
