@@ -205,7 +205,8 @@ _context_lock = threading.Lock()
 
 
 def _mp():
-    """Workers are forked from a single-threaded server process that has imported matcalc."""
+    """Workers are forked from a single-threaded process that has imported matcalc and warmed it up
+    (``matcalc.warm``): a fork starts in milliseconds with the parser built and the tables filled."""
     global _context
     with _context_lock:
         if _context is None:
@@ -214,8 +215,10 @@ def _mp():
                 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
                 os.environ.setdefault("OMP_NUM_THREADS", "1")
                 _context = multiprocessing.get_context("forkserver")
-                _context.set_forkserver_preload(["matcalc.serve", "matcalc.api", "matcalc.derivation",
-                                                 "matcalc.output", "matcalc.codegen", "matcalc.cli"])
+                _context.set_forkserver_preload(["matcalc.serve", "matcalc.warm"])
+                from multiprocessing import forkserver
+
+                forkserver.ensure_running()  # now, so that the first request does not wait for it
             else:
                 _context = multiprocessing.get_context("spawn")
         return _context

@@ -240,3 +240,18 @@ def test_the_syntax_table_is_the_readme_s():
         if row.startswith("| "):
             for code in re.findall(r"`([^`]*)`", row):
                 assert f"<code>{html.escape(code)}</code>" in page, code
+
+
+def test_a_bounded_load():
+    """200 requests from 8 concurrent clients, hostile ones among them (one past the time limit): all answered."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "benchmarks" / "bench_serve.py"
+    spec = importlib.util.spec_from_file_location("bench_serve", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    r = bench.run(requests=200, clients=8, timeouts=1, time_limit=2.0)
+    assert r["answered"] == r["as_expected"] == 200
+    assert r["cases"]["hostile: longer than the time limit"][0]["status"] == 400
+    assert r["worst"] < 30
