@@ -36,6 +36,7 @@ MAX_EXPRESSION = 10_000  # characters of an expression
 MAX_FIELD = 1_000  # characters of wrt and let
 WORKERS = 8  # computations at once; further requests wait for one to finish
 QUEUE_WAIT = 30.0  # seconds a request waits for a worker before it is refused
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 OPS = ("grad", "hess", "jac", "derive", "variables", "forms")
 OF = ("grad", "hess", "jac", "derive")
 
@@ -180,6 +181,9 @@ def _limit_memory(extra: int) -> None:
         pass
 
 
+MEMORY_ERROR = {"error": "the computation needs more memory than the server allows", "column": None, "line": None}
+
+
 def _work(conn, query: dict, memory: int) -> None:
     _limit_memory(memory)
     from .guard import recursion_room
@@ -188,9 +192,9 @@ def _work(conn, query: dict, memory: int) -> None:
         with recursion_room():
             out = (200, answer(query))
     except MatcalcError as err:
-        out = (400, error_record(err))
+        out = (400, MEMORY_ERROR if isinstance(err.__cause__, MemoryError) else error_record(err))
     except MemoryError:
-        out = (400, {"error": "the expression needs more memory than the server allows", "column": None, "line": None})
+        out = (400, MEMORY_ERROR)
     except BaseException as err:  # noqa: BLE001 - reported, never raised into the server
         out = (500, {"error": f"internal error ({type(err).__name__})", "column": None, "line": None})
     try:
@@ -265,6 +269,7 @@ class Handler(BaseHTTPRequestHandler):
     quiet = False
     time_limit = TIME_LIMIT
     memory = MEMORY_LIMIT
+    loopback = True
 
     def log_message(self, format, *args):  # noqa: A002 - the signature of the base class
         if not self.quiet:
@@ -290,7 +295,17 @@ class Handler(BaseHTTPRequestHandler):
     def do_HEAD(self):  # noqa: N802 - the name http.server calls
         self.do_GET()
 
+    def _foreign_host(self) -> bool:
+        """On loopback, a Host header naming another machine: a page elsewhere reaching in (DNS rebinding)."""
+        if not self.loopback:
+            return False
+        host = (self.headers.get("Host") or "").strip().lower()
+        name = host[1:].split("]")[0] if host.startswith("[") else host.rsplit(":", 1)[0] if ":" in host else host
+        return name not in LOOPBACK
+
     def do_GET(self):  # noqa: N802 - the name http.server calls
+        if self._foreign_host():
+            return self._send(403, b"this server answers only to 127.0.0.1 and localhost\n", "text/plain; charset=utf-8")
         url = urlsplit(self.path)
         if url.path == "/api":
             return self._api(url.query)
@@ -327,7 +342,8 @@ def make_server(host: str = "127.0.0.1", port: int = 0, quiet: bool = False, tim
                 memory: int = MEMORY_LIMIT, workers: int = WORKERS) -> ThreadingHTTPServer:
     """A server for the page and the endpoint (not yet serving: call serve_forever)."""
     handler = type("MatcalcHandler", (Handler,), {"files": static_files(), "quiet": quiet, "time_limit": time_limit,
-                                                    "memory": memory, "slots": threading.BoundedSemaphore(workers)})
+                                                    "memory": memory, "slots": threading.BoundedSemaphore(workers),
+                                                    "loopback": host in LOOPBACK})
     server = ThreadingHTTPServer((host, port), handler)
     server.daemon_threads = True
     _mp()
@@ -347,7 +363,7 @@ def serve(host: str = "127.0.0.1", port: int = 0, open_browser: bool = False) ->
         raise UsageError(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
     url = url_of(server)
     print(f"serving on {url}", flush=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if host not in LOOPBACK:
         print(f"note: listening on {host}: anyone who can reach this address can use the server", file=sys.stderr)
     if open_browser:
         import webbrowser
