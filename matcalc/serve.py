@@ -12,7 +12,10 @@ the engine in a process of its own (forked from a server process that imported m
 with a time limit and a limit on its memory, so that a hostile expression gets an error and
 the server goes on answering.  The server serves only the files of matcalc/web, binds to the
 loopback interface unless told otherwise, and sends a Content-Security-Policy that forbids
-inline scripts and every other origin."""
+inline scripts and every other origin.
+
+The workers come from multiprocessing's fork server, so a program that calls ``make_server``
+itself must guard its main module with ``if __name__ == "__main__":``, as multiprocessing asks."""
 
 from __future__ import annotations
 

@@ -190,3 +190,21 @@ def test_phone_width(browser, base, tmp_path):
     assert pg.is_hidden("#order-label")  # the second order is a derivation's option only
     pg.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
     context.close()
+
+
+def test_copy_buttons(browser, base):
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base.rstrip("/"))
+    pg = context.new_page()
+    pg.goto(base + "?" + urlencode({"op": "grad", "expr": "x^T A x", "wrt": "x", "let": "A=symmetric"}))
+    pg.wait_for_selector("body[data-ready='1'] #result .katex")
+    copied = {}
+    for button in ("copy-latex", "copy-text", "copy-code"):
+        pg.evaluate("() => { document.getElementById('copied').textContent = ''; }")
+        pg.click(f"#{button}")
+        pg.wait_for_selector("#copied >> text=copied")
+        copied[button] = pg.evaluate("() => navigator.clipboard.readText()")
+    assert copied["copy-latex"] == "\\nabla_{x} f = 2 A x"
+    assert copied["copy-text"] == "grad_x f = 2 A x"
+    assert copied["copy-code"].startswith("import numpy as xp") and "def grad(**values)" in copied["copy-code"]
+    context.close()
