@@ -66,6 +66,9 @@ EXAMPLES = {
   matcalc derive "||x||^3" --wrt x --order 2 --tex norm.tex
   matcalc derive "x^T A x" --wrt x --md - > derivation.md
   matcalc derive "x^T A x" --wrt x --json""",
+    "serve": """examples:
+  matcalc serve
+  matcalc serve --port 8000 --open""",
 }
 
 
@@ -112,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--template", metavar="FILE", help="render your own jinja2 template (with --tex or --md)")
     d.add_argument("--json", action="store_true", help="print JSON: the result with its steps")
     d.add_argument("--check", action="store_true", help="verify the result numerically at random points")
+    s = _subparser(sub, "serve", "a web page for all of this on a local server (loopback by default)")
+    s.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1, this machine only)")
+    s.add_argument("--port", type=int, default=0, help="the port (default 0: a free one, printed)")
+    s.add_argument("--open", action="store_true", help="open the page in the default browser")
     return p
 
 
@@ -174,6 +181,10 @@ def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "derive":
         return run_derive(args)
+    if args.command == "serve":
+        from .serve import serve
+
+        return serve(args.host, args.port, args.open)
     _refuse(args, CONTRADICTIONS)
     derive = COMMANDS[args.command][0]
     text, declare = _expression(args.expr), parse_lets(args.let)

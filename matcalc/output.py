@@ -48,3 +48,22 @@ def step_records(derivation) -> list[dict]:
 def document(command: str, expression: str, declarations: dict, records: list[dict]) -> dict:
     return {"schema": SCHEMA_VERSION, "command": command, "expression": expression,
             "declarations": dict(declarations), "results": records}
+
+
+def command_document(command: str, text: str, wrt: list[str], declarations: dict, check: bool = False,
+                     order: int = 1) -> dict:
+    """The document of ``matcalc COMMAND TEXT --wrt ... --let ... --json [--check]``, computed."""
+    from .api import gradient, hessian, jacobian
+    from .derivation import derive
+    from .errors import DerivativeError
+
+    if command == "derive":
+        if len(wrt) != 1:
+            raise DerivativeError("a derivation is with respect to one variable")
+        derivation = derive(text, wrt=wrt[0], declare=declarations, order=order)
+        report = derivation.result.check() if check else None
+        record = result_record(derivation.result, report) | {"steps": step_records(derivation)}
+        return document("derive", text, declarations, [record])
+    results = {"grad": gradient, "hess": hessian, "jac": jacobian}[command](text, wrt=wrt, declare=declarations)
+    return document(command, text, declarations,
+                    [result_record(r, r.check() if check else None) for r in results.values()])
