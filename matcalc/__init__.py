@@ -1,6 +1,6 @@
 """matcalc: symbolic matrix calculus: gradients of matrix expressions, checked numerically."""
 
-from .api import Result, gradient, hessian, jacobian
+from .api import Result, gradient, hessian, hvp, jacobian
 from .derivation import Derivation, derive
 from .errors import (
                      DeclarationError,
@@ -17,6 +17,6 @@ from .verify import CheckReport
 __version__ = "0.1.0"
 
 __all__ = [
-    "gradient", "hessian", "jacobian", "derive", "Derivation", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
+    "gradient", "hessian", "hvp", "jacobian", "derive", "Derivation", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
     "DeclarationError", "DerivativeError", "DomainError", "NumberTooLargeError",
 ]
