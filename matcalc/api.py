@@ -26,10 +26,12 @@ class Result:
     ``[(name, expression)]``, which printouts use (``cse.share``)."""
 
     def __init__(self, function: E.Expr, variable: E.Symbol, expr: E.Expr, kind: str = "gradient", of=None,
-                 program: Program | None = None, direction: E.Symbol | None = None):
+                 program: Program | None = None, direction: E.Symbol | None = None, row: E.Symbol | None = None):
         self.function, self.variable, self.expr, self.kind = function, variable, expr, kind
         self.of = function if of is None else of
         self.direction = direction  # for the Hessian as a linear map (kind "hvp"): the D of H[D]
+        # for a block of a Hessian, d vec(grad_row f) / d vec(variable)^T: the gradient's variable
+        self.row = variable if row is None else row
         program = program or Program(function)
         self.definitions = program.definitions
         self.notes = [*program.notes, *_notes(of if kind in ("hessian", "hvp") else None)]
@@ -41,7 +43,7 @@ class Result:
     @property
     def label(self) -> str:
         applied = f"[{self.direction.name}]" if self.direction is not None else ""
-        return f"{LABELS[self.kind][0]}_{self.variable.name} f{applied}"
+        return f"{LABELS[self.kind][0]}_{self._names(lambda s: s.name)} f{applied}"
 
     @user_errors
     def __str__(self):
@@ -56,7 +58,18 @@ class Result:
 
     def label_latex(self, printer=to_latex) -> str:
         applied = f"[{printer(self.direction)}]" if self.direction is not None else ""
-        return LABELS[self.kind][1] % printer(self.variable) + applied
+        return LABELS[self.kind][1] % self._names(printer) + applied
+
+    def _names(self, printer) -> str:
+        """The variable, or for an off-diagonal block of a Hessian both: ``W1,W2``."""
+        if self.diagonal:
+            return printer(self.variable)
+        return f"{printer(self.row)},{printer(self.variable)}"
+
+    @property
+    def diagonal(self) -> bool:
+        """Whether this is a derivative with respect to one variable (not an off-diagonal block)."""
+        return self.row == self.variable
 
     def _repr_latex_(self) -> str:
         return f"${self.label_latex()} = {self.latex()}$"
@@ -127,7 +140,9 @@ class Result:
         dense = None
         if self.kind == "hvp" and kinds.kind_of(self.variable).hessian:
             dense = pipeline.jacobian(self.of, self.variable)  # the Hessian H, for H vec(D) = vec(H[D])
-        return check_derivative(self.of, self.variable, self.expr, self.kind, points=points, seed=seed,
+        # an off-diagonal block is the Jacobian of one gradient with respect to another variable
+        kind = self.kind if self.diagonal else "jacobian"
+        return check_derivative(self.of, self.variable, self.expr, kind, points=points, seed=seed,
                                 direction=self.direction, dense=dense)
 
     @user_errors
@@ -135,7 +150,7 @@ class Result:
         """Compare with sympy's derivative on explicit size x size symbolic matrices (small cases only)."""
         from .exact import exact_check
 
-        return exact_check(self.of, self.variable, self.expr, self.kind, size=size)
+        return exact_check(self.of, self.variable, self.expr, self.kind if self.diagonal else "jacobian", size=size)
 
     def to_dict(self) -> dict:
         out = {"expression": to_text(self.function), "variable": self.variable.name, self.kind: str(self),
@@ -181,15 +196,19 @@ def jacobian(expr, wrt, declare: dict | None = None):
 @user_errors
 def hessian(expr, wrt, declare: dict | None = None):
     """The Hessian of a scalar expression from its second differential, d^2 f = dx^T H dx:
-    (n, n) for a vector, (mn, mn) in column-major vec order for a matrix."""
+    (n, n) for a vector, (mn, mn) in column-major vec order for a matrix.  With a list of names,
+    every block of the Hessian with respect to them together, keyed by the pair of names:
+    ``{("W1", "W2"): Result}``, the block d vec(grad_W1 f) / d vec(W2)^T."""
     program = pipeline.read(expr, declare)
     pipeline.require_scalar(program, "Hessian")
     f = program.function
-    results = {}
-    for x in pipeline.variables(program, wrt):
-        g, h = pipeline.hessian(f, x)
-        results[x.name] = Result(f, x, h, "hessian", of=g, program=program)
-    return _each(wrt, results)
+    xs = pipeline.variables(program, wrt)
+    if isinstance(wrt, str):
+        g, h = pipeline.hessian(f, xs[0])
+        return Result(f, xs[0], h, "hessian", of=g, program=program)
+    gs, blocks = pipeline.hessian_blocks(f, xs)
+    return {(x.name, y.name): Result(f, y, h, "hessian", of=gs[x], program=program, row=x)
+            for (x, y), h in blocks.items()}
 
 
 @user_errors

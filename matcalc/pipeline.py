@@ -272,17 +272,31 @@ def jacobian(f: E.Expr, x: E.Symbol, steps: list | None = None, lhs: str = "df")
     return j
 
 
+def _require_hessian(x: E.Symbol) -> None:
+    if not kinds.kind_of(x).hessian:
+        raise DerivativeError(f"the Hessian with respect to the {kinds.kind_of(x).noun} {x.name} is not supported; "
+                              "declare it a matrix, or take the Hessian as a linear map (hvp)")
+
+
 def hessian(f: E.Expr, x: E.Symbol, steps: list | None = None) -> tuple[E.Expr, E.Expr]:
     """(gradient, Hessian) of the scalar f: the Hessian is the Jacobian of the gradient, from the
     second differential d^2 f = vec(dX)^T H vec(dX)."""
-    if not kinds.kind_of(x).hessian:
-        raise DerivativeError(f"the Hessian with respect to the {kinds.kind_of(x).noun} {x.name} is not supported; "
-                              "declare it a matrix")
+    _require_hessian(x)
     g = gradients(f, [x], steps)[x]
     h = jacobian(g, x, steps, lhs="dgrad")
     if steps is not None:
         steps.append(Step("hess", h, (IDENTIFY_HESSIAN,)))
     return g, h
+
+
+def hessian_blocks(f: E.Expr, xs: list[E.Symbol]) -> tuple[dict, dict]:
+    """({x: gradient}, {(x, y): block}) of the scalar f: every block of the Hessian with respect
+    to the variables together, H_xy = d vec(grad_x f) / d vec(y)^T, from the gradients of one
+    reverse walk; H_yx is H_xy^T."""
+    for x in xs:
+        _require_hessian(x)
+    gs = gradients(f, xs)
+    return gs, {(x, y): jacobian(gs[x], y) for x in xs for y in xs}
 
 
 def substitute(e: E.Expr, old: E.Expr, new: E.Expr) -> E.Expr:
