@@ -69,6 +69,7 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("INVERSE_IDENTITIES", "I^-1 = I"):                              E.Inverse(E.Identity(n)),
     ("INVERSE_IDENTITIES", "(a U)^-1 = a^-1 U^-1"):                  E.Inverse(E.Scale(E.Norm(x), A)),
     ("INVERSE_IDENTITIES", "(U^T)^-1 = (U^-1)^T"):                   E.Inverse(T(A)),
+    ("INVERSE_IDENTITIES", "(A kron B)^-1 = A^-1 kron B^-1"):        E.Inverse(E.Kron(A, C)),
     ("MATRIX_POWER_IDENTITIES", "U^-k = (U^-1)^k"):                  E.MatPower(A, -2),
     ("MATRIX_POWER_IDENTITIES", "(U^j)^k = U^(j k)"):                E.MatPower(E.MatPower(A, 2), 3),
     ("POWER_IDENTITIES", "(s^p)^k = s^(p k)"):                       E.Power(E.Power(E.Norm(x), Fraction(1, 2)), Fraction(-4)),

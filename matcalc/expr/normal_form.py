@@ -476,7 +476,12 @@ INVERSE_IDENTITIES = table(
     (Identity,  "the identity is its own inverse",             "I^-1 = I",                 lambda e: e),
     (Scale,     "the inverse of a scaled matrix",              "(a U)^-1 = a^-1 U^-1",     lambda e: scale(power(e.coeff, -1), inverse(e.arg))),
     (Transpose, "inverse and transpose commute",               "(U^T)^-1 = (U^-1)^T",      lambda e: transpose(inverse(e.arg))),
+    (Kron,      "the inverse of a Kronecker product",          "(A kron B)^-1 = A^-1 kron B^-1", lambda e: kron(inverse(e.left), inverse(e.right)) if _square(e.left) and _square(e.right) else None),
 )
+
+
+def _square(e: Expr) -> bool:
+    return resolve(e.shape[0]) == resolve(e.shape[1])
 # fmt: on
 
 
