@@ -2,8 +2,9 @@
 
 Every value is a 2-D array, as in ``evaluate``.  Besides one line per node type, the
 generator uses what it knows of the structure: ``A^-1 B`` becomes ``solve(A, B)``,
-``diag(v) M`` a broadcast product ``v * M`` (never a dense diagonal matrix), and a
-subexpression referred to more than once is assigned to a temporary.  Input names are
+``diag(v) M`` a broadcast product ``v * M`` (never a dense diagonal matrix), ``(A + B) v``
+``A v + B v`` (never the sum), and a subexpression referred to more than once is assigned
+to a temporary.  Input names are
 only ever used as dictionary keys (``values['x']``) and as ``v_x`` identifiers, which the
 grammar restricts to letters, digits and underscores.
 """
