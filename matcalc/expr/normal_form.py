@@ -304,6 +304,25 @@ def _mixed_product(a: Kron, b: Kron):
     return (kron(mul(a.left, b.left), mul(a.right, b.right)),) if fits else None
 
 
+def _same_dims(a, b) -> bool:
+    return all(resolve(x) == resolve(y) for x, y in zip(a, b, strict=True))
+
+
+def _commutations_cancel(a: Commutation, b: Commutation):
+    return () if _same_dims(a.dims, (b.dims[1], b.dims[0])) else None
+
+
+def _commuted_kron(coeff: Expr, factors: list):
+    """K(p,m) (A kron B) K(n,q) = B kron A for A m x n and B p x q (Magnus and Neudecker)."""
+    for i in range(len(factors) - 2):
+        left, ab, right = factors[i:i + 3]
+        if isinstance(left, Commutation) and isinstance(ab, Kron) and isinstance(right, Commutation):
+            (m, n), (p, q) = ab.left.shape, ab.right.shape
+            if _same_dims(left.dims, (p, m)) and _same_dims(right.dims, (n, q)):
+                return coeff, [*factors[:i], kron(ab.right, ab.left), *factors[i + 3:]]
+    return None
+
+
 def _power_base(e: Expr) -> Expr:
     return e.arg if isinstance(e, MatPower) else e
 
@@ -362,11 +381,13 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
     ((Ones, DiagMatrix),   "ones row times a diagonal matrix",          "ones^T diag(v) = v^T",                   _ones_row_diag),
     ((DiagMatrix, Ones),   "a diagonal matrix times ones",              "diag(v) ones = v",                       _diag_ones),
     ((Kron, Kron),         "mixed product of Kronecker products",       "(A kron B)(C kron D) = AC kron BD",      _mixed_product),
+    ((Commutation, Commutation), "a commutation matrix cancels its transpose", "K(m,n) K(n,m) = I",           _commutations_cancel),
     ((Expr, Expr),         "powers of one matrix add",                  "U^j U^k = U^(j+k)",                      _matrix_powers_add),
 )
 PRODUCT_CHAIN_IDENTITIES = sequence(  # on the whole chain, (coefficient, factors): the chain rewritten
     ("a scalar sub-chain moves to the front",                           "a b^T c d^T = (b^T c) a d^T",            _scalar_chain_to_front),
     ("ones times a vector is the sum of its entries",                   "ones^T v = v^T ones = sum(v)",           _ones_inner_product),
+    ("commutation matrices swap the factors of a Kronecker product",    "K(p,m) (A kron B) K(n,q) = B kron A",    _commuted_kron),
 )
 # fmt: on
 
