@@ -323,6 +323,14 @@ def _commuted_kron(coeff: Expr, factors: list):
     return None
 
 
+def _into_kron_with_a_row(a: Expr, b: Kron):
+    """M (r kron B) = r kron (M B) for a row r: M is 1 kron M, and the mixed product applies."""
+    if is_one(b.left.shape[0]) and not is_scalar(a) and not isinstance(a, (Kron, Commutation)) \
+            and resolve(a.shape[1]) == resolve(b.right.shape[0]):
+        return (kron(b.left, mul(a, b.right)),)
+    return None
+
+
 def _power_base(e: Expr) -> Expr:
     return e.arg if isinstance(e, MatPower) else e
 
@@ -382,6 +390,7 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
     ((DiagMatrix, Ones),   "a diagonal matrix times ones",              "diag(v) ones = v",                       _diag_ones),
     ((Kron, Kron),         "mixed product of Kronecker products",       "(A kron B)(C kron D) = AC kron BD",      _mixed_product),
     ((Commutation, Commutation), "a commutation matrix cancels its transpose", "K(m,n) K(n,m) = I",           _commutations_cancel),
+    ((Expr, Kron),         "a product into a Kronecker product with a row", "M (r kron B) = r kron (M B)",   _into_kron_with_a_row),
     ((Expr, Expr),         "powers of one matrix add",                  "U^j U^k = U^(j+k)",                      _matrix_powers_add),
 )
 PRODUCT_CHAIN_IDENTITIES = sequence(  # on the whole chain, (coefficient, factors): the chain rewritten
