@@ -269,7 +269,8 @@ def _check_hvp(of, variable, derivative, direction, dense, points, seed, use_com
     directional derivative of the gradient along V, and against the dense Hessian times vec(V)."""
     worst_fd, worst_cs = 0.0, 0.0
     sizes: dict = {}
-    extra = tuple(e for e in (derivative, variable, dense) if e is not None)
+    # the points of the Hessian's own check: the direction is no symbol to draw a value for
+    extra = tuple(e for e in (dense, variable) if e is not None)
     for values, sizes in domain_points(of, points, seed, extra=extra):
         rng = np.random.default_rng(seed + 1)
         for _ in range(2):
