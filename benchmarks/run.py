@@ -1,4 +1,4 @@
-"""matcalc's benchmark suite: one command, four sections, one report.
+"""matcalc's benchmark suite: one command, six sections, one report.
 
     python benchmarks/run.py [--quick] [--out DIR]
 
@@ -12,6 +12,8 @@ repeated calls timed with time.perf_counter after a warm-up.
 3. scaling with depth: the gradients of an L-layer MLP loss (bench_depth.py)
 4. command-line start-up (bench_startup.py)
 5. shared subexpressions: nested softmax, residual and attention-like stacks (bench_sharing.py)
+6. Hessian-vector products against JAX's forward-over-reverse HVP and the dense Hessian times a
+   vector (bench_hvp.py, in its own process as section 2; it also writes results/hvp.md)
 
 See benchmarks/README.md.
 """
@@ -43,6 +45,8 @@ SETTINGS = {
         "depth": {"limit": 30.0, "repeats": 3, "budget": 10.0},
         "startup": {"runs": 10},
         "sharing": {"limit": 30.0, "repeats": 3, "budget": 5.0},
+        "hvp": {"sizes": "1000,3000", "logistic_sizes": "1000", "factorisation_sizes": "1000,3000", "repeats": 3,
+                "budget": 2.0},
     },
     "full": {
         "derivation": {"repeats": 15, "limit": 30.0},
@@ -51,6 +55,8 @@ SETTINGS = {
         "depth": {"limit": 120.0, "repeats": 5, "budget": 30.0},
         "startup": {"runs": 10},
         "sharing": {"limit": 120.0, "repeats": 5, "budget": 20.0},
+        "hvp": {"sizes": "1000,3000,10000,20000", "logistic_sizes": "1000,3000,10000",
+                "factorisation_sizes": "1000,3000,10000", "repeats": 9, "budget": 5.0},
     },
 }
 
@@ -68,22 +74,35 @@ def section_derivation(s: dict) -> dict:
     return bench_derivation.run(s["repeats"], s["limit"], log=log)
 
 
-def section_hessian(s: dict) -> dict:
+def own_process(script: str, args: list[str]) -> dict:
+    """Run a section's script in its own process, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed
+    from its environment, and read the JSON it writes; with the command that repeats it."""
     env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARIABLES}
     env.setdefault("JAX_PLATFORMS", "cpu")
     with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "hessian.json")
-        cmd = [sys.executable, os.path.join(HERE, "bench_hessian.py"), "--sizes", s["sizes"], "--factorisation-sizes",
-               s["factorisation_sizes"], "--repeats", str(s["repeats"]), "--budget", str(s["budget"]),
-               "--dense-budget", str(s["dense_budget"]), "--out", out]
+        out = os.path.join(tmp, "out.json")
+        cmd = [sys.executable, os.path.join(HERE, script), *args, "--out", out]
         done = subprocess.run(cmd, env=env, stderr=None)
         if done.returncode != 0:
-            raise RuntimeError(f"bench_hessian.py exited with status {done.returncode}")
+            raise RuntimeError(f"{script} exited with status {done.returncode}")
         with open(out) as fh:
             result = json.load(fh)
     result["command"] = "env -u " + " -u ".join(OPENBLAS_VARIABLES) + " JAX_PLATFORMS=cpu " + shlex.join(
-        ["python", "benchmarks/bench_hessian.py", *cmd[2:-2]])
+        ["python", f"benchmarks/{script}", *args])
     return result
+
+
+def section_hessian(s: dict) -> dict:
+    return own_process("bench_hessian.py", ["--sizes", s["sizes"], "--factorisation-sizes", s["factorisation_sizes"],
+                                            "--repeats", str(s["repeats"]), "--budget", str(s["budget"]),
+                                            "--dense-budget", str(s["dense_budget"])])
+
+
+def section_hvp(s: dict) -> dict:
+    return own_process("bench_hvp.py", ["--sizes", s["sizes"], "--logistic-sizes", s["logistic_sizes"],
+                                        "--factorisation-sizes", s["factorisation_sizes"], "--repeats",
+                                        str(s["repeats"]), "--budget", str(s["budget"]),
+                                        "--md", os.path.relpath(os.path.join(s["out"], "hvp.md"))])
 
 
 def section_depth(s: dict) -> dict:
@@ -110,6 +129,7 @@ SECTIONS = [
     ("depth", "3. Scaling with depth: gradients of an L-layer MLP", section_depth),
     ("startup", "4. Command-line start-up", section_startup),
     ("sharing", "5. Shared subexpressions: cost linear in the expression", section_sharing),
+    ("hvp", "6. Hessian-vector products: generated NumPy against JAX's HVP and the dense Hessian", section_hvp),
 ]
 
 
@@ -207,6 +227,12 @@ def md_hessian(h: dict) -> str:
     lines += ["", "matcalc's Hessians, as derived: " + "; ".join(
         sorted({f"{r['problem']}: `{r['matcalc_hessian']}`" for r in h["rows"]}))]
     return "\n".join(lines)
+
+
+def md_hvp(h: dict) -> str:
+    import bench_hvp
+
+    return bench_hvp.markdown(h)
 
 
 def md_depth(d: dict) -> str:
@@ -364,7 +390,7 @@ def markdown(report: dict) -> str:
             lines.append("Not run.")
             continue
         lines.append({"derivation": md_derivation, "hessian": md_hessian, "depth": md_depth, "startup": md_startup,
-                      "sharing": md_sharing}[key](report[key]))
+                      "sharing": md_sharing, "hvp": md_hvp}[key](report[key]))
     obs = observations(report)
     lines += ["", "## Observations", ""]
     lines += [f"- {o}" for o in obs] if obs else ["Nothing stood out."]
@@ -402,7 +428,7 @@ def main(argv=None) -> int:
         log(f"{title}")
         t0 = time.perf_counter()
         try:
-            report[key] = fn(SETTINGS[mode][key])
+            report[key] = fn({**SETTINGS[mode][key], "out": out})
             report[key]["section_seconds"] = time.perf_counter() - t0
         except Exception as err:  # one failing section does not lose the others
             traceback.print_exc()

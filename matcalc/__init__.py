@@ -1,6 +1,6 @@
 """matcalc: symbolic matrix calculus: gradients of matrix expressions, checked numerically."""
 
-from .api import Result, gradient, hessian, jacobian
+from .api import Result, gradient, hessian, hvp, jacobian
 from .derivation import Derivation, derive
 from .errors import (
                      DeclarationError,
@@ -25,6 +25,6 @@ def load_ipython_extension(ipython):
 
 
 __all__ = [
-    "gradient", "hessian", "jacobian", "derive", "Derivation", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
+    "gradient", "hessian", "hvp", "jacobian", "derive", "Derivation", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
     "DeclarationError", "DerivativeError", "DomainError", "NumberTooLargeError",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import codegen, pipeline
+from . import codegen, kinds, pipeline
 from . import expr as E
 from .cse import share
 from .errors import DerivativeError, DomainError, MatcalcError
@@ -16,7 +16,7 @@ from .shapes import shape_str  # noqa: F401
 from .verify import CheckReport, check_derivative, symbols_of
 
 LABELS = {"gradient": ("grad", r"\nabla_{%s} f"), "hessian": ("hess", r"\nabla^2_{%s} f"),
-          "jacobian": ("jac", r"J_{%s} f")}
+          "jacobian": ("jac", r"J_{%s} f"), "hvp": ("hess", r"\nabla^2_{%s} f")}
 
 
 class Result:
@@ -27,14 +27,17 @@ class Result:
     ``[(name, expression)]``, which printouts use (``cse.share``)."""
 
     def __init__(self, function: E.Expr, variable: E.Symbol, expr: E.Expr, kind: str = "gradient", of=None,
-                 program: Program | None = None):
+                 program: Program | None = None, direction: E.Symbol | None = None, row: E.Symbol | None = None):
         self.function, self.variable, self.expr, self.kind = function, variable, expr, kind
         self.of = function if of is None else of
+        self.direction = direction  # for the Hessian as a linear map (kind "hvp"): the D of H[D]
+        # for a block of a Hessian, d vec(grad_row f) / d vec(variable)^T: the gradient's variable
+        self.row = variable if row is None else row
         program = program or Program(function)
         self.definitions = program.definitions
         self.symbols = program.symbols  # every symbol of the text, those that cancel included: their sizes bind
         cancelled = pipeline.cancelled(program, variable)
-        self.notes = [*program.notes, *([cancelled] if cancelled else []), *_notes(of if kind == "hessian" else None)]
+        self.notes = [*program.notes, *([cancelled] if cancelled else []), *_notes(of if kind in ("hessian", "hvp") else None)]
 
     @property
     def shape(self):
@@ -42,7 +45,8 @@ class Result:
 
     @property
     def label(self) -> str:
-        return f"{LABELS[self.kind][0]}_{self.variable.name} f"
+        applied = f"[{self.direction.name}]" if self.direction is not None else ""
+        return f"{LABELS[self.kind][0]}_{self._names(lambda s: s.name)} f{applied}"
 
     @user_errors
     def __str__(self):
@@ -62,13 +66,29 @@ class Result:
     def latex(self) -> str:
         return to_latex(self.expr)
 
+    def label_latex(self, printer=to_latex) -> str:
+        applied = f"[{printer(self.direction)}]" if self.direction is not None else ""
+        return LABELS[self.kind][1] % self._names(printer) + applied
+
+    def _names(self, printer) -> str:
+        """The variable, or for an off-diagonal block of a Hessian both: ``W1,W2``."""
+        if self.diagonal:
+            return printer(self.variable)
+        return f"{printer(self.row)},{printer(self.variable)}"
+
+    @property
+    def diagonal(self) -> bool:
+        """Whether this is a derivative with respect to one variable (not an off-diagonal block)."""
+        return self.row == self.variable
+
     def _repr_latex_(self) -> str:
-        return f"${LABELS[self.kind][1] % to_latex(self.variable)} = {self.latex()}$"
+        return f"${self.label_latex()} = {self.latex()}$"
 
     @user_errors
     def evaluate(self, values: dict, structured: bool = False):
         """The value at ``values`` (name -> array).  A gradient is shaped like the variable's given
-        value; a Hessian is (n, n) for a vector and (mn, mn) in column-major vec order for a matrix;
+        value, and so is a Hessian applied to a direction (``hvp``, the direction one more value);
+        a Hessian is (n, n) for a vector and (mn, mn) in column-major vec order for a matrix;
         a Jacobian is (rows of vec F, rows of vec X).  With ``structured``, Kronecker products and
         commutation matrices stay operators (``op @ v``, ``op.dense()``) instead of dense matrices."""
         needed = {s.name: s for s in symbols_of(self.expr)}
@@ -96,7 +116,7 @@ class Result:
 
     def _shaped(self, out: np.ndarray, values: dict) -> np.ndarray:
         given = values.get(self.variable.name)
-        if self.kind == "gradient" and given is not None and np.size(given) == np.size(out):
+        if self.kind in ("gradient", "hvp") and given is not None and np.size(given) == np.size(out):
             return np.reshape(out, np.shape(given))
         return out
 
@@ -127,18 +147,25 @@ class Result:
     @user_errors
     def check(self, points: int = 3, seed: int = 0) -> CheckReport:
         """Compare with central differences and the complex step at random points of the domain."""
-        return check_derivative(self.of, self.variable, self.expr, self.kind, points=points, seed=seed)
+        dense = None
+        if self.kind == "hvp" and kinds.kind_of(self.variable).hessian:
+            dense = pipeline.jacobian(self.of, self.variable)  # the Hessian H, for H vec(D) = vec(H[D])
+        # an off-diagonal block is the Jacobian of one gradient with respect to another variable
+        kind = self.kind if self.diagonal else "jacobian"
+        return check_derivative(self.of, self.variable, self.expr, kind, points=points, seed=seed,
+                                direction=self.direction, dense=dense)
 
     @user_errors
     def exact_check(self, size: int = 2) -> bool:
         """Compare with sympy's derivative on explicit size x size symbolic matrices (small cases only)."""
         from .exact import exact_check
 
-        return exact_check(self.of, self.variable, self.expr, self.kind, size=size)
+        return exact_check(self.of, self.variable, self.expr, self.kind if self.diagonal else "jacobian", size=size)
 
     def to_dict(self) -> dict:
-        return {"expression": to_text(self.function), "variable": self.variable.name, self.kind: str(self),
-                "latex": self.latex(), "shape": [str(d) for d in self.shape]}
+        out = {"expression": to_text(self.function), "variable": self.variable.name, self.kind: str(self),
+               "latex": self.latex(), "shape": [str(d) for d in self.shape]}
+        return out | ({"direction": self.direction.name} if self.direction is not None else {})
 
 
 def _notes(gradient: E.Expr | None) -> list[str]:
@@ -181,12 +208,34 @@ def jacobian(expr, wrt, declare: dict | None = None):
 @user_errors
 def hessian(expr, wrt, declare: dict | None = None):
     """The Hessian of a scalar expression from its second differential, d^2 f = dx^T H dx:
-    (n, n) for a vector, (mn, mn) in column-major vec order for a matrix."""
+    (n, n) for a vector, (mn, mn) in column-major vec order for a matrix.  With a list of names,
+    every block of the Hessian with respect to them together, keyed by the pair of names:
+    ``{("W1", "W2"): Result}``, the block d vec(grad_W1 f) / d vec(W2)^T."""
     program = pipeline.read(expr, declare)
     pipeline.require_scalar(program, "Hessian")
     f = program.function
-    results = {}
-    for x in pipeline.variables(program, wrt):
-        g, h = pipeline.hessian(f, x)
-        results[x.name] = Result(f, x, h, "hessian", of=g, program=program)
-    return _each(wrt, results)
+    xs = pipeline.variables(program, wrt)
+    if isinstance(wrt, str):
+        g, h = pipeline.hessian(f, xs[0])
+        return Result(f, xs[0], h, "hessian", of=g, program=program)
+    gs, blocks = pipeline.hessian_blocks(f, xs)
+    return _each(wrt, {(x.name, y.name): Result(f, y, h, "hessian", of=gs[x], program=program, row=x)
+                       for (x, y), h in blocks.items()})
+
+
+@user_errors
+def hvp(expr, wrt: str, direction: str | None = None, declare: dict | None = None):
+    """The Hessian of a scalar expression as a linear map: H[D], the directional derivative of
+    the gradient along D, a symbol of the variable's shape named ``d`` + the variable's name
+    (``dU``) or ``direction``, written in matrix products (``2 dU V^T V``).  ``evaluate`` takes
+    the direction as one more value; the result is shaped like the variable.  For a symmetric
+    variable it is the map D -> sym(H[D]) on symmetric D."""
+    if not isinstance(wrt, str):
+        raise DerivativeError("the Hessian as a linear map is taken along one variable at a time: wrt is one name")
+    program = pipeline.read(expr, declare)
+    pipeline.require_scalar(program, "Hessian")
+    f = program.function
+    (x,) = pipeline.variables(program, [wrt])
+    d = pipeline.direction(program, x, direction)
+    g, h = pipeline.hvp(f, x, d)
+    return Result(f, x, h, "hvp", of=g, program=program, direction=d)

@@ -1,4 +1,4 @@
-"""The command line: ``matcalc grad|hess|jac EXPR --wrt x [--let A=symmetric] [--latex] [--json] [--check]``.
+"""The command line: ``matcalc grad|hess|hvp|jac EXPR --wrt x [--let A=symmetric] [--latex] [--json] [--check]``.
 
 ``-`` stands for standard input as the expression, and for standard output as a file to write
 (``derive --tex -``).  Options that contradict each other, or that would be ignored, are refused."""
@@ -11,7 +11,7 @@ import math
 import os
 import sys
 
-from .api import LABELS, gradient, hessian, jacobian
+from .api import LABELS, gradient, hessian, hvp, jacobian
 from .codegen import MODULES, source
 from .cse import printed_length, share
 from .derivation import derive
@@ -44,6 +44,7 @@ def _names(wrt: list[str]) -> list[str]:
 COMMANDS = {
     "grad": (gradient, "the gradient of a scalar expression"),
     "hess": (hessian, "the Hessian of a scalar expression (vec form for a matrix variable)"),
+    "hvp": (hvp, "the Hessian of a scalar expression as a linear map, H[dX], in matrix products"),
     "jac": (jacobian, "the Jacobian d vec(F) / d vec(X)^T of a vector- or matrix-valued expression"),
 }
 
@@ -58,6 +59,9 @@ EXAMPLES = {
   matcalc hess "||x||^3" --wrt x
   matcalc hess "tr(X^T A X)" --wrt X --latex
   matcalc hess "sum(log(1 + exp(-y .* (X w))))" --wrt w --check --json""",
+    "hvp": """examples:
+  matcalc hvp "||T - U V^T||_F^2" --wrt U
+  matcalc hvp "logdet(X)" --wrt X --direction D --check""",
     "jac": """examples:
   matcalc jac "softmax(x)" --wrt x
   matcalc jac "tanh(W x + b)" --wrt x,b --latex""",
@@ -104,12 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--no-share", action="store_true",
                        help="write every result in full instead of naming shared subexpressions")
         g.add_argument("--emit", choices=sorted(MODULES), help="print Python source computing the result(s)")
+        if name == "hvp":
+            g.add_argument("--direction", metavar="NAME", help="the name of the direction D of H[D] (default: d + the variable)")
     d = _subparser(sub, "derive", "the derivation step by step, as text, LaTeX or Markdown")
     d.add_argument("expr", help='the expression, e.g. "x^T A x"; - reads it from standard input')
     d.add_argument("--wrt", required=True, help="the variable")
     d.add_argument("--let", action="append", default=[], metavar="NAME=KIND",
                    help=f"declare a kind: {listing()}")
     d.add_argument("--order", type=int, choices=(1, 2), default=1, help="1: gradient (default), 2: Hessian")
+    d.add_argument("--hvp", action="store_true", help="with --order 2: the Hessian as a linear map, H[dX]")
+    d.add_argument("--direction", metavar="NAME", help="with --hvp: the name of the direction (default: d + the variable)")
     d.add_argument("--tex", metavar="FILE", help="write a standalone LaTeX document (- for standard output)")
     d.add_argument("--md", metavar="FILE", help="write Markdown with $$ math (- for standard output)")
     d.add_argument("--template", metavar="FILE", help="render your own jinja2 template (with --tex or --md)")
@@ -145,7 +153,7 @@ def run_derive(args) -> int:
     if args.tex == "-" and args.md == "-":
         raise UsageError("--tex - and --md - would both write to standard output: choose one")
     text, declare = _expression(args.expr), parse_lets(args.let)
-    derivation = derive(text, wrt=args.wrt, declare=declare, order=args.order)
+    derivation = derive(text, wrt=args.wrt, declare=declare, order=args.order, hvp=args.hvp, direction=args.direction)
     outputs = [(path, fmt) for path, fmt in ((args.tex, "tex"), (args.md, "md")) if path]
     if args.template and not outputs:
         raise UsageError("--template needs --tex FILE or --md FILE to write to")
@@ -177,6 +185,16 @@ CONTRADICTIONS = [
 ]
 
 
+def _results(args, text: str, declare: dict) -> dict:
+    """{variable: Result} of the command, one Hessian applied to a direction per variable for hvp."""
+    names = _names(args.wrt)
+    if args.command != "hvp":
+        return COMMANDS[args.command][0](text, wrt=names, declare=declare)
+    if args.direction is not None and len(names) != 1:
+        raise UsageError("--direction names the direction of one variable: give one --wrt with it")
+    return {name: hvp(text, wrt=name, direction=args.direction, declare=declare) for name in names}
+
+
 def run(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "derive":
@@ -186,13 +204,13 @@ def run(argv: list[str]) -> int:
 
         return serve(args.host, args.port, args.open)
     _refuse(args, CONTRADICTIONS)
-    derive = COMMANDS[args.command][0]
     text, declare = _expression(args.expr), parse_lets(args.let)
-    results = derive(text, wrt=_names(args.wrt), declare=declare)
+    results = _results(args, text, declare)
     if args.emit:
         first = next(iter(results.values()))
         inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
-        print(source({name: r.expr for name, r in results.items()}, inputs, args.emit, name=LABELS[first.kind][0]))
+        name = "hvp" if first.kind == "hvp" else LABELS[first.kind][0]
+        print(source({name: r.expr for name, r in results.items()}, inputs, args.emit, name=name))
         return 0
     failed = False
     records = []
@@ -212,7 +230,7 @@ def run(argv: list[str]) -> int:
         if args.json:
             records.append(result_record(r, report))
             continue
-        label = LABELS[r.kind][1] % printer(r.variable) if args.latex else r.label
+        label = r.label_latex(printer) if args.latex else r.label
         print(f"{label} = {printer(written[name])}")
         for note in r.notes:
             if note not in said:  # a note on the text is said once, not for every variable

@@ -2,8 +2,9 @@
 
 Every value is a 2-D array, as in ``evaluate``.  Besides one line per node type, the
 generator uses what it knows of the structure: ``A^-1 B`` becomes ``solve(A, B)``,
-``diag(v) M`` a broadcast product ``v * M`` (never a dense diagonal matrix), and a
-subexpression referred to more than once is assigned to a temporary.  Input names are
+``diag(v) M`` a broadcast product ``v * M`` (never a dense diagonal matrix), ``(A + B) v``
+``A v + B v`` (never the sum), and a subexpression referred to more than once is assigned
+to a temporary.  Input names are
 only ever used as dictionary keys (``values['x']``) and as ``v_x`` identifiers, which the
 grammar restricts to letters, digits and underscores.
 """
@@ -187,18 +188,37 @@ class _Generator:
             return f"{self.code(head)}.sum(axis=1, keepdims=True)"
         if isinstance(head, E.Ones) and head.shape[0] == 1 and len(rest) == 1:
             return f"{self.code(rest[0])}.sum(axis=0, keepdims=True)"
+        if len(rest) == 2 and isinstance(rest[0], E.DiagMatrix) and head == E.transpose(rest[1]):
+            self.helpers.setdefault("gram", self.gram)  # A^T diag(w) A: symmetric, half the work
+            return f"_weighted_gram({self.code(rest[1])}, {self.code(rest[0].arg)})"
+        if len(rest) == 1 and isinstance(rest[0], E.DiagMatrix):
+            return f"({self.code(head)} * {self.code(rest[0].arg)}.T)"
         tail = self.product(rest)
+        if self.distributes(head, rest):
+            # (A + B) v = A v + B v: a product with a column per term costs less than forming A + B
+            name = tail
+            if not tail.isidentifier():  # computed once, used by every term
+                self.temps += 1
+                name = f"t{self.temps}"
+                self.lines.append(f"{name} = {tail}")
+            return "(" + " + ".join(self.times(term, name) for term in head.terms) + ")"
+        return self.times(head, tail)
+
+    def distributes(self, head: E.Expr, rest: list[E.Expr]) -> bool:
+        """Whether the sum of matrices ``head`` is better applied term by term to the column the
+        product ``rest`` makes than formed first (it is formed anyway where it is shared)."""
+        return (isinstance(head, E.Add) and rest[-1].shape[1] == 1 and self.count.get(head, 0) < 2
+                and all(term.shape == head.shape for term in head.terms) and not E.is_scalar(head))
+
+    def times(self, head: E.Expr, tail: str) -> str:
+        """``head`` times the value whose code is ``tail``: a solve for an inverse, a broadcast
+        product for a diagonal matrix."""
         if isinstance(head, E.Inverse):
             return f"xp.linalg.solve({self.code(head.arg)}, {tail})"
         if isinstance(head, E.Transpose) and isinstance(head.arg, E.Inverse):
             return f"xp.linalg.solve({self.code(head.arg.arg)}.T, {tail})"
-        if len(rest) == 2 and isinstance(rest[0], E.DiagMatrix) and head == E.transpose(rest[1]):
-            self.helpers.setdefault("gram", self.gram)  # A^T diag(w) A: symmetric, half the work
-            return f"_weighted_gram({self.code(rest[1])}, {self.code(rest[0].arg)})"
         if isinstance(head, E.DiagMatrix):
             return f"({self.code(head.arg)} * {tail})"
-        if len(rest) == 1 and isinstance(rest[0], E.DiagMatrix):
-            return f"({self.code(head)} * {self.code(rest[0].arg)}.T)"
         return f"({self.code(head)} @ {tail})"
 
 

@@ -41,10 +41,14 @@ class Derivation:
 
 
 @user_errors
-def derive(expr, wrt: str, declare: dict | None = None, order: int = 1) -> Derivation:
-    """The derivation of the gradient (order 1) or of the Hessian (order 2) of a scalar expression."""
+def derive(expr, wrt: str, declare: dict | None = None, order: int = 1, hvp: bool = False,
+           direction: str | None = None) -> Derivation:
+    """The derivation of the gradient (order 1) or of the Hessian (order 2) of a scalar expression;
+    with ``hvp``, of the Hessian as a linear map H[D] (the direction named ``direction``)."""
     if order not in (1, 2):
         raise DerivativeError(f"order must be 1 (gradient) or 2 (Hessian), got {order}")
+    if (hvp or direction is not None) and order != 2:
+        raise DerivativeError("the Hessian as a linear map (hvp, direction) is a derivation of order 2")
     program = pipeline.read(expr, declare)
     pipeline.require_scalar(program, "derivation")
     f = program.function
@@ -53,5 +57,9 @@ def derive(expr, wrt: str, declare: dict | None = None, order: int = 1) -> Deriv
     if order == 1:
         g = pipeline.gradients(f, [x], steps)[x]
         return Derivation(f, x, 1, steps, Result(f, x, g, program=program))
+    if hvp or direction is not None:
+        d = pipeline.direction(program, x, direction)
+        g, h = pipeline.hvp(f, x, d, steps)
+        return Derivation(f, x, 2, steps, Result(f, x, h, "hvp", of=g, program=program, direction=d))
     g, h = pipeline.hessian(f, x, steps)
     return Derivation(f, x, 2, steps, Result(f, x, h, "hessian", of=g, program=program))

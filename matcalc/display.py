@@ -35,10 +35,7 @@ class Results(dict):
     Jupyter as one aligned block."""
 
     def _repr_latex_(self) -> str:
-        from .api import LABELS
-        from .printing import to_latex
-
-        rows = [f"{LABELS[r.kind][1] % to_latex(r.variable)} &= {r.latex()}" for r in self.values()]
+        rows = [f"{r.label_latex()} &= {r.latex()}" for r in self.values()]  # a Hessian block: both names
         return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
 
 

@@ -22,6 +22,9 @@ FORMS = {
         r" \;\Rightarrow\; \nabla^2 f = H",
     "ones ones^T = the all-ones matrix": r"\mathbf{1} \mathbf{1}^{\top} = \text{the all-ones matrix}",
     "collecting terms": r"\text{collecting terms}",
+    "d(grad f) = H[dX] is linear in dX: H[D] is d(grad f) at dX = D":
+        r"\mathrm{d}(\nabla f) = H[\mathrm{d}X] \text{ is linear in } \mathrm{d}X\text{: }"
+        r" H[D] = \mathrm{d}(\nabla f)\big|_{\mathrm{d}X = D}",
     "d f(U) = f'(U) .* dU": r"\mathrm{d} f(U) = f'(U) \circ \mathrm{d}U",
 }
 
@@ -40,7 +43,7 @@ _TOKEN = re.compile(r"""
   | (?P<elem>\.\*|\./|\.\^)
   | (?P<word>[A-Za-z]+(?:_[A-Za-z0-9]+)?[0-9]*'?)
   | (?P<number>[0-9]+(?:\.[0-9]+)?)
-  | (?P<op>[-+=/,()<>^*])
+  | (?P<op>[-+=/,()<>^*\[\]])
 """, re.VERBOSE)
 
 
@@ -146,8 +149,8 @@ def identity_latex(text: str) -> str:
         elif value == ">":
             out.append(r"\rangle")
             depth -= 1
-        elif value in "()":
-            depth += 1 if value == "(" else -1
+        elif value in "()[]":  # brackets: K[m, n], H[dX]
+            depth += 1 if value in "([" else -1
             out.append(value)
         elif value == ",":
             out.append(",\\quad" if depth == 0 else ",")
@@ -162,7 +165,7 @@ def _join(parts: list[str]) -> str:
     """Tokens joined with spaces where TeX needs them (after a control word before a letter)."""
     text = ""
     for p in parts:
-        if not text or p.startswith(("^", ",")) or p in (")", r"\rangle") or text.endswith("("):
+        if not text or p.startswith(("^", ",")) or p in (")", "]", r"\rangle") or text.endswith(("(", "[")):
             text += p
         else:
             text += " " + p

@@ -9,7 +9,10 @@ list the pipeline fills with each stage as an equal expression and the rules tha
 1. ``df = d(f)``, expanded one level of the tree per line with the table of differentials;
 2. the canonical form, walked one stage per line: ``df = <C, U>`` ... ``= <G, dX>``;
 3. the identification ``grad f = G`` (for a symmetric variable, then ``sym(G)``);
-4. at second order, the same for ``d(grad f)`` and ``vec(d grad f) = H vec(dX)``.
+4. at second order, the same for ``d(grad f)`` and ``vec(d grad f) = H vec(dX)``;
+5. for the Hessian as a linear map, ``d(grad f)`` expanded, ``d^2 f = <dX, H[dX]>``, and
+   ``H[D]``: ``d(grad f)`` is linear in ``dX``, so ``dX`` replaced by a direction ``D`` is the
+   Hessian applied to ``D``, in matrix products (no Kronecker product is ever formed).
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from . import kinds
 from .canonical import gradients_from_differential
 from .cse import printed_length, share
 from .differential import RULES, differential
-from .errors import DerivativeError
+from .errors import DeclarationError, DerivativeError
 from .expr.recording import unrecorded
 from .jacobian import jacobian_from_differential
-from .parser import Program, parse_program
+from .parser import NAME_PATTERN, RESERVED, Program, parse_program
 from .printing import to_text
 from .shapes import shape_str
 from .simplify import rebuild_with, simplify, weight
@@ -44,6 +47,8 @@ class Step:
 
 IDENTIFY_GRADIENT = ("identification", "df = <G, dX> = tr(G^T dX) gives grad f = G")
 IDENTIFY_HESSIAN = ("second identification", "d^2 f = vec(dX)^T H vec(dX) gives hess f = H")
+SECOND_DIFFERENTIAL = ("second differential", "d^2 f = <dX, d(grad f)> = <dX, H[dX]>")
+APPLY_HESSIAN = ("the Hessian as a linear map", "d(grad f) = H[dX] is linear in dX: H[D] is d(grad f) at dX = D")
 SIMPLIFY = ("simplification", "collecting terms")
 COLLECT = ("collecting the terms around dX", "<C1, dX> + <C2, dX> = <C1 + C2, dX>")
 
@@ -108,6 +113,21 @@ def cancelled(program: Program, x: E.Symbol) -> str | None:
     if x in program.function.free:
         return None
     return f"{x.name} cancels out of the function: the derivative with respect to it is zero"
+
+
+def direction(program: Program, x: E.Symbol, name: str | None = None) -> E.Symbol:
+    """The symbol of a direction along ``x`` for the Hessian as a linear map: ``d`` + the
+    variable's name unless ``name`` is given, of the variable's kind and sizes; a name the
+    text uses already (a variable or a definition) is refused."""
+    name = f"d{x.name}" if name is None else name
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name in RESERVED:
+        raise DeclarationError(f"cannot name the direction {name!r}: a name is letters, then digits or an "
+                               "_subscript, and not I or ones")
+    taken = {s.name for s in program.function.free if isinstance(s, E.Symbol)} | {n for n, _ in program.definitions}
+    if name in taken:
+        raise DeclarationError(f"the direction {name} clashes with the name {name} in the function: "
+                               "name the direction otherwise (direction=..., --direction)")
+    return E.Symbol(name, x.kind, x.dims)
 
 
 # ------------------------------------------------------------------ the differential, shown
@@ -262,14 +282,57 @@ def jacobian(f: E.Expr, x: E.Symbol, steps: list | None = None, lhs: str = "df")
     return j
 
 
+def _require_hessian(x: E.Symbol) -> None:
+    if not kinds.kind_of(x).hessian:
+        raise DerivativeError(f"the Hessian with respect to the {kinds.kind_of(x).noun} {x.name} is not supported; "
+                              "declare it a matrix, or take the Hessian as a linear map (hvp)")
+
+
 def hessian(f: E.Expr, x: E.Symbol, steps: list | None = None) -> tuple[E.Expr, E.Expr]:
     """(gradient, Hessian) of the scalar f: the Hessian is the Jacobian of the gradient, from the
     second differential d^2 f = vec(dX)^T H vec(dX)."""
-    if not kinds.kind_of(x).hessian:
-        raise DerivativeError(f"the Hessian with respect to the {kinds.kind_of(x).noun} {x.name} is not supported; "
-                              "declare it a matrix")
+    _require_hessian(x)
     g = gradients(f, [x], steps)[x]
     h = jacobian(g, x, steps, lhs="dgrad")
     if steps is not None:
         steps.append(Step("hess", h, (IDENTIFY_HESSIAN,)))
+    return g, h
+
+
+def hessian_blocks(f: E.Expr, xs: list[E.Symbol]) -> tuple[dict, dict]:
+    """({x: gradient}, {(x, y): block}) of the scalar f: every block of the Hessian with respect
+    to the variables together, H_xy = d vec(grad_x f) / d vec(y)^T, from the gradients of one
+    reverse walk; H_yx is H_xy^T."""
+    for x in xs:
+        _require_hessian(x)
+    gs = gradients(f, xs)
+    return gs, {(x, y): jacobian(gs[x], y) for x in xs for y in xs}
+
+
+def substitute(e: E.Expr, old: E.Expr, new: E.Expr) -> E.Expr:
+    """``e`` with every ``old`` replaced by ``new`` (of the same shape), rebuilt through the
+    smart constructors; shared subtrees are rebuilt once."""
+    memo: dict = {}
+
+    def walk(node: E.Expr) -> E.Expr:
+        if node in memo:
+            return memo[node]
+        out = new if node == old else rebuild_with(node, walk)
+        memo[node] = out
+        return out
+
+    return walk(e)
+
+
+def hvp(f: E.Expr, x: E.Symbol, direction: E.Symbol, steps: list | None = None) -> tuple[E.Expr, E.Expr]:
+    """(gradient, H[D]) of the scalar f: the directional derivative of the gradient along the
+    direction D, the differential of the gradient with dX replaced by D.  For a symmetric
+    variable the gradient is already sym(G), so H[D] is sym of the Hessian applied to D."""
+    g = gradients(f, [x], steps)[x]
+    dx = E.Differential(x)
+    dg = _differential(g, [x], "dgrad", steps)
+    h, why = _simplified(substitute(dg, dx, direction), steps)
+    if steps is not None:
+        steps.append(Step("d2f", E.inner(dx, substitute(h, direction, dx)), _unique([*why, SECOND_DIFFERENTIAL])))
+        steps.append(Step("hvp", h, (APPLY_HESSIAN,)))
     return g, h

@@ -26,13 +26,15 @@ from .resources import resource_dir
 TEMPLATES = {"tex": "derivation.tex.j2", "md": "derivation.md.j2"}
 
 
-def lhs_text(key: str, name: str) -> str:
-    return {"f": "f", "df": "df", "grad": f"grad_{name} f", "dgrad": f"d(grad_{name} f)", "hess": f"hess_{name} f"}[key]
+def lhs_text(key: str, name: str, direction: str = "") -> str:
+    return {"f": "f", "df": "df", "grad": f"grad_{name} f", "dgrad": f"d(grad_{name} f)", "hess": f"hess_{name} f",
+            "d2f": "d^2 f", "hvp": f"hess_{name} f[{direction}]"}[key]
 
 
-def lhs_latex(key: str, name: str) -> str:
+def lhs_latex(key: str, name: str, direction: str = "") -> str:
     return {"f": "f", "df": r"\mathrm{d}f", "grad": rf"\nabla_{{{name}}} f",
-            "dgrad": rf"\mathrm{{d}}\left(\nabla_{{{name}}} f\right)", "hess": rf"\nabla^2_{{{name}}} f"}[key]
+            "dgrad": rf"\mathrm{{d}}\left(\nabla_{{{name}}} f\right)", "hess": rf"\nabla^2_{{{name}}} f",
+            "d2f": r"\mathrm{d}^2 f", "hvp": rf"\nabla^2_{{{name}}} f[{direction}]"}[key]
 
 
 SHARE_ABOVE = 100  # characters: a derivation with a longer line names its shared subexpressions
@@ -63,11 +65,16 @@ def to_text_lines(d: Derivation) -> list[str]:
     lines = [f"where {to_text(name)} = {to_text(value)}" for name, value in definitions]
     for step in steps:
         e = step.expr
-        head = lhs_text(step.lhs, d.variable.name) if step.lhs else ""
+        head = lhs_text(step.lhs, d.variable.name, _direction(d, to_text)) if step.lhs else ""
         body = f"{head} = {to_text(e)}" if head else f"  = {to_text(e)}"
         why = "; ".join(f"{words}: {identity}" for words, identity in step.why)
         lines.append(f"{body}    [{why}]" if why else body)
     return lines
+
+
+def _direction(d: Derivation, printer) -> str:
+    """The direction D of a derivation of H[D], printed; empty for the others."""
+    return printer(d.result.direction) if d.result.direction is not None else ""
 
 
 def latex_escape(text: str) -> str:
@@ -81,7 +88,8 @@ def context(d: Derivation) -> dict:
     """What a template sees: LaTeX strings for every expression, and the rules of every step."""
     name = to_latex(d.variable)
     definitions, shown = shared_steps(d)
-    steps = [{"lhs": lhs_latex(s.lhs, name) if s.lhs else "", "expr": to_latex(s.expr), "lines": broken(to_latex(s.expr)),
+    steps = [{"lhs": lhs_latex(s.lhs, name, _direction(d, to_latex)) if s.lhs else "", "expr": to_latex(s.expr),
+              "lines": broken(to_latex(s.expr)),
               "rules": [{"words": latex_escape(w), "identity": latex_escape(i), "identity_text": i,
                          "latex": identity_latex(i)} for w, i in s.why]}
              for s in shown]

@@ -4,7 +4,8 @@ Each rewrite must make the expression smaller (fewer nodes), so the loop ends.  
 terms that differ only in their scalar weights are collected, ``a M + b M -> (a + b) M``;
 a sum whose terms share a last (or first) matrix factor and carry only numeric
 coefficients is factored, ``A x + A^T x -> (A + A^T) x``; sums weighted by symbolic
-scalars (``2 (x^T B x) A x + 2 (x^T A x) B x``) are left expanded, as the notes write them.
+scalars (``2 (x^T B x) A x + 2 (x^T A x) B x``) are left expanded, as the notes write them;
+Kronecker products sharing a factor are collected, ``a kron(A, B) + b kron(A, C) -> kron(A, a B + b C)``.
 """
 
 from __future__ import annotations
@@ -86,6 +87,30 @@ def _collect_weights(e: E.Add) -> E.Expr:
     return E.add(*(E.scale(simplify(E.add(*weights)), rest) for rest, weights in groups.values()))
 
 
+def _collect_kron(e: E.Add) -> E.Expr:
+    """Kronecker products with the same left (or right) factor: by bilinearity,
+    ``a kron(A, B) + b kron(A, C) -> kron(A, a B + b C)``."""
+    for side in ("left", "right"):
+        groups: dict = {}
+        for term in e.terms:
+            weight, rest = (term.coeff, term.arg) if isinstance(term, E.Scale) else (E.ONE, term)
+            key = getattr(rest, side) if isinstance(rest, E.Kron) else ("alone", term)
+            groups.setdefault(key, []).append((weight, rest))
+        if all(len(members) < 2 for members in groups.values()):
+            continue
+        out = []
+        for key, members in groups.items():
+            if len(members) < 2:
+                out.extend(E.scale(w, r) if w != E.ONE else r for w, r in members)
+                continue
+            other = "right" if side == "left" else "left"
+            inner = simplify(E.add(*(E.scale(w, getattr(r, other)) if w != E.ONE else getattr(r, other)
+                                     for w, r in members)))
+            out.append(E.kron(key, inner) if side == "left" else E.kron(inner, key))
+        return E.add(*out)
+    return e
+
+
 def _logistic(e: E.Expr) -> E.Expr | None:
     """exp(z) ./ (1 + exp(z)) -> sigmoid(z) and 1 ./ (1 + exp(z)) -> sigmoid(-z)."""
     if not (isinstance(e, E.Hadamard) or E.is_scalar_product(e)):
@@ -136,6 +161,10 @@ def simplify(node: E.Expr) -> E.Expr:
             rebuilt = simplify(candidate)
     if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
         candidate = _collect_weights(rebuilt)
+        if candidate is not rebuilt and weight(candidate) < weight(rebuilt):
+            rebuilt = simplify(candidate)
+    if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
+        candidate = _collect_kron(rebuilt)
         if candidate is not rebuilt and weight(candidate) < weight(rebuilt):
             rebuilt = simplify(candidate)
     if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):

@@ -202,18 +202,24 @@ def _vec(a: np.ndarray) -> np.ndarray:
 
 
 def check_derivative(of: E.Expr, variable: E.Symbol, derivative: E.Expr, kind: str,
-                     points: int = 3, seed: int = 0) -> CheckReport:
+                     points: int = 3, seed: int = 0, direction: E.Symbol | None = None,
+                     dense: E.Expr | None = None) -> CheckReport:
     """Check a derivative of ``of`` along random directions V at random points of the domain.
 
     gradient: <G, V> against the directional derivative of the scalar ``of``;
     jacobian and hessian: J vec(V) against vec of the directional derivative of ``of``
-    (for a Hessian, ``of`` is the gradient); a Hessian must also be symmetric.
+    (for a Hessian, ``of`` is the gradient); a Hessian must also be symmetric;
+    hvp: H[V], the derivative with the ``direction`` symbol given the value V, against the
+    directional derivative of the gradient ``of`` along V, and against ``dense``, the Hessian
+    H, applied to vec(V) (where it is given; a symmetric variable has none).
     The variable gets a value even where ``of`` does not depend on it: its derivative is then
     zero, which is checked like any other."""
     worst_fd, worst_cs = 0.0, 0.0
     use_complex = analytic(of)
     notes = [] if use_complex else ["the complex step does not apply to non-analytic functions (relu, abs, ...)"]
     sizes: dict = {}
+    if kind == "hvp":
+        return _check_hvp(of, variable, derivative, direction, dense, points, seed, use_complex, notes)
     for values, sizes in domain_points(of, points, seed, extra=(derivative, variable)):
         d = evaluate(derivative, values, sizes)
         if kind == "hessian":
@@ -245,6 +251,8 @@ def _compare_along(of, variable, derivative, d, kind, v, values, sizes, use_comp
         return {**values, variable.name: point}
 
     def predict(value):
+        if kind == "hvp":  # the value is H[V] itself
+            return np.real(_vec(value))
         return np.real(np.sum(value * v) if kind == "gradient" else value @ _vec(v))
 
     def noise(*points, part=np.real, step=1.0):
@@ -264,6 +272,33 @@ def _compare_along(of, variable, derivative, d, kind, v, values, sizes, use_comp
     stepped = x + step * 1j * v
     cs = np.imag(_vec(evaluate(of, at(stepped), sizes))) / step
     return fd_error, _relative(predicted, cs, COMPLEX_TOLERANCE, lambda: noise(stepped, part=np.imag, step=step))
+
+
+def _check_hvp(of, variable, derivative, direction, dense, points, seed, use_complex, notes) -> CheckReport:
+    """H[V] at random points and directions V (symmetric for a symmetric variable): against the
+    directional derivative of the gradient along V, and against the dense Hessian times vec(V)."""
+    worst_fd, worst_cs = 0.0, 0.0
+    sizes: dict = {}
+    # the points of the Hessian's own check: the direction is no symbol to draw a value for
+    extra = tuple(e for e in (dense, variable) if e is not None)
+    for values, sizes in domain_points(of, points, seed, extra=extra):
+        rng = np.random.default_rng(seed + 1)
+        for _ in range(2):
+            v = random_direction(variable, values[variable.name], rng)
+            at = {**values, direction.name: v}
+            applied = _vec(evaluate(derivative, at, sizes))
+            fd, cs = _compare_along(of, variable, derivative, applied, "hvp", v, at, sizes, use_complex)
+            worst_fd, worst_cs = max(worst_fd, fd), max(worst_cs, cs)
+            if dense is not None:
+                h = evaluate(dense, values, sizes)
+                error = _relative(applied, h @ _vec(v), FD_TOLERANCE,
+                                  lambda a=at, s=sizes: rounding_error(derivative, a, s, _vec))
+                if error > FD_TOLERANCE and "H[D] differs from the dense Hessian times vec(D)" not in notes:
+                    notes.append("H[D] differs from the dense Hessian times vec(D)")
+                worst_fd = max(worst_fd, error)
+    if dense is None:
+        notes.append("checked against the gradient's differences alone (no dense Hessian on symmetric matrices)")
+    return CheckReport(worst_fd, worst_cs if use_complex else None, points, dict(sizes), notes)
 
 
 def check_gradient(function: E.Expr, variable: E.Symbol, gradient: E.Expr, points: int = 3, seed: int = 0) -> CheckReport:

@@ -471,3 +471,34 @@ def test_cli_hessian_of_a_non_scalar_fails_with_one_line(capsys):
     assert main(["hess", "A x", "--wrt", "x"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_softmax_regression_hessian_in_kronecker_form():
+    """hess_W of -y^T log(softmax(W x + b)) = sum(y) (x x^T) kron (diag(s) - s s^T), s = softmax(W x + b)
+    (W is k x n, vec stacks columns): the mixed product, a product into a Kronecker product with a
+    row, and Kronecker products collected by their shared factor."""
+    h = matcalc.hessian("-y^T log(softmax(W x + b))", wrt="W")
+    assert str(h) == "sum(y) kron(x x^T, diag(softmax(W x + b)) - softmax(W x + b) softmax(W x + b)^T)"
+    rng = np.random.default_rng(2)
+    W, x, b, y = rng.standard_normal((4, 3)), rng.standard_normal((3, 1)), rng.standard_normal((4, 1)), rng.random((4, 1))
+    s = softmax(W @ x + b)
+    expected = y.sum() * np.kron(x @ x.T, np.diag(s[:, 0]) - s @ s.T)
+    np.testing.assert_allclose(h.evaluate({"W": W, "x": x, "b": b, "y": y}), expected, rtol=1e-10)
+    assert h.check().ok
+
+
+def test_kronecker_products_sharing_a_factor_are_collected():
+    """a kron(A, B) + b kron(A, C) = kron(A, a B + b C), by bilinearity (a rewrite of simplify)."""
+    from matcalc import expr as E
+    from matcalc.evaluate import evaluate
+    from matcalc.printing import to_text
+    from matcalc.simplify import simplify
+    from matcalc.verify import domain_points
+
+    A, D = (E.Symbol(name, "matrix", ("n", "n")) for name in "AD")
+    B, C = (E.Symbol(name, "matrix", ("m", "m")) for name in "BC")
+    e = E.add(E.kron(A, B), E.neg(E.scale(E.Const(2), E.kron(A, C))), E.kron(D, B))
+    out = simplify(e)
+    assert to_text(out) in ("kron(A, B - 2 C) + kron(D, B)", "kron(D, B) + kron(A, B - 2 C)")
+    for values, sizes in domain_points(e, 2, seed=1, extra=(out,)):
+        np.testing.assert_allclose(evaluate(out, values, sizes), evaluate(e, values, sizes), rtol=1e-12)

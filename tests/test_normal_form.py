@@ -49,6 +49,9 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("PRODUCT_PAIR_IDENTITIES", "U^-1 U = I"):                       E.MatMul((E.Inverse(A), A, x)),
     ("PRODUCT_PAIR_IDENTITIES", "U U^-1 = I"):                       E.MatMul((T(X), A, E.Inverse(A), B)),
     ("PRODUCT_PAIR_IDENTITIES", "ones ones^T = the all-ones matrix"): E.MatMul((E.Ones((n, 1)), E.Ones((1, m)), C)),
+    ("PRODUCT_PAIR_IDENTITIES", "M (r kron B) = r kron (M B)"):      E.MatMul((A, E.Kron(T(u), B))),
+    ("PRODUCT_PAIR_IDENTITIES", "K(m,n) K(n,m) = I"):                E.MatMul((E.Kron(A, C), E.Commutation((n, m)), E.Commutation((m, n)))),
+    ("PRODUCT_CHAIN_IDENTITIES", "K(p,m) (A kron B) K(n,q) = B kron A"): E.MatMul((E.Commutation((m, n)), E.Kron(X, T(X)), E.Commutation((m, n)))),
     ("PRODUCT_PAIR_IDENTITIES", "ones^T diag(v) = v^T"):             E.MatMul((E.Ones((1, n)), E.DiagMatrix(exp(x)), A)),
     ("PRODUCT_PAIR_IDENTITIES", "diag(v) ones = v"):                 E.MatMul((A, E.DiagMatrix(x), E.Ones((n, 1)))),
     ("PRODUCT_PAIR_IDENTITIES", "(A kron B)(C kron D) = AC kron BD"): E.MatMul((E.Kron(A, C), E.Kron(B, D))),
@@ -77,6 +80,7 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("INVERSE_IDENTITIES", "I^-1 = I"):                              E.Inverse(E.Identity(n)),
     ("INVERSE_IDENTITIES", "(a U)^-1 = a^-1 U^-1"):                  E.Inverse(E.Scale(E.Norm(x), A)),
     ("INVERSE_IDENTITIES", "(U^T)^-1 = (U^-1)^T"):                   E.Inverse(T(A)),
+    ("INVERSE_IDENTITIES", "(A kron B)^-1 = A^-1 kron B^-1"):        E.Inverse(E.Kron(A, C)),
     ("MATRIX_POWER_IDENTITIES", "U^-k = (U^-1)^k"):                  E.MatPower(A, -2),
     ("MATRIX_POWER_IDENTITIES", "(U^j)^k = U^(j k)"):                E.MatPower(E.MatPower(A, 2), 3),
     ("POWER_IDENTITIES", "(s^p)^k = s^(p k)"):                       E.Power(E.Power(E.Norm(x), Fraction(1, 2)), Fraction(-4)),
@@ -194,3 +198,25 @@ def test_what_a_predicate_builds_is_not_recorded():
     with E.recording() as fired:
         E.transpose(E.mul(E.mul(E.transpose(X), S), X))
     assert fired == [("a symmetric matrix is its own transpose", "S^T = S")]
+
+
+
+def test_kronecker_forms_as_magnus_and_neudecker_write_them():
+    """K(p,m) (A kron B) K(n,q) = B kron A, K(m,n) K(n,m) = I and (A kron B)^-1 = A^-1 kron B^-1,
+    as printed text and as values."""
+    from matcalc.parser import parse
+    from matcalc.printing import to_text
+
+    P = E.Symbol("P", "matrix", (m, n))  # A = X is n x m, B = P is m x n: K(m,n) (X kron P) K(m,n)
+    raw = E.MatMul((E.Commutation((m, n)), E.Kron(X, P), E.Commutation((m, n))))
+    swapped = E.mul(E.mul(E.commutation((m, n)), E.kron(X, P)), E.commutation((m, n)))
+    assert to_text(swapped) == "kron(P, X)"
+    cancelled = E.mul(E.mul(E.kron(X, P), E.commutation((m, n))), E.commutation((n, m)))
+    assert to_text(cancelled) == "kron(X, P)"
+    for values, sizes in domain_points(raw, 2, seed=2, extra=(swapped, P)):
+        np.testing.assert_allclose(evaluate(swapped, values, sizes), evaluate(raw, values, sizes), rtol=1e-12)
+    inverse = parse("inv(kron(A, B))")
+    assert to_text(inverse) == "kron(A^-1, B^-1)"
+    raw_inverse = E.Inverse(E.Kron(*(s for s in sorted(inverse.free, key=lambda s: s.name))))
+    for values, sizes in domain_points(raw_inverse, 2, seed=2, extra=(inverse,)):
+        np.testing.assert_allclose(evaluate(inverse, values, sizes), evaluate(raw_inverse, values, sizes), rtol=1e-10)

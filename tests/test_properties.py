@@ -216,6 +216,21 @@ def test_hessian_passes_check(case):
 
 
 @SETTINGS
+@given(case=hessian_cases(max_leaves=5))
+def test_hessian_as_a_linear_map_passes_check(case):
+    """H[D] against the gradient's differences along D and the dense Hessian times vec(D)."""
+    f = parsed("hvp", case)
+    variable("hvp", f, case)
+    r = matcalc.hvp(case.text, wrt=case.wrt, declare=case.declare)
+    try:
+        report = r.check()
+    except matcalc.DomainError as err:
+        skip_domain("hvp", err)
+    COVERAGE.outcome("hvp", "ok" if report.ok else "check() FAILED")
+    assert report.ok, f"hess_{case.wrt} f[{r.direction.name}] of {case.text} = {r}: check() says {report}"
+
+
+@SETTINGS
 @given(case=jacobian_cases(max_leaves=6))
 def test_jacobian_passes_check(case):
     f = parsed("jacobian", case)

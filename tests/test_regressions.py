@@ -341,7 +341,7 @@ def test_sizes_of_cancelled_terms_bind(kind, text, wrt, values):
 
 @pytest.mark.parametrize("kind, text, wrt, printed", [
     # README's own example: kron(x^T, I) had sizes that did not tie
-    ("jacobian", "tanh(W x + b)", "W", "diag(1 - tanh(W x + b) .^ 2) kron(x^T, I)"),
+    ("jacobian", "tanh(W x + b)", "W", "kron(x^T, diag(1 - tanh(W x + b) .^ 2))"),  # x^T kron D, the Cookbook's form
     ("jacobian", "X^T", "X", "K[n, m]"),  # was K(n,m), which parsed as a product
     ("hessian", "logdet(X)", "X", "-kron(X^-1, X^-T) K[n, n]"),
     ("hessian", "tr(X^2)", "X", "2 K[n, n]"),

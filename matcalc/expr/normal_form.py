@@ -346,6 +346,29 @@ def _vec_row_commutation(a: Transpose, b: Commutation):
     return (transpose(vec(transpose(v))),) if v is not None and _fits(b.dims, v.shape[::-1]) else None
 
 
+def _commutations_cancel(a: Commutation, b: Commutation):
+    return () if _fits(a.dims, (b.dims[1], b.dims[0])) else None
+
+
+def _commuted_kron(coeff: Expr, factors: list):
+    """K(p,m) (A kron B) K(n,q) = B kron A for A m x n and B p x q (Magnus and Neudecker)."""
+    for i in range(len(factors) - 2):
+        left, ab, right = factors[i:i + 3]
+        if isinstance(left, Commutation) and isinstance(ab, Kron) and isinstance(right, Commutation):
+            (m, n), (p, q) = ab.left.shape, ab.right.shape
+            if _fits(left.dims, (p, m)) and _fits(right.dims, (n, q)):
+                return coeff, [*factors[:i], kron(ab.right, ab.left), *factors[i + 3:]]
+    return None
+
+
+def _into_kron_with_a_row(a: Expr, b: Kron):
+    """M (r kron B) = r kron (M B) for a row r: M is 1 kron M, and the mixed product applies."""
+    if is_one(b.left.shape[0]) and not is_scalar(a) and not isinstance(a, (Kron, Commutation)) \
+            and resolve(a.shape[1]) == resolve(b.right.shape[0]):
+        return (kron(b.left, mul(a, b.right)),)
+    return None
+
+
 def _power_base(e: Expr) -> Expr:
     return e.arg if isinstance(e, MatPower) else e
 
@@ -404,6 +427,8 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
     ((Ones, DiagMatrix),   "ones row times a diagonal matrix",          "ones^T diag(v) = v^T",                   _ones_row_diag),
     ((DiagMatrix, Ones),   "a diagonal matrix times ones",              "diag(v) ones = v",                       _diag_ones),
     ((Kron, Kron),         "mixed product of Kronecker products",       "(A kron B)(C kron D) = AC kron BD",      _mixed_product),
+    ((Commutation, Commutation), "a commutation matrix cancels its transpose", "K(m,n) K(n,m) = I",           _commutations_cancel),
+    ((Expr, Kron),         "a product into a Kronecker product with a row", "M (r kron B) = r kron (M B)",   _into_kron_with_a_row),
     ((Expr, Expr),         "powers of one matrix add",                  "U^j U^k = U^(j+k)",                      _matrix_powers_add),
     ((Kron, Vec),          "a Kronecker product on vec (Roth)",         "(A kron B) vec(V) = vec(B V A^T)",       _kron_vec),
     ((Transpose, Kron),    "vec transposed on a Kronecker product",     "vec(V)^T (A kron B) = vec(B^T V A)^T",   _vec_row_kron),
@@ -416,6 +441,7 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
 PRODUCT_CHAIN_IDENTITIES = sequence(  # on the whole chain, (coefficient, factors): the chain rewritten
     ("a scalar sub-chain moves to the front",                           "a b^T c d^T = (b^T c) a d^T",            _scalar_chain_to_front),
     ("ones times a vector is the sum of its entries",                   "ones^T v = v^T ones = sum(v)",           _ones_inner_product),
+    ("commutation matrices swap the factors of a Kronecker product",    "K(p,m) (A kron B) K(n,q) = B kron A",    _commuted_kron),
 )
 # fmt: on
 
@@ -525,7 +551,12 @@ INVERSE_IDENTITIES = table(
     (Identity,  "the identity is its own inverse",             "I^-1 = I",                 lambda e: e),
     (Scale,     "the inverse of a scaled matrix",              "(a U)^-1 = a^-1 U^-1",     lambda e: scale(power(e.coeff, -1), inverse(e.arg))),
     (Transpose, "inverse and transpose commute",               "(U^T)^-1 = (U^-1)^T",      lambda e: transpose(inverse(e.arg))),
+    (Kron,      "the inverse of a Kronecker product",          "(A kron B)^-1 = A^-1 kron B^-1", lambda e: kron(inverse(e.left), inverse(e.right)) if _square(e.left) and _square(e.right) else None),
 )
+
+
+def _square(e: Expr) -> bool:
+    return resolve(e.shape[0]) == resolve(e.shape[1])
 # fmt: on
 
 
