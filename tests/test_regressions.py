@@ -359,3 +359,11 @@ def test_printed_jacobians_and_hessians_parse_back(kind, text, wrt, printed):
 def test_gradient_through_vec(text, wrt):
     r = matcalc.gradient(text, wrt=wrt)
     assert r.check().ok
+
+
+def test_a_product_that_comes_out_of_an_identity_joins_the_chain():
+    """diag(v) ones = v with v a product left a product nested in a product, x^T (A diag(x + a) x),
+    which printed and parsed back flattened (found by the long property run)."""
+    r = matcalc.gradient("exp((diag(x + a) x)^T A (diag(x + a) x))", wrt="a", declare={"a": "scalar"})
+    assert matcalc.parse(str(r), {"a": "scalar"}) == r.expr
+    assert r.check()

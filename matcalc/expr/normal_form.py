@@ -471,8 +471,9 @@ def mul(a: Expr, b: Expr) -> Expr:
             if factors:
                 last = factors[-1]
                 joined = first_identity(PRODUCT_PAIR_IDENTITIES[type(last), type(g)], last, g)
-                if joined is not None:
-                    factors[-1:] = joined
+                if joined is not None:  # a product that comes out (diag(v) ones = v) joins the chain
+                    factors[-1:] = [h for j in joined for h in (j.factors if isinstance(j, MatMul)
+                                                                 and not is_scalar_product(j) else (j,))]
                     continue
             factors.append(g)
     if len(factors) > 1:
