@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bench_hessian  # noqa: E402
 from bench_hessian import PROBLEMS, K, interleaved, rel_diff  # noqa: E402
 from common import blas_info, fmt_ratio, fmt_time  # noqa: E402
 
@@ -51,15 +52,8 @@ def flat(a) -> np.ndarray:
     return np.asarray(a).reshape(-1, order="F")
 
 
-class Jax:
-    name = "jax"
-
-    def __init__(self):
-        import jax
-
-        jax.config.update("jax_enable_x64", True)
-        self.jax = jax
-        self.jnp = jax.numpy
+class Jax(bench_hessian.Jax):
+    """Section 2's jax, with its forward-over-reverse Hessian-vector product."""
 
     def hvp(self, p, v):
         jax, f = self.jax, p.f(self.jnp)
