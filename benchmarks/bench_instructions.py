@@ -5,7 +5,8 @@
 
 Wall-clock times on a shared machine vary by tens of percent from one run to the next; the
 instructions a process executes do not (callgrind counts the same total twice for the same
-program and input, whatever else the machine is doing).  Each workload runs in a fresh
+program and input, whatever else the machine is doing; the workers run with PYTHONHASHSEED=0, since
+salted string hashes change the order of sets and with it the work by a few percent).  Each workload runs in a fresh
 interpreter under ``valgrind --tool=callgrind`` twice, once with one pass and once with three
 (the first pass warms the parser and the element-wise table); the difference divided by two
 is the count for one pass, which leaves out start-up and imports.  Workloads: the derivation
@@ -57,7 +58,9 @@ def worker(source: str, passes: int, name: str) -> None:
 def instructions(source: str, passes: int, name: str) -> int:
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, os.path.abspath(__file__),
            "--worker", source, str(passes), name]
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    # string hashes are salted per process, and the order of sets of names changes the work a
+    # little: a fixed salt makes the same program count the same instructions run after run
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or not found:
         raise RuntimeError(f"{name} at {source}: {done.stderr.strip().splitlines()[-1:]}")
