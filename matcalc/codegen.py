@@ -60,6 +60,21 @@ WEIGHTED_GRAM = {
     "jax": "def _weighted_gram(a, w):\n    return a.T @ (w * a)\n",
 }
 
+# (A + A^T) v, the Hessian of a quadratic form applied to a direction: two products read A twice
+# from memory; by blocks of rows each block serves A v and A^T v while it is in the cache.
+SUM_WITH_TRANSPOSE = {
+    "numpy": (
+        "def _sum_with_transpose_times(a, v, rows=128):\n"
+        "    out = xp.zeros((a.shape[0], v.shape[1]), dtype=xp.result_type(a, v))\n"
+        "    for i in range(0, a.shape[0], rows):\n"
+        "        block = a[i:i + rows]\n"
+        "        out[i:i + rows] += block @ v\n"
+        "        out += block.T @ v[i:i + rows]\n"
+        "    return out\n"
+    ),
+    "jax": "def _sum_with_transpose_times(a, v):\n    return a @ v + a.T @ v\n",
+}
+
 COMMUTATION = (
     "def _commutation(rows, cols):\n"
     "    k = xp.arange(rows * cols).reshape(cols, rows).T.reshape(-1)\n"
@@ -77,6 +92,7 @@ def _number(value: Fraction) -> str:
 class _Generator:
     def __init__(self, roots: dict, inputs: list[E.Symbol], backend: str = "numpy"):
         self.gram = WEIGHTED_GRAM[backend]
+        self.sum_with_transpose = SUM_WITH_TRANSPOSE[backend]
         self.inputs = inputs
         self.lines: list[str] = []
         self.helpers: dict[str, str] = {}
@@ -201,6 +217,10 @@ class _Generator:
                 self.temps += 1
                 name = f"t{self.temps}"
                 self.lines.append(f"{name} = {tail}")
+            first, *others = head.terms
+            if others == [E.transpose(first)] and not isinstance(first, (E.Inverse, E.DiagMatrix)):
+                self.helpers.setdefault("sum_with_transpose", self.sum_with_transpose)
+                return f"_sum_with_transpose_times({self.code(first)}, {name})"
             return "(" + " + ".join(self.times(term, name) for term in head.terms) + ")"
         return self.times(head, tail)
 

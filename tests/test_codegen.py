@@ -143,7 +143,23 @@ def test_generated_hessian_vector_products_match_evaluate(text, wrt, declare):
 
 
 def test_a_sum_of_matrices_is_applied_to_a_column_term_by_term():
-    """(A + A^T) v as A v + A^T v: the sum is never formed (an n x n temporary, a pass more)."""
-    source = matcalc.hvp("x^T A x", wrt="x").source()
-    assert "(v_A @ v_dx) + (v_A.T @ v_dx)" in source and "v_A + v_A.T" not in source
+    """(A + B + A^T + B^T) v as A v + B v + ...: the sum is never formed (an n x n temporary, a pass more)."""
+    source = matcalc.hvp("x^T A x + x^T B x", wrt="x").source()
+    assert "(v_A @ v_dx) + (v_B @ v_dx) + (v_A.T @ v_dx) + (v_B.T @ v_dx)" in source and "v_A + v_B" not in source
 
+
+@pytest.mark.parametrize("n", [1, 3, 127, 128, 129, 300])
+def test_a_matrix_plus_its_transpose_is_applied_in_one_pass(n):
+    """(A + A^T) v by blocks of rows (each block read once for A v and A^T v): the same value as
+    evaluate, whether n fills the last block or not, for one column and for several."""
+    r = matcalc.hvp("x^T A x", wrt="x")
+    source = r.source("numpy")
+    assert "_sum_with_transpose_times(v_A, v_dx)" in source and "v_A.T @" not in source
+    rng = np.random.default_rng(n)
+    values = {"A": rng.standard_normal((n, n)), "x": rng.standard_normal(n), "dx": rng.standard_normal(n)}
+    np.testing.assert_allclose(r.to_numpy()(**values), r.evaluate(values), rtol=1e-12, atol=1e-12)
+    from matcalc.codegen import SUM_WITH_TRANSPOSE, compile_source
+
+    helper = compile_source("import numpy as xp\n" + SUM_WITH_TRANSPOSE["numpy"], "_sum_with_transpose_times")
+    a, v = values["A"], rng.standard_normal((n, 3))
+    np.testing.assert_allclose(helper(a, v), (a + a.T) @ v, rtol=1e-12, atol=1e-12)
