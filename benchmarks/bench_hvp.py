@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_hessian  # noqa: E402
 from bench_hessian import PROBLEMS, K, interleaved, rel_diff  # noqa: E402
-from common import blas_info, fmt_ratio, fmt_time  # noqa: E402
+from common import blas_info, blas_summary, fmt_ratio, fmt_time  # noqa: E402
 
 AGREE = 1e-9  # largest relative difference accepted between matcalc, jax and the dense product
 DENSE_LIMIT = 2 * 2**30  # bytes a dense Hessian may take
@@ -121,7 +121,7 @@ def markdown(h: dict) -> str:
         "every result agreed with jax's to a relative difference below 1e-9 before timing. "
         f"Factorisation: U, V are n x {h['k']}, the Hessian {h['k']}n x {h['k']}n.",
         "",
-        f"BLAS in this process: {', '.join(i.get('internal_api', '') + ' ' + str(i.get('num_threads')) + ' threads' for i in h.get('blas', []) if i.get('user_api') == 'blas') or '-'}; "
+        f"BLAS in this process: {blas_summary(h.get('blas', []))}; "
         f"JAX devices: {', '.join(h.get('jax_devices') or []) or '-'}.",
         "",
     ]

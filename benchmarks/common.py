@@ -174,6 +174,16 @@ def blas_info() -> list[dict]:
     return [{k: info.get(k) for k in keep if info.get(k) is not None} for info in threadpool_info()]
 
 
+def blas_summary(infos: list[dict]) -> str:
+    """The BLAS libraries threadpoolctl found, in a line: library, version, kernel, threads."""
+    parts = []
+    for i in infos:
+        if i.get("user_api") == "blas":
+            parts.append(f"{i.get('internal_api')} {i.get('version')} ({i.get('prefix')}), kernel {i.get('architecture')}, "
+                         f"{i.get('num_threads')} threads")
+    return "; ".join(parts) or "not found"
+
+
 def machine() -> dict:
     mem = None
     try:

@@ -35,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import common  # noqa: E402
-from common import OPENBLAS_VARIABLES, fmt_ratio, fmt_time  # noqa: E402
+from common import OPENBLAS_VARIABLES, blas_summary, fmt_ratio, fmt_time  # noqa: E402
 
 SETTINGS = {
     "quick": {
@@ -309,15 +309,6 @@ def md_startup(s: dict) -> str:
         "",
         f"matcalc / python: {fmt_ratio(s['ratio'])} ({fmt_time(s['overhead_s'])} more). Output: `{s['matcalc']['output']}`.",
     ])
-
-
-def blas_summary(infos: list[dict]) -> str:
-    parts = []
-    for i in infos:
-        if i.get("user_api") == "blas":
-            parts.append(f"{i.get('internal_api')} {i.get('version')} ({i.get('prefix')}), kernel {i.get('architecture')}, "
-                         f"{i.get('num_threads')} threads")
-    return "; ".join(parts) or "not found"
 
 
 def observations(report: dict) -> list[str]:
