@@ -40,6 +40,7 @@ def exp(e):
 # fmt: off
 EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row fires
     ("SUM_IDENTITIES", "a - (b - c) = a - b + c"):                   E.Add((x, E.Scale(c(-2), E.Add((y, E.Scale(c(-3), z)))))),
+    ("SUM_IDENTITIES", "A + (A - A^T)^T = A + A^T - A"):             E.Add((A, T(E.Add((A, minus(T(A))))), minus(T(A)), B)),
     ("SUM_IDENTITIES", "A x + A x = 2 A x"):                         E.Add((E.MatMul((A, x)), minus(y), E.Scale(c(3), E.MatMul((A, x))))),
     ("SCALE_IDENTITIES", "a (b U) = (a b) U"):                       E.Scale(s, E.Scale(E.Norm(x), X)),
     ("SCALAR_PRODUCT_IDENTITIES", "s^p s^q = s^(p+q)"):              E.MatMul((E.Power(E.Norm(x), Fraction(3)), s, E.Power(E.Norm(x), Fraction(-1, 2)))),
@@ -75,6 +76,7 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("TRANSPOSE_IDENTITIES", "(A kron B)^T = A^T kron B^T"):         T(E.Kron(X, C)),
     ("TRANSPOSE_IDENTITIES", "K(m,n)^T = K(n,m)"):                   T(E.Commutation((n, m))),
     ("TRANSPOSE_IDENTITIES", "(U^k)^T = (U^T)^k"):                   T(E.MatPower(A, 3)),
+    ("TRANSPOSE_IDENTITIES", "(U^T - V^T)^T = U - V"):              T(E.Add((E.MatMul((T(x), T(A))), minus(T(y))))),
     ("INVERSE_IDENTITIES", "inv(a) = a^-1"):                         E.Inverse(E.MatMul((T(x), S, x))),
     ("INVERSE_IDENTITIES", "(U^-1)^-1 = U"):                         E.Inverse(E.Inverse(E.MatMul((A, B)))),
     ("INVERSE_IDENTITIES", "I^-1 = I"):                              E.Inverse(E.Identity(n)),

@@ -367,3 +367,22 @@ def test_a_product_that_comes_out_of_an_identity_joins_the_chain():
     r = matcalc.gradient("exp((diag(x + a) x)^T A (diag(x + a) x))", wrt="a", declare={"a": "scalar"})
     assert matcalc.parse(str(r), {"a": "scalar"}) == r.expr
     assert r.check()
+
+
+# ------------------------------------------------------------------ transposes of sums
+# A function written the way SymPy expands it, (W v - t)^T as v^T W^T - t^T, must come out as a
+# person writes it, and a transposed sum whose terms cancel must cancel.
+
+
+def test_the_transpose_of_a_sum_of_transposes_is_taken_term_by_term():
+    rng = np.random.default_rng(3)
+    W, v, t = rng.normal(size=(3, 2)), rng.normal(size=(2, 1)), rng.normal(size=(3, 1))
+    r = matcalc.gradient("(v^T W^T - t^T)(W v - t)", wrt="W")
+    assert str(r) == "2 (W v - t) v^T"
+    assert np.allclose(r.evaluate({"W": W, "v": v, "t": t}), 2 * (W @ v - t) @ v.T)
+
+
+def test_a_transposed_sum_whose_terms_cancel_cancels():
+    r = matcalc.gradient("x^T (A - A^T) x", wrt="x")  # x^T (A - A^T) x = 0 for every x
+    assert str(r) == "0 ones"
+    assert str(matcalc.gradient("(W x + b)^T (W x + b)", wrt="W")) == "2 (W x + b) x^T"  # kept whole

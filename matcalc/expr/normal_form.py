@@ -172,20 +172,42 @@ def _collect_like_terms(terms) -> list | None:
     return [representative[k] if c == 1 else scale(Const(c), representative[k]) for k, c in coefficients.items() if c != 0]
 
 
+def _open_transposed_sums(terms) -> list | None:
+    """The transpose of a sum inside a sum taken term by term, where terms then cancel or combine:
+    A + (A - A^T)^T - A^T is A + A^T - A - A^T, which is 0."""
+    def opened():
+        out = []
+        for t in terms:
+            c, rest = split_coefficient(t)
+            if isinstance(rest, Transpose) and isinstance(rest.arg, Add):
+                out.extend(mul(Const(c), transpose(u)) for u in rest.arg.terms)
+            else:
+                out.append(t)
+        return out
+
+    if not any(isinstance(r := split_coefficient(t)[1], Transpose) and isinstance(r.arg, Add) for t in terms):
+        return None
+    collected = unrecorded(lambda: _collect_like_terms(opened()))()
+    if collected is None or len(collected) >= len(terms):
+        return None
+    return opened()
+
+
 # fmt: off
 SUM_IDENTITIES = sequence(
     ("a sum inside a sum opens, a number distributing over it", "a - (b - c) = a - b + c",  _open_nested_sums),
+    ("a transposed sum inside a sum opens where terms cancel", "A + (A - A^T)^T = A + A^T - A", _open_transposed_sums),
     ("like terms are collected",                                "A x + A x = 2 A x",        _collect_like_terms),
 )
 # fmt: on
-_OPEN_NESTED_SUMS, _LIKE_TERMS = SUM_IDENTITIES
+_OPEN_NESTED_SUMS, _OPEN_TRANSPOSED_SUMS, _LIKE_TERMS = SUM_IDENTITIES
 
 
 def add(*terms: Expr) -> Expr:
     flat = rewritten(_OPEN_NESTED_SUMS, terms)
     shape = broadcast_shape(flat, "add") if len(flat) > 1 else flat[0].shape
     kept = [t for t in (broadcast_to(t, shape) for t in flat) if not isinstance(t, Zero)]
-    kept = rewritten(_LIKE_TERMS, kept)
+    kept = rewritten(_LIKE_TERMS, rewritten(_OPEN_TRANSPOSED_SUMS, kept))
     # as people write them: a positive term first (s - y, not -y + s), A before A^T (A + A^T)
     bare = [split_coefficient(t)[1] for t in kept]
     mixed = not _negative_only(kept)
@@ -533,8 +555,24 @@ TRANSPOSE_IDENTITIES = table(
     (Kron,        "the transpose of a Kronecker product",        "(A kron B)^T = A^T kron B^T",  lambda e: kron(transpose(e.left), transpose(e.right))),
     (Commutation, "the transpose of a commutation matrix",       "K(m,n)^T = K(n,m)",            lambda e: Commutation((e.dims[1], e.dims[0]))),
     (MatPower,    "the transpose of a matrix power",             "(U^k)^T = (U^T)^k",            lambda e: power(transpose(e.arg), e.exponent)),
+    (Add,         "the transpose of a sum of transposes",        "(U^T - V^T)^T = U - V",        lambda e: _sum_of_transposes(e)),
 )
 # fmt: on
+
+
+@cached_on_node
+def _transposes(e: Expr) -> int:
+    """How many transposes ``e`` prints (a shared subexpression counted at every use)."""
+    return isinstance(e, Transpose) + sum(map(_transposes, e.children()))
+
+
+def _sum_of_transposes(e: Add) -> Expr | None:
+    """The transpose of a sum taken term by term where every term is written with fewer transposes
+    so: (v^T W^T - t^T)^T is W v - t, while (W x + b)^T and (A - A^T)^T stay as they are."""
+    transposed = unrecorded(lambda: [transpose(t) for t in e.terms])()
+    if any(_transposes(u) >= _transposes(t) for t, u in zip(e.terms, transposed)):
+        return None
+    return add(*(transpose(t) for t in e.terms))
 
 
 @cached_citing
