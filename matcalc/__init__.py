@@ -11,6 +11,7 @@ from .errors import (
                      ParseError,
                      ShapeError,
 )
+from .optimize import Objective, objective
 from .parser import parse
 from .verify import CheckReport
 
@@ -25,6 +26,6 @@ def load_ipython_extension(ipython):
 
 
 __all__ = [
-    "gradient", "hessian", "hvp", "jacobian", "derive", "Derivation", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
+    "gradient", "hessian", "hvp", "jacobian", "objective", "Objective", "derive", "Derivation", "parse", "Result", "CheckReport", "MatcalcError", "ParseError", "ShapeError",
     "DeclarationError", "DerivativeError", "DomainError", "NumberTooLargeError",
 ]
