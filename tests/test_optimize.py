@@ -303,3 +303,14 @@ def test_bad_points_are_one_clear_line():
         layer.fun(np.ones(3))
     with pytest.raises(matcalc.MatcalcError, match=r"pack needs a value for b1"):
         layer.pack({"W1": np.ones((3, 2))})
+
+
+def test_the_example_solves_both_regressions_and_checks_them(capsys):
+    pytest.importorskip("scipy", reason="scipy is not installed")
+    import runpy
+    from pathlib import Path
+
+    example = runpy.run_path(str(Path(__file__).resolve().parent.parent / "examples" / "scipy_regression.py"))
+    w, w_ridge = example["main"]()  # it asserts against Newton's method and the closed form itself
+    assert w.shape == (5,) and w_ridge.shape == (5,)
+    assert "ridge: grad_w f = 2 X^T (X w - y) + 2 lam w" in capsys.readouterr().out
