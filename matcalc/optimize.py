@@ -14,6 +14,7 @@ Several variables are concatenated in the order given.  ``pack`` and ``unpack`` 
 
 from __future__ import annotations
 
+import itertools
 from functools import cached_property
 
 import numpy as np
@@ -141,10 +142,10 @@ class Objective:
     @cached_property
     def directions(self) -> list[E.Symbol]:
         """A direction along each variable: the p of hessp, split like x."""
-        taken, out = set(), []
+        taken, out = {s.name for s in self.function.free if isinstance(s, E.Symbol)}, []
         for x in self.variables:
-            name = next(n for n in (f"d{x.name}", *(f"d{x.name}{i}" for i in range(2, 10**6))) if n not in taken
-                        and n not in {s.name for s in self.function.free if isinstance(s, E.Symbol)})
+            candidates = itertools.chain([f"d{x.name}"], (f"d{x.name}{i}" for i in itertools.count(2)))
+            name = next(n for n in candidates if n not in taken)
             taken.add(name)
             out.append(pipeline.direction(self.program, x, name))
         return out

@@ -314,3 +314,13 @@ def test_the_example_solves_both_regressions_and_checks_them(capsys):
     w, w_ridge = example["main"]()  # it asserts against Newton's method and the closed form itself
     assert w.shape == (5,) and w_ridge.shape == (5,)
     assert "ridge: grad_w f = 2 X^T (X w - y) + 2 lam w" in capsys.readouterr().out
+
+
+def test_directions_never_clash_with_the_functions_names():
+    obj = matcalc.objective("||w||^2 + ||dw||^4 + w^T dw2", ["w", "dw"], {"dw2": np.ones(2)},
+                            declare={"dw": "vector", "dw2": "vector"}, shapes={"dw": (2,)})
+    assert [d.name for d in obj.directions] == ["dw3", "ddw"]
+    x, p = np.array([1.0, 2.0, 0.5, -1.0]), np.array([0.0, 1.0, 2.0, 3.0])
+    dw = x[2:]
+    by_hand = np.concatenate([2 * p[:2], 4 * (dw @ dw) * p[2:] + 8 * (dw @ p[2:]) * dw])  # H of ||dw||^4 is 4|dw|^2 I + 8 dw dw^T
+    assert np.allclose(obj.hessp(x, p), by_hand, rtol=1e-12) and np.allclose(obj.hess(x) @ p, by_hand, rtol=1e-12)
