@@ -90,7 +90,7 @@ class Objective:
 
     def _flat(self, x, argument: str) -> np.ndarray:
         a = np.asarray(x)
-        if a.dtype.kind not in "fiub":
+        if a.dtype.kind not in "fiu":
             raise ShapeError(f"{argument} must be a real array, got dtype {a.dtype}")
         if a.ndim != 1 or a.size != self.size:
             names = " then ".join(f"vec({x.name}) ({n})" for x, n in zip(self.variables, self.sizes))

@@ -64,6 +64,7 @@ class _Reader:
         self.declare = declare
         self.symbols: dict[str, E.Symbol] = {} if symbols is None else symbols
         self.memo: dict = dict(bound or {})  # the variable of an element-wise Lambda stands for its matrix
+        self.elementwise = bool(bound)  # inside such a Lambda, products, powers and functions act entry by entry
 
     def read(self, node) -> E.Expr:
         if node in self.memo:
@@ -132,9 +133,14 @@ class _Reader:
         if name is None:
             raise UnsupportedError(f"from_sympy: the function {node.func.__name__} is not supported "
                                    f"(matcalc's functions: {', '.join(FUNCTIONS)})")
-        return E.apply(name, self.read(node.args[0]))
+        arg = self.read(node.args[0])
+        if not E.is_scalar(arg) and not self.elementwise:
+            raise UnsupportedError(f"from_sympy: {node} of a matrix is not read as element-wise (exp of a matrix is "
+                                   f"the matrix exponential): for the element-wise function write "
+                                   f"{node.args[0]}.applyfunc({node.func.__name__})")
+        return E.apply(name, arg)
 
-    def elementwise(self, node) -> E.Expr:
+    def applied(self, node) -> E.Expr:
         """X.applyfunc(f): f's body read with its variable standing for X, so that its products and
         powers are element-wise (Lambda(u, u**2 + tanh(u)) is X .^ 2 + tanh(X))."""
         f = node.function
@@ -164,13 +170,15 @@ def _product(reader, node):
 
 def _scalar_product(reader, node):
     """A SymPy Mul multiplies scalars; inside an element-wise Lambda, its matrix factors entry by entry."""
+    if not reader.elementwise:
+        return _product(reader, node)
     return reduce(lambda a, b: E.mul(a, b) if E.is_scalar(a) or E.is_scalar(b) else E.hadamard(a, b), reader.args(node))
 
 
 def _power(reader, node):
     """A SymPy Pow is a scalar power; inside an element-wise Lambda, an element-wise one."""
     base, p = reader.read(node.base), _exponent(node.exp)
-    return E.power(base, p) if E.is_scalar(base) else E.elem_power(base, p)
+    return E.elem_power(base, p) if reader.elementwise and not E.is_scalar(base) else E.power(base, p)
 
 
 def _sum(reader, node):
@@ -209,7 +217,7 @@ READ = {
     DiagMatrix:              lambda r, e: E.diag(r.read(e.args[0])),
     DiagonalOf:              lambda r, e: E.diag(r.read(e.args[0])),
     DotProduct:              _Reader.dot,
-    ElementwiseApplyFunction: _Reader.elementwise,
+    ElementwiseApplyFunction: _Reader.applied,
     MatrixElement:           _Reader.entry,
     sp.Function:             _Reader.function,
 }

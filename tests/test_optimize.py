@@ -293,6 +293,7 @@ def test_bad_points_are_one_clear_line():
         (lambda: obj.hess(np.ones(4) * 1j), r"x must be a real array"),
         (lambda: obj.hessp(np.ones(4), np.ones(5)), r"p must be a 1-D array of 4 entries"),
         (lambda: obj.fun("abc"), r"x must be a real array"),
+        (lambda: obj.fun(np.ones(4, dtype=bool)), r"x must be a real array, got dtype bool"),
         (lambda: obj.pack(np.ones(3)), r"the value of w has shape \(3,\); expected \(4,\) or \(4, 1\)"),
     ]:
         with pytest.raises(matcalc.MatcalcError, match=message) as err:

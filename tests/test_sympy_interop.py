@@ -212,6 +212,7 @@ BAD = [
     (sp.besselj(1, s), r"^from_sympy: SymPy's besselj is not supported|^from_sympy: the function besselj is not supported"),
     (sp.Trace(X.applyfunc(sp.Lambda(sp.Symbol("u"), sp.besselj(0, sp.Symbol("u"))))),
      r"^from_sympy: the function besselj is not supported \(matcalc's functions: exp, log"),
+    (sp.exp(X), r"^from_sympy: exp\(X\) of a matrix is not read as element-wise .* write X.applyfunc\(exp\)$"),
     (s ** sp.Symbol("k"), r"^from_sympy: an exponent must be a number, got k$"),
     (sp.pi * s, r"^from_sympy: the number pi \(Pi\) is not supported"),
     (sp.Trace(sp.MatrixSymbol("M", n + 1, n + 1)), r"^from_sympy: the size n \+ 1 of M is not supported"),
@@ -228,3 +229,14 @@ def test_bad_input_is_one_clear_line(expr, message):
     with pytest.raises(matcalc.MatcalcError, match=message) as err:
         from_sympy(expr)
     assert "\n" not in str(err.value)
+
+
+def test_an_objective_takes_a_read_expression():
+    w, Xs, t = sp.MatrixSymbol("w", 3, 1), sp.MatrixSymbol("X", 5, 3), sp.MatrixSymbol("t", 5, 1)
+    f = sp.Trace((Xs * w - t).T * (Xs * w - t)) + s * sp.Trace(w.T * w)
+    rng = np.random.default_rng(4)
+    X_, t_ = rng.standard_normal((5, 3)), rng.standard_normal(5)
+    obj = matcalc.objective(matcalc.from_sympy(f), "w", values={"X": X_, "t": t_, "s": 0.5})
+    closed = np.linalg.solve(X_.T @ X_ + 0.5 * np.eye(3), X_.T @ t_)
+    assert np.abs(obj.jac(closed)).max() < 1e-10
+    assert np.allclose(obj.hess(closed), 2 * (X_.T @ X_ + 0.5 * np.eye(3)), rtol=1e-12)
