@@ -56,6 +56,13 @@ class Objective:
         self.sizes = [rows * cols for rows, cols in shapes.values()]
         self.size = sum(self.sizes)  # the length of x
 
+    def __repr__(self):
+        return f"<Objective f = {pipeline.function_text(self.program)}, x = {self._layout()}>"
+
+    def _layout(self) -> str:
+        """What x holds, in words: vec(W1) (6) then vec(b1) (2)."""
+        return " then ".join(f"vec({x.name}) ({n})" for x, n in zip(self.variables, self.sizes))
+
     # ------------------------------------------------ flat vectors and variables
 
     @user_errors
@@ -93,8 +100,7 @@ class Objective:
         if a.dtype.kind not in "fiu":
             raise ShapeError(f"{argument} must be a real array, got dtype {a.dtype}")
         if a.ndim != 1 or a.size != self.size:
-            names = " then ".join(f"vec({x.name}) ({n})" for x, n in zip(self.variables, self.sizes))
-            raise ShapeError(f"{argument} must be a 1-D array of {self.size} entries ({names}, column-major: "
+            raise ShapeError(f"{argument} must be a 1-D array of {self.size} entries ({self._layout()}, column-major: "
                              f"use pack), got shape {a.shape}")
         return a.astype(float, copy=False)
 

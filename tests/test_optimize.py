@@ -148,6 +148,7 @@ def layer_case():
 def test_several_variables_are_concatenated_in_the_given_order():
     obj, f = layer_case()
     assert obj.shapes == {"W1": (3, 2), "b1": (2, 1)} and obj.size == 8
+    assert repr(obj) == "<Objective f = ||tanh(X W1 + b1^T) - Y||^2 + mu (b1^T b1), x = vec(W1) (6) then vec(b1) (2)>"
     W1, b1 = rng.standard_normal((3, 2)), rng.standard_normal(2)
     x = obj.pack({"W1": W1, "b1": b1})
     assert np.array_equal(x, np.concatenate([W1.ravel(order="F"), b1]))

@@ -13,7 +13,9 @@ from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 import matcalc
 from matcalc import expr as E
 from matcalc import registry
+from matcalc.evaluate import evaluate
 from matcalc.sympy_interop import NOT_WRITTEN, WRITE, from_sympy, to_sympy
+from matcalc.verify import domain_points
 
 n = sp.Symbol("n", integer=True, positive=True)
 X, A, B = (sp.MatrixSymbol(name, n, n) for name in "XAB")
@@ -105,6 +107,14 @@ def test_gradient_round_trip_agrees_with_sympy_entrywise(f, name):
     for size in (2, 3) if name == "x" else (2,):  # 3 x 3 symbolic matrices make SymPy slow
         ours, _ = explicit(back, size)
         assert equal(ours, sympy_gradient(f, name, size)), (size, result)
+
+
+@pytest.mark.parametrize("f, name", GRADIENTS, ids=[f"{f} wrt {v}" for f, v in GRADIENTS])
+def test_written_results_read_back_to_the_same_values(f, name):
+    g = matcalc.gradient(matcalc.from_sympy(f), name).expr
+    back = matcalc.from_sympy(to_sympy(g))
+    values, sizes = domain_points(g, 1, seed=5)[0]
+    assert np.allclose(evaluate(back, values, sizes), evaluate(g, values, sizes), rtol=1e-10, atol=1e-12)
 
 
 def test_where_sympy_returns_zero_or_an_unevaluated_derivative():
