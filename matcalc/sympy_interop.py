@@ -60,8 +60,9 @@ def _exponent(value) -> Fraction:
 class _Reader:
     """One conversion: the symbols met so far by name, so that a name is one symbol throughout."""
 
-    def __init__(self, declare: dict, symbols: dict | None = None, bound: dict | None = None):
+    def __init__(self, declare: dict, symbols: dict | None = None, bound: dict | None = None, sizes=frozenset()):
         self.declare = declare
+        self.sizes = sizes  # the SymPy symbols that are sizes of matrices: n in Trace(X)/n is X's size
         self.symbols: dict[str, E.Symbol] = {} if symbols is None else symbols
         self.memo: dict = dict(bound or {})  # the variable of an element-wise Lambda stands for its matrix
         self.elementwise = bool(bound)  # inside such a Lambda, products, powers and functions act entry by entry
@@ -117,6 +118,8 @@ class _Reader:
         return self.symbol(name, tuple(self.size(d, name) for d in node.shape))
 
     def scalar_symbol(self, node) -> E.Expr:
+        if node in self.sizes:
+            return E.sum_entries(E.Ones((self.size(node, node.name), 1)))  # the number n, as matcalc writes it
         return self.symbol(node.name, (1, 1))
 
     def shaped(self, cls, node) -> E.Expr:
@@ -149,7 +152,7 @@ class _Reader:
             f = sp.Lambda(u, f(u))
         if len(f.variables) != 1:
             raise UnsupportedError(f"from_sympy: the element-wise function {f} does not take one argument")
-        return _Reader(self.declare, self.symbols, {f.variables[0]: self.read(node.expr)}).read(f.expr)
+        return _Reader(self.declare, self.symbols, {f.variables[0]: self.read(node.expr)}, self.sizes).read(f.expr)
 
     def entry(self, node) -> E.Expr:
         parent = self.read(node.parent)
@@ -235,7 +238,9 @@ def from_sympy(expr, declare: dict | None = None) -> E.Expr:
                            "directly")
     if not isinstance(expr, sp.Basic):
         raise MatcalcError(f"from_sympy takes a SymPy expression, got {type(expr).__name__}")
-    reader = _Reader(check_declarations(declare))
+    sizes = frozenset().union(*(sp.Tuple(*node.shape).free_symbols for node in sp.preorder_traversal(expr)
+                                if isinstance(node, sp.MatrixExpr)))
+    reader = _Reader(check_declarations(declare), sizes=sizes)
     out = reader.read(expr)
     unused = sorted(set(reader.declare) - set(reader.symbols))
     if unused:

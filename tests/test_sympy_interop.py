@@ -8,12 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import HealthCheck, assume, given, settings
+from strategies import scalar_cases
 from sympy.matrices.expressions.diagonal import DiagMatrix, DiagonalOf
 
 import matcalc
 from matcalc import expr as E
 from matcalc import registry
 from matcalc.evaluate import evaluate
+from matcalc.shapes import size_factors
 from matcalc.sympy_interop import NOT_WRITTEN, WRITE, from_sympy, to_sympy
 from matcalc.verify import domain_points
 
@@ -191,6 +194,17 @@ def test_text_and_sympy_give_the_same_result():
     assert matcalc.gradient(matcalc.from_sympy(f), "X").check().ok
 
 
+def test_a_size_in_the_expression_is_the_number_not_a_variable():
+    # n in Trace(X)/n is the size of X: its value is fixed by X, and nothing is differentiated along it
+    e = matcalc.from_sympy(sp.Trace(X) / n + s * n)
+    assert {sym.name for sym in e.free} == {"X", "s"}
+    assert str(matcalc.gradient(e, "s")) == "sum(ones)"
+    values = {"X": np.diag([1.0, 2.0, 6.0]), "s": 2.0}
+    assert matcalc.gradient(e, "X").evaluate(values) == pytest.approx(np.eye(3) / 3)
+    # a Symbol named n that is not a size is a scalar like any other
+    assert {sym.name for sym in matcalc.from_sympy(sp.Symbol("n") * sp.Trace(X)).free} == {"X", "n"}
+
+
 def test_declared_kinds_and_shape_checks():
     S = sp.MatrixSymbol("S", n, n)
     e = matcalc.from_sympy(sp.Trace(x.T * S * x), declare={"S": "symmetric"})
@@ -250,3 +264,28 @@ def test_an_objective_takes_a_read_expression():
     closed = np.linalg.solve(X_.T @ X_ + 0.5 * np.eye(3), X_.T @ t_)
     assert np.abs(obj.jac(closed)).max() < 1e-10
     assert np.allclose(obj.hess(closed), 2 * (X_.T @ X_ + 0.5 * np.eye(3)), rtol=1e-12)
+
+
+# ------------------------------------------------------------------ random expressions
+
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(scalar_cases(max_leaves=8))
+def test_random_functions_and_gradients_written_and_read_back_keep_their_values(case):
+    """Every node the generator draws, written as SymPy and read back, keeps its value: the
+    function and its gradient (a gradient holding vec or K, which SymPy cannot write, is refused)."""
+    f = matcalc.parse(case.text, case.declare)
+    g = matcalc.gradient(case.text, case.wrt, declare=case.declare).expr
+    values, sizes = domain_points(f, 1, seed=3)[0]
+    assume(all(name in sizes for e in (f, g) for node in E.nodes(e) for d in node.shape for name in size_factors(d)[1]))
+    for e in (f, g):
+        if any(type(node) in NOT_WRITTEN for node in E.nodes(e)):
+            with pytest.raises(matcalc.MatcalcError, match=r"^to_sympy of (vec\(\.\.\.\)|a commutation matrix) is not supported$"):
+                to_sympy(e)
+            continue
+        back = from_sympy(to_sympy(e))
+        assert back.shape == e.shape
+        expected = evaluate(e, values, sizes)
+        assert np.allclose(evaluate(back, values, sizes), expected, rtol=1e-9, atol=1e-9 * (1 + np.abs(expected).max()))
