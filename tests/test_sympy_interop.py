@@ -26,20 +26,17 @@ x, y, c = (sp.MatrixSymbol(name, n, 1) for name in "xyc")
 s, u = sp.Symbol("s"), sp.Symbol("u")
 
 
-def explicit(e, size: int):
-    """``e`` with n = size and every MatrixSymbol an explicit matrix of real symbols, worked out
+def worked_out(e, entries: dict):
+    """``e`` with each key of ``entries`` replaced by its explicit matrix (or number), worked out
     node by node with SymPy (its doit alone leaves some traces and element-wise powers as they
-    are); a 1 x 1 matrix is its entry.  Returns the value and {MatrixSymbol: explicit matrix}."""
-    e = e.subs(n, size)
-    entries = {m: sp.ImmutableMatrix(*m.shape, lambda i, j, m=m: sp.Symbol(f"{m.name}_{i}{j}", real=True))
-               for m in e.atoms(sp.MatrixSymbol)}
+    are); a 1 x 1 matrix is its entry."""
 
-    def worked_out(node):
+    def walk(node):
         if node in entries:
             return entries[node]
         if not node.args or isinstance(node, sp.Lambda):
             return node
-        args = [worked_out(a) for a in node.args]
+        args = [walk(a) for a in node.args]
         if isinstance(node, DiagonalOf):  # SymPy's DiagonalOf fails on explicit matrices
             return sp.ImmutableMatrix([args[0][i, i] for i in range(args[0].rows)])
         out = node.func(*args).doit()
@@ -47,8 +44,17 @@ def explicit(e, size: int):
             out = out.as_explicit()
         return out
 
-    out = worked_out(e)
-    return (out[0, 0] if isinstance(out, sp.MatrixBase) and out.shape == (1, 1) else out), entries
+    out = walk(e)
+    return out[0, 0] if isinstance(out, sp.MatrixBase) and out.shape == (1, 1) else out
+
+
+def explicit(e, size: int):
+    """``e`` with n = size and every MatrixSymbol an explicit matrix of real symbols, worked out;
+    returns the value and {MatrixSymbol: explicit matrix}."""
+    e = e.subs(n, size)
+    entries = {m: sp.ImmutableMatrix(*m.shape, lambda i, j, m=m: sp.Symbol(f"{m.name}_{i}{j}", real=True))
+               for m in e.atoms(sp.MatrixSymbol)}
+    return worked_out(e, entries), entries
 
 
 def entries_of(e, name: str, size: int) -> sp.Matrix:
@@ -285,7 +291,16 @@ def test_random_functions_and_gradients_written_and_read_back_keep_their_values(
             with pytest.raises(matcalc.MatcalcError, match=r"^to_sympy of (vec\(\.\.\.\)|a commutation matrix) is not supported$"):
                 to_sympy(e)
             continue
-        back = from_sympy(to_sympy(e))
+        written = to_sympy(e)
+        back = from_sympy(written)
         assert back.shape == e.shape
         expected = evaluate(e, values, sizes)
-        assert np.allclose(evaluate(back, values, sizes), expected, rtol=1e-9, atol=1e-9 * (1 + np.abs(expected).max()))
+        tolerance = {"rtol": 1e-9, "atol": 1e-9 * (1 + np.abs(expected).max())}
+        assert np.allclose(evaluate(back, values, sizes), expected, **tolerance)
+        # and SymPy's own value of what was written, at the same point
+        sized = written.xreplace({d: sizes[d.name] for d in written.free_symbols if d.name in sizes})
+        numbers = {m: sp.ImmutableMatrix(values[m.name]) if m.name in values else m for m in sized.atoms(sp.MatrixSymbol)}
+        numbers |= {v: sp.Float(values[v.name][0, 0]) for v in sized.free_symbols if isinstance(v, sp.Symbol) and v.name in values}
+        value = np.array(sp.Matrix([[worked_out(sized, numbers)]]) if E.is_scalar(e) else worked_out(sized, numbers),
+                         dtype=float)
+        assert np.allclose(value.reshape(expected.shape), expected, **tolerance)
