@@ -145,6 +145,14 @@ class Result:
         return codegen.compile_source(self.source("jax"))
 
     @user_errors
+    def to_sympy(self, like=None):
+        """The result as a SymPy matrix expression (a SymPy scalar when 1 x 1), in the symbols of
+        ``like`` where it has them (the SymPy expression the function was read from)."""
+        from .sympy_interop import to_sympy
+
+        return to_sympy(self.expr, like)
+
+    @user_errors
     def check(self, points: int = 3, seed: int = 0) -> CheckReport:
         """Compare with central differences and the complex step at random points of the domain."""
         dense = None

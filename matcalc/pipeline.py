@@ -67,6 +67,9 @@ def _terms(e: E.Expr) -> tuple[E.Expr, ...]:
 def read(expr, declare=None) -> Program:
     """A text parsed with its definitions (parse refuses what is not text), or an expression as it is."""
     if isinstance(expr, E.Expr):
+        if declare:
+            raise DeclarationError("declare applies to text; an expression's symbols carry their kinds already "
+                                   "(give declare to from_sympy)")
         return Program(expr, symbols=tuple(s for s in expr.free if isinstance(s, E.Symbol)))
     return parse_program(expr, declare)
 

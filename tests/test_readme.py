@@ -43,3 +43,20 @@ def test_readme_example(command, expected, capsys):
     printed = capsys.readouterr().out.rstrip("\n").splitlines()
     assert status == 0
     assert [verdict(line) for line in printed] == [verdict(line) for line in expected]
+
+
+def section_code(title: str) -> str:
+    """The Python block of README's section ``title``: the examples a section shows as code."""
+    text = README.read_text()
+    start = text.index(f"\n## {title}")
+    section = text[start:text.index("\n## ", start + 1)]
+    return "\n".join(re.findall(r"```python\n(.*?)```", section, flags=re.S))
+
+
+@pytest.mark.parametrize("title", ["SciPy: `matcalc.objective`", "SymPy: `matcalc.from_sympy` and `to_sympy`"])
+def test_readme_python_section_runs(title):
+    if title.startswith("SciPy"):
+        pytest.importorskip("scipy", reason="scipy is not installed (pip install 'matcalc[scipy]')")
+    code = section_code(title)
+    assert "assert" in code  # each states what it shows
+    exec(compile(code, f"README.md, {title}", "exec"), {})  # noqa: S102 - the README's own examples
