@@ -95,7 +95,7 @@ class _Context:
             return E.Ones((self.dim(), 1))
         if name not in self.symbols:
             kind = self.declare.get(name) or ("matrix" if name[0].isupper() else "vector")
-            self.symbols[name] = E.Symbol(name, kind, kinds.kind_of(kind).dims(self.dim))
+            self.symbols[name] = E.Symbol(name, kind, kinds.dims_of(name, kind, self.dim))
         return self.symbols[name]
 
     def value_of(self, tok: Token) -> E.Expr:
@@ -425,6 +425,7 @@ def check_declarations(declare: Mapping | None) -> dict[str, str]:
             raise DeclarationError(f"cannot declare {name!r}: it is a reserved word")
         if not kinds.is_kind(kind):
             raise DeclarationError(f"unknown kind {kind!r} for {name}: choose one of {', '.join(kinds.NAMES)}")
+        declare[name] = kinds.canonical(kind)
     return declare
 
 

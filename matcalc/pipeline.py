@@ -88,8 +88,8 @@ def require_scalar(program: Program, what: str) -> None:
     f = program.function
     if not E.is_scalar(f):
         raise DerivativeError(
-            f"f = {function_text(program)} is not a scalar (it is {shape_str(f.shape)}): a {what} needs a scalar "
-            "function; use jacobian for a vector- or matrix-valued one")
+            f"f = {function_text(program)} is not a scalar (it is {shape_str(f.shape)}{E.declarations_in(f)}): "
+            f"a {what} needs a scalar function; use jacobian for a vector- or matrix-valued one")
 
 
 def variables(program: Program, wrt) -> list[E.Symbol]:
@@ -104,6 +104,12 @@ def variables(program: Program, wrt) -> list[E.Symbol]:
         if name not in symbols:
             raise DerivativeError(f"{name} does not occur in {function_text(program)}: "
                                   "the derivative with respect to it is zero")
+        fixed = kinds.kind_of(symbols[name]).fixed
+        if fixed is not None:
+            kind = symbols[name].kind
+            raise DerivativeError(f"{name} is declared {kind}, whose values are {fixed}: there is no derivative "
+                                  f"with respect to it; declare it a {'matrix' if name[0].isupper() else 'vector'} "
+                                  "to differentiate with no assumption")
         out.append(symbols[name])
     return out
 

@@ -13,9 +13,11 @@ from matcalc.kinds import TABLE, kind_of, project
 
 
 def test_the_kinds():
-    assert kinds.NAMES == ("scalar", "vector", "matrix", "symmetric")
-    assert kinds.listing() == "scalar, vector, matrix or symmetric"
+    assert kinds.NAMES == ("scalar", "vector", "matrix", "symmetric", "posdef", "diagonal", "positive", "orthogonal",
+                           "onehot", "probability", "onehot_rows", "stochastic_rows", "pm1", "binary")
+    assert kinds.listing().startswith("scalar, vector, matrix, symmetric, ") and kinds.listing().endswith(" or binary")
     assert kinds.is_kind("symmetric") and not kinds.is_kind("Symmetric")
+    assert kinds.is_kind("spd") and kind_of("spd") is TABLE["posdef"] and kind_of("sign") is TABLE["pm1"]
     assert not kinds.is_kind(None) and not kinds.is_kind(["matrix"])  # unhashable: no TypeError
 
 
@@ -81,7 +83,7 @@ def test_a_new_kind_is_one_row(monkeypatch):
     assert r.exact_check()
 
 
-@pytest.mark.parametrize("name", kinds.NAMES)
+@pytest.mark.parametrize("name", [name for name in kinds.NAMES if TABLE[name].fixed is None])
 def test_every_kind_is_checked(name):
     r = matcalc.gradient("sum(exp(S)) + ||S||^2", wrt="S", declare={"S": name})
     assert r.check().ok, str(r.check())
@@ -92,3 +94,171 @@ def test_rows_are_complete():
     for kind, column in itertools.product(TABLE.values(), ("dims", "value", "direction", "project", "entry")):
         assert callable(getattr(kind, column)), (kind.name, column)
     assert all((kind.projection is None) == (kind.project is TABLE["matrix"].project) for kind in TABLE.values())
+
+
+# ---------------------------------------------------------------- assumptions as kinds
+
+
+@pytest.mark.parametrize("name, dims", [
+    ("posdef", ("n", "n")), ("diagonal", ("n", "n")), ("orthogonal", ("n", "n")), ("onehot", ("n", 1)),
+    ("probability", ("n", 1)), ("onehot_rows", ("n", "m")), ("stochastic_rows", ("n", "m")),
+])
+def test_shapes_of_the_assumptions(name, dims):
+    assert matcalc.parse("S", {"S": name}).shape == dims
+
+
+@pytest.mark.parametrize("name", ["positive", "pm1", "binary"])
+def test_labels_and_positive_entries_are_shaped_by_the_name_as_undeclared_names_are(name):
+    assert matcalc.parse("y", {"y": name}).shape == ("n", 1)
+    assert matcalc.parse("Y", {"Y": name}).shape == ("n", "m")
+
+
+def _drawn(name, shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return kind_of(name).value(rng, rng.standard_normal(shape))
+
+
+def test_values_are_drawn_of_their_kind():
+    for seed in range(5):
+        y = _drawn("onehot", (5, 1), seed)
+        assert sorted(y.ravel()) == [0, 0, 0, 0, 1]
+        rows = _drawn("onehot_rows", (6, 3), seed)
+        assert np.all(np.sort(rows, axis=1) == [0, 0, 1])
+        p = _drawn("probability", (4, 1), seed)
+        assert np.all(p > 0) and np.isclose(p.sum(), 1)
+        s = _drawn("stochastic_rows", (4, 3), seed)
+        assert np.all(s > 0) and np.allclose(s.sum(axis=1), 1)
+        assert set(_drawn("pm1", (20, 1), seed).ravel()) == {-1, 1}
+        assert set(_drawn("binary", (20, 2), seed).ravel()) == {0, 1}
+        assert np.all(_drawn("positive", (3, 4), seed) > 0)
+        q = _drawn("orthogonal", (4, 4), seed)
+        np.testing.assert_allclose(q.T @ q, np.eye(4), atol=1e-12)
+        np.testing.assert_allclose(q @ q.T, np.eye(4), atol=1e-12)
+        a = _drawn("posdef", (4, 4), seed)
+        np.testing.assert_allclose(a, a.T)
+        assert np.all(np.linalg.eigvalsh(a) > 0)
+        d = _drawn("diagonal", (4, 4), seed)
+        assert np.count_nonzero(d - np.diag(np.diag(d))) == 0 and np.all(np.abs(np.diag(d)) >= 0.5)
+
+
+def test_orthogonal_values_are_spread_over_the_group():
+    """Q of a QR factorisation with R's signs fixed is Haar distributed: the mean of its entries is
+    0 and each entry has variance 1/n."""
+    qs = np.array([_drawn("orthogonal", (3, 3), seed) for seed in range(400)])
+    assert abs(qs.mean()) < 0.03
+    assert abs(qs.var() - 1 / 3) < 0.03
+
+
+@pytest.mark.parametrize("name", [name for name in kinds.NAMES if TABLE[name].fixed is not None])
+def test_no_derivative_with_respect_to_a_fixed_kind(name):
+    with pytest.raises(matcalc.DerivativeError, match=f"Y is declared {name}, whose values are .*: there is no "
+                                                      "derivative with respect to it; declare it a matrix"):
+        matcalc.gradient("sum(exp(Y))", wrt="Y", declare={"Y": name})
+
+
+def test_the_command_line_takes_the_kinds_and_refuses_a_fixed_variable(capsys):
+    from matcalc.cli import main
+
+    assert main(["grad", "-(y^T log(softmax(W x)))", "--wrt", "W", "--let", "y=onehot"]) == 0
+    assert capsys.readouterr().out.strip() == "grad_W f = (softmax(W x) - y) x^T"
+    assert main(["grad", "sum(y .* x)", "--wrt", "y", "--let", "y=onehot"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "y is declared onehot" in err
+
+
+def test_a_declaration_that_contradicts_the_shape_is_a_one_line_error(capsys):
+    from matcalc.cli import main
+
+    assert main(["grad", "-(y^T log(softmax(W x)))", "--wrt", "W", "--let", "y=onehot_rows"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "declared onehot_rows" in err, err
+    assert main(["grad", "sum(softmax(Y))", "--wrt", "Y", "--let", "Y=orthogonal"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "declared orthogonal" in err, err
+
+
+def _softmax(u):
+    e = np.exp(u - u.max())
+    return e / e.sum()
+
+
+def test_softmax_regression_with_one_hot_labels():
+    """The cross-entropy of softmax(W x) and a one-hot y: the W-gradient (softmax(W x) - y) x^T of
+    the textbooks, where sum(y) = 1 collapses sum(y) softmax(W x) - y; checked at one-hot points,
+    against finite differences of the loss written in numpy."""
+    r = matcalc.gradient("-(y^T log(softmax(W x)))", wrt="W", declare={"y": "onehot"})
+    assert str(r) == "(softmax(W x) - y) x^T"
+    assert r.check().ok and r.exact_check()
+    rng = np.random.default_rng(1)
+    w, x, y = rng.standard_normal((4, 3)), rng.standard_normal((3, 1)), np.eye(4)[:, [2]]
+
+    def loss(w):
+        return -(y.T @ np.log(_softmax(w @ x))).item()
+
+    h, fd = 1e-6, np.zeros_like(w)
+    for i, j in itertools.product(range(4), range(3)):
+        e = np.zeros_like(w)
+        e[i, j] = h
+        fd[i, j] = (loss(w + e) - loss(w - e)) / (2 * h)
+    np.testing.assert_allclose(r.evaluate({"W": w, "x": x, "y": y}), fd, rtol=1e-6, atol=1e-9)
+    plain = matcalc.gradient("-(y^T log(softmax(W x)))", wrt="W")
+    assert str(plain) == "(sum(y) softmax(W x) - y) x^T"  # without the assumption the sum stays
+
+
+def test_logistic_regression_with_sign_labels():
+    r = matcalc.gradient("sum(log(1 + exp(-y .* (X w))))", wrt="w", declare={"y": "pm1"})
+    assert str(r) == "-X^T (y .* sigmoid(-y .* (X w)))"
+    assert r.check().ok
+    h = matcalc.hessian("sum(log(1 + exp(-y .* (X w))))", wrt="w", declare={"y": "pm1"})
+    # y .* y = ones: the labels leave the Hessian X^T diag(s .* (1 - s)) X, s = sigmoid(-y .* (X w))
+    assert "y .* y" not in str(h) and str(h).startswith("X^T diag(")
+    assert h.check().ok
+    rng = np.random.default_rng(2)
+    X, w, y = rng.standard_normal((5, 3)), rng.standard_normal((3, 1)), rng.choice([-1.0, 1.0], (5, 1))
+    s = 1 / (1 + np.exp(y * (X @ w)))
+    np.testing.assert_allclose(h.evaluate({"X": X, "w": w, "y": y}), X.T @ np.diag((s * (1 - s)).ravel()) @ X)
+
+
+def test_gradients_on_diagonal_positive_definite_and_positive_kinds():
+    r = matcalc.gradient("a^T D b", wrt="D", declare={"D": "diagonal"})
+    assert str(r) == "diag(diag(a b^T))"  # the diagonal of a b^T: dD has no other entries
+    assert r.check().ok and r.exact_check()
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((3, 1)), rng.standard_normal((3, 1))
+    np.testing.assert_allclose(r.evaluate({"a": a, "b": b, "D": np.eye(3)}), np.diag((a * b).ravel()))
+    assert str(matcalc.gradient("logdet(S) + a^T S a", wrt="S", declare={"S": "spd"})) == "S^-1 + a a^T"
+    r = matcalc.gradient("sum(abs(x)) + sum(log(x))", wrt="x", declare={"x": "positive"})
+    assert str(r) == "1 + x .^ -1"  # abs(x) = x for positive x: no sign(x) and its kink
+    assert r.check().ok and r.exact_check()
+
+
+def test_orthogonal_matrices_cancel_their_transposes():
+    r = matcalc.gradient("||Q^T Q x - b||^2 + tr(A Q^T Q)", wrt="x", declare={"Q": "orthogonal"})
+    assert str(r) == "2 (x - b)"
+    assert r.check().ok and r.exact_check()
+    g = matcalc.gradient("tr(A inv(Q) B Q)", wrt="B", declare={"Q": "orthogonal"})
+    assert str(g) == "Q A^T Q^T"
+    rng = np.random.default_rng(4)
+    a, q = rng.standard_normal((3, 3)), np.linalg.qr(rng.standard_normal((3, 3)))[0]
+    np.testing.assert_allclose(g.evaluate({"A": a, "Q": q, "B": a}), (q @ a @ np.linalg.inv(q)).T)  # d tr(A Q^-1 B Q) = <(Q A Q^-1)^T, dB>
+    assert g.check().ok and g.exact_check()
+
+
+def test_the_check_draws_values_of_the_kind():
+    """Without the value drawn of its kind, an identity the kind licenses is false: the check of a
+    gradient that used sum(y) = 1 fails at a y that does not sum to one."""
+    r = matcalc.gradient("-(y^T log(softmax(W x)))", wrt="W", declare={"y": "probability"})
+    assert r.check().ok
+    as_vector = matcalc.gradient("-(y^T log(softmax(W x)))", wrt="W")
+    collapsed = matcalc.parse(str(r))  # the same text, its y a plain vector
+    from matcalc.verify import check_gradient
+
+    assert check_gradient(as_vector.function, as_vector.variable, as_vector.expr).ok
+    assert not check_gradient(as_vector.function, as_vector.variable, collapsed).ok
+
+
+def test_derivations_cite_the_assumption_where_it_is_used():
+    d = matcalc.derive("-(y^T log(softmax(W x)))", wrt="W", declare={"y": "onehot"})
+    cited = [rule for step in d.steps for rule in step.why]
+    assert ("a one-hot or probability vector sums to one", "sum(y) = 1") in cited
+    assert "sum(y) = 1" in str(d)

@@ -377,6 +377,14 @@ def _power_exponent(e: Expr) -> int:
     return e.exponent if isinstance(e, MatPower) else 1
 
 
+def _orthogonal_cancels(a: Transpose, b: Expr):
+    return () if a.arg == b and kinds.declared(b, kinds.ORTHOGONAL) else None
+
+
+def _rows_sum_to_one(a: Expr, b: Ones):
+    return (Ones((a.shape[0], b.shape[1])),) if kinds.declared(a, kinds.ROWS_SUM_TO_ONE) else None
+
+
 def _matrix_powers_add(a: Expr, b: Expr):
     base = _power_base(b)
     if _power_base(a) == base and not is_one(b.shape[0]):
@@ -424,6 +432,10 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
     ((Inverse, Expr),      "a matrix cancels its inverse",              "U^-1 U = I",                             lambda a, b: () if a.arg == b else None),
     ((Expr, Inverse),      "a matrix cancels its inverse",              "U U^-1 = I",                             lambda a, b: () if b.arg == a else None),
     ((Ones, Ones),         "ones times a row of ones",                  "ones ones^T = the all-ones matrix",      _all_ones),
+    ((Transpose, Symbol),  "an orthogonal matrix's transpose is its inverse", "Q^T Q = I",                _orthogonal_cancels),
+    ((Symbol, Transpose),  "an orthogonal matrix's transpose is its inverse", "Q Q^T = I",                lambda a, b: _orthogonal_cancels(b, a)),
+    ((Symbol, Ones),       "the rows of a row-stochastic (or one-hot rows) matrix sum to one", "Y ones = ones", _rows_sum_to_one),
+    ((Ones, Transpose),    "the rows of a row-stochastic (or one-hot rows) matrix sum to one", "ones^T Y^T = ones^T", lambda a, b: tuple(transpose(o) for o in _rows_sum_to_one(b.arg, transpose(a)) or ()) or None),
     ((Ones, DiagMatrix),   "ones row times a diagonal matrix",          "ones^T diag(v) = v^T",                   _ones_row_diag),
     ((DiagMatrix, Ones),   "a diagonal matrix times ones",              "diag(v) ones = v",                       _diag_ones),
     ((Kron, Kron),         "mixed product of Kronecker products",       "(A kron B)(C kron D) = AC kron BD",      _mixed_product),
@@ -550,6 +562,7 @@ INVERSE_IDENTITIES = table(
     (Expr,      "the inverse of a scalar is its reciprocal",   "inv(a) = a^-1",            lambda e: power(e, -1) if is_scalar(e) else None),
     (Inverse,   "inverting twice",                             "(U^-1)^-1 = U",            lambda e: e.arg),
     (Identity,  "the identity is its own inverse",             "I^-1 = I",                 lambda e: e),
+    (Symbol,    "the inverse of an orthogonal matrix is its transpose", "Q^-1 = Q^T",      lambda e: transpose(e) if kinds.declared(e, kinds.ORTHOGONAL) else None),
     (Scale,     "the inverse of a scaled matrix",              "(a U)^-1 = a^-1 U^-1",     lambda e: scale(power(e.coeff, -1), inverse(e.arg))),
     (Transpose, "inverse and transpose commute",               "(U^T)^-1 = (U^-1)^T",      lambda e: transpose(inverse(e.arg))),
     (Kron,      "the inverse of a Kronecker product",          "(A kron B)^-1 = A^-1 kron B^-1", lambda e: kron(inverse(e.left), inverse(e.right)) if _square(e.left) and _square(e.right) else None),
@@ -675,12 +688,20 @@ def hadamard(a: Expr, b: Expr) -> Expr:
     return scale(coeff, product)
 
 
+def _power_of_signs(e: Expr, p: Fraction) -> Expr | None:
+    if p.denominator != 1 or not kinds.declared(e, kinds.SIGNS):
+        return None
+    return Ones(e.shape) if p.numerator % 2 == 0 else e
+
+
 # fmt: off
 ELEM_POWER_IDENTITIES = table(  # U .^ p, p other than 0 and 1 for a matrix
     (Expr,      "an element-wise power of a scalar is its power",    "a .^ p = a^p",              lambda e, p: power(e, p) if is_scalar(e) else None),
     (Ones,      "a power of ones is ones",                           "ones .^ p = ones",          lambda e, p: e),
     (ElemPower, "an element-wise power of a power, to an integer", "(U .^ p) .^ k = U .^ (p k)", lambda e, p: elem_power(e.arg, e.exponent * p) if p.denominator == 1 else None),
     (Scale,     "an element-wise power of a scaled matrix, to an integer", "(a U) .^ k = a^k U .^ k", lambda e, p: scale(power(e.coeff, p), elem_power(e.arg, p)) if p.denominator == 1 else None),
+    (Expr,      "-1 and 1 labels: an even power is 1, an odd power the label", "y .^ 2 = ones", _power_of_signs),
+    (Expr,      "0 and 1 labels (one-hot too) are their own positive powers", "y .^ k = y",  lambda e, p: e if p > 0 and kinds.declared(e, kinds.ZERO_ONE) else None),
 )
 # fmt: on
 
@@ -700,8 +721,22 @@ def elem_div(a: Expr, b: Expr) -> Expr:
     return hadamard(a, elem_power(b, -1))
 
 
+# fmt: off
+APPLY_IDENTITIES = table(  # on the argument of an element-wise function fn
+    (Expr, "a non-negative entry is its own absolute value (and relu)", "abs(y) = relu(y) = y for y >= 0",
+     lambda e, fn: e if fn in ("abs", "relu") and kinds.declared(e, kinds.NONNEGATIVE) else None),
+    (Expr, "the sign of a positive entry is 1",                        "sign(y) = ones for y > 0",
+     lambda e, fn: broadcast_to(ONE, e.shape) if fn in ("sign", "step") and kinds.declared(e, kinds.POSITIVE) else None),
+    (Expr, "-1 and 1 labels are their own signs, of absolute value 1", "sign(y) = y, abs(y) = ones for y = -1 or 1",
+     lambda e, fn: e if fn == "sign" and kinds.declared(e, kinds.SIGNS) else
+     broadcast_to(ONE, e.shape) if fn == "abs" and kinds.declared(e, kinds.SIGNS) else None),
+)
+# fmt: on
+
+
 def apply(fn: str, e: Expr) -> Expr:
-    return Apply(fn, e)
+    out = first_identity(APPLY_IDENTITIES[type(e)], e, fn)
+    return Apply(fn, e) if out is None else out
 
 
 # ---------------------------------------------------------------- functions of a matrix
@@ -741,6 +776,7 @@ SUM_ENTRIES_IDENTITIES = table(
     (Scale,      "a scalar factor leaves the sum",               "sum(a U) = a sum(U)",         lambda e: mul(e.coeff, sum_entries(e.arg))),
     (Add,        "the sum of entries of a sum",                  "sum(U + V) = sum(U) + sum(V)", lambda e: add(*(sum_entries(t) for t in e.terms))),
     (DiagMatrix, "the sum of entries of a diagonal matrix",      "sum(diag(v)) = sum(v)",       lambda e: sum_entries(e.arg)),
+    (Symbol,     "a one-hot or probability vector sums to one",  "sum(y) = 1",                  lambda e: ONE if kinds.declared(e, kinds.SUMS_TO_ONE) else None),
 )
 NORM_IDENTITIES = table(
     (Expr,       "the norm of a scalar is its absolute value",   "||a|| = |a|",                 lambda e: apply("abs", e) if is_scalar(e) else None),
