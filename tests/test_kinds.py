@@ -262,3 +262,29 @@ def test_derivations_cite_the_assumption_where_it_is_used():
     cited = [rule for step in d.steps for rule in step.why]
     assert ("a one-hot or probability vector sums to one", "sum(y) = 1") in cited
     assert "sum(y) = 1" in str(d)
+
+
+@pytest.mark.parametrize("text, declare, expected", [
+    ("sum(y) + ones^T y + y^T ones", {"y": "onehot"}, "3"),
+    ("x (ones^T p) + sum(p) z", {"p": "probability"}, "x + z"),
+    ("Y ones + P ones - ones^T P^T x", {"Y": "onehot_rows", "P": "stochastic_rows"}, "2 ones - sum(x) ones"),
+    ("y .^ 2 + y .* y + y .^ 3 .* x", {"y": "pm1"}, "2 + y .* x"),
+    ("y .* y .* x + y .^ 3", {"y": "binary"}, "y .* x + y"),
+    ("e .* e - e .^ 4", {"e": "onehot"}, "0 ones"),
+    ("Q^T Q x + Q Q^T x + inv(Q) A Q y", {"Q": "orthogonal"}, "2 x + Q^T A Q y"),
+    ("D^T A D + S^T", {"D": "diagonal", "S": "spd"}, "D A D + S"),
+    ("abs(x) + relu(x) + sign(x) .* z", {"x": "positive"}, "2 x + z"),
+    ("sign(y) + abs(y)", {"y": "sign"}, "y + 1"),
+])
+def test_identities_an_assumption_licenses_keep_the_value_at_points_of_the_kind(text, declare, expected):
+    from matcalc.evaluate import bind_sizes, evaluate
+    from matcalc.parser import parse_program
+    from matcalc.verify import dims_of, random_point
+
+    program, plain = parse_program(text, declare), parse_program(text)
+    assert str(program.function) == expected
+    rng = np.random.default_rng(5)
+    for _ in range(3):  # every symbol of the text drawn of its kind, those the identities removed too
+        values, _ = random_point(program.symbols, dims_of(program.symbols), rng, positive=False, equal_sizes=True)
+        at = [evaluate(p.function, values, bind_sizes(p.symbols, values)) for p in (program, plain)]
+        np.testing.assert_allclose(*np.broadcast_arrays(*at), rtol=1e-12, atol=1e-12)

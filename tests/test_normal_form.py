@@ -19,6 +19,11 @@ A, B = (E.Symbol(name, "matrix", (n, n)) for name in "AB")
 C, D = (E.Symbol(name, "matrix", (m, m)) for name in "CD")
 S = E.Symbol("S", "symmetric", (n, n))
 X, W = (E.Symbol(name, "matrix", (n, m)) for name in "XW")
+# assumptions, drawn of their kinds at the random points
+onehot, p = E.Symbol("e", "onehot", (n, 1)), E.Symbol("p", "probability", (n, 1))
+Y, P = E.Symbol("Y", "onehot_rows", (n, m)), E.Symbol("P", "stochastic_rows", (n, m))
+signs, bits = E.Symbol("l", "pm1", (n, 1)), E.Symbol("b", "binary", (n, m))
+Q, positive = E.Symbol("Q", "orthogonal", (n, n)), E.Symbol("q", "positive", (n, 1))
 
 
 def T(e):
@@ -120,6 +125,17 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("VEC_IDENTITIES", "vec(a U) = a vec(U)"):                       E.Vec(E.Scale(s, X)),
     ("VEC_IDENTITIES", "vec(ones ones^T) = ones"):                   E.Vec(E.Ones((n, m))),
     ("COMMUTATION_IDENTITIES", "K(n,1) = K(1,n) = I"):               E.Commutation((n, 1)),
+    ("SUM_ENTRIES_IDENTITIES", "sum(y) = 1"):                        E.Sum(p),
+    ("PRODUCT_PAIR_IDENTITIES", "Q^T Q = I"):                        E.MatMul((A, T(Q), Q, x)),
+    ("PRODUCT_PAIR_IDENTITIES", "Q Q^T = I"):                        E.MatMul((T(x), Q, T(Q))),
+    ("PRODUCT_PAIR_IDENTITIES", "Y ones = ones"):                    E.MatMul((A, P, E.Ones((m, 1)))),
+    ("PRODUCT_PAIR_IDENTITIES", "ones^T Y^T = ones^T"):              E.MatMul((E.Ones((1, m)), T(Y), A)),
+    ("INVERSE_IDENTITIES", "Q^-1 = Q^T"):                            E.Inverse(Q),
+    ("ELEM_POWER_IDENTITIES", "y .^ 2 = ones"):                      E.ElemPower(signs, Fraction(-4)),
+    ("ELEM_POWER_IDENTITIES", "y .^ k = y"):                         E.ElemPower(bits, Fraction(3, 2)),
+    ("APPLY_IDENTITIES", "abs(y) = relu(y) = y for y >= 0"):         E.Apply("relu", p),
+    ("APPLY_IDENTITIES", "sign(y) = ones for y > 0"):                E.Apply("sign", positive),
+    ("APPLY_IDENTITIES", "sign(y) = y, abs(y) = ones for y = -1 or 1"): E.Apply("abs", signs),
 }
 # fmt: on
 
