@@ -233,7 +233,7 @@ def _rotation(name, rows, cols):
 
 
 SYM = ("gradient on symmetric matrices", "sym(G) = (G + G^T)/2")
-DIAG = ("gradient on diagonal matrices", "diag(diag(G)): the diagonal of G")
+DIAG = ("gradient on diagonal matrices", "diag(diag(G))")
 DISCRETE = "a discrete set"
 
 # fmt: off

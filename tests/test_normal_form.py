@@ -85,6 +85,7 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("INVERSE_IDENTITIES", "I^-1 = I"):                              E.Inverse(E.Identity(n)),
     ("INVERSE_IDENTITIES", "(a U)^-1 = a^-1 U^-1"):                  E.Inverse(E.Scale(E.Norm(x), A)),
     ("INVERSE_IDENTITIES", "(U^T)^-1 = (U^-1)^T"):                   E.Inverse(T(A)),
+    ("INVERSE_IDENTITIES", "(U^k)^-1 = U^-k"):                       E.Inverse(E.MatPower(E.MatMul((A, B)), 3)),
     ("INVERSE_IDENTITIES", "(A kron B)^-1 = A^-1 kron B^-1"):        E.Inverse(E.Kron(A, C)),
     ("MATRIX_POWER_IDENTITIES", "U^-k = (U^-1)^k"):                  E.MatPower(A, -2),
     ("MATRIX_POWER_IDENTITIES", "(U^j)^k = U^(j k)"):                E.MatPower(E.MatPower(A, 2), 3),
@@ -133,9 +134,9 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("INVERSE_IDENTITIES", "Q^-1 = Q^T"):                            E.Inverse(Q),
     ("ELEM_POWER_IDENTITIES", "y .^ 2 = ones"):                      E.ElemPower(signs, Fraction(-4)),
     ("ELEM_POWER_IDENTITIES", "y .^ k = y"):                         E.ElemPower(bits, Fraction(3, 2)),
-    ("APPLY_IDENTITIES", "abs(y) = relu(y) = y for y >= 0"):         E.Apply("relu", p),
-    ("APPLY_IDENTITIES", "sign(y) = ones for y > 0"):                E.Apply("sign", positive),
-    ("APPLY_IDENTITIES", "sign(y) = y, abs(y) = ones for y = -1 or 1"): E.Apply("abs", signs),
+    ("APPLY_IDENTITIES", "abs(y) = relu(y) = y"):         E.Apply("relu", p),
+    ("APPLY_IDENTITIES", "sign(y) = ones"):                E.Apply("sign", positive),
+    ("APPLY_IDENTITIES", "sign(y) = y, abs(y) = ones"): E.Apply("abs", signs),
 }
 # fmt: on
 

@@ -565,6 +565,7 @@ INVERSE_IDENTITIES = table(
     (Symbol,    "the inverse of an orthogonal matrix is its transpose", "Q^-1 = Q^T",      lambda e: transpose(e) if kinds.declared(e, kinds.ORTHOGONAL) else None),
     (Scale,     "the inverse of a scaled matrix",              "(a U)^-1 = a^-1 U^-1",     lambda e: scale(power(e.coeff, -1), inverse(e.arg))),
     (Transpose, "inverse and transpose commute",               "(U^T)^-1 = (U^-1)^T",      lambda e: transpose(inverse(e.arg))),
+    (MatPower,  "the inverse of a power is the power of the inverse", "(U^k)^-1 = U^-k",   lambda e: power(inverse(e.arg), e.exponent)),
     (Kron,      "the inverse of a Kronecker product",          "(A kron B)^-1 = A^-1 kron B^-1", lambda e: kron(inverse(e.left), inverse(e.right)) if _square(e.left) and _square(e.right) else None),
 )
 
@@ -723,11 +724,11 @@ def elem_div(a: Expr, b: Expr) -> Expr:
 
 # fmt: off
 APPLY_IDENTITIES = table(  # on the argument of an element-wise function fn
-    (Expr, "a non-negative entry is its own absolute value (and relu)", "abs(y) = relu(y) = y for y >= 0",
+    (Expr, "a non-negative entry is its own absolute value (and relu)", "abs(y) = relu(y) = y",
      lambda e, fn: e if fn in ("abs", "relu") and kinds.declared(e, kinds.NONNEGATIVE) else None),
-    (Expr, "the sign of a positive entry is 1",                        "sign(y) = ones for y > 0",
+    (Expr, "the sign of a positive entry is 1",                        "sign(y) = ones",
      lambda e, fn: broadcast_to(ONE, e.shape) if fn in ("sign", "step") and kinds.declared(e, kinds.POSITIVE) else None),
-    (Expr, "-1 and 1 labels are their own signs, of absolute value 1", "sign(y) = y, abs(y) = ones for y = -1 or 1",
+    (Expr, "-1 and 1 labels are their own signs, of absolute value 1", "sign(y) = y, abs(y) = ones",
      lambda e, fn: e if fn == "sign" and kinds.declared(e, kinds.SIGNS) else
      broadcast_to(ONE, e.shape) if fn == "abs" and kinds.declared(e, kinds.SIGNS) else None),
 )
