@@ -81,3 +81,46 @@ def test_the_gradient_of_the_trace_of_an_inverse_square():
     rng = np.random.default_rng(10)
     x = 2 * np.eye(3) + 0.3 * rng.standard_normal((3, 3))
     np.testing.assert_allclose(r.evaluate({"X": x}), -2 * np.linalg.matrix_power(np.linalg.inv(x), 3).T)
+
+
+SOFTMAX_ENTROPY = "sum(softmax(W x + b) .* log(softmax(W x + b)))"
+
+
+def _cli(capsys, *argv):
+    from matcalc.cli import main
+
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out.rstrip("\n")
+
+
+DEFINED = "H = tanh(W x); sum(H .* H)"
+SOFTMAX_TANH = "softmax(W x + b) .* tanh(W x + b)"
+
+
+@pytest.mark.parametrize("make, command, text, wrt", [
+    (matcalc.gradient, "grad", SOFTMAX_ENTROPY, "W"),
+    (matcalc.gradient, "grad", SOFTMAX_ENTROPY, ["W", "b"]),
+    (matcalc.hessian, "hess", SOFTMAX_ENTROPY, "b"),
+    (matcalc.jacobian, "jac", SOFTMAX_TANH, "b"),
+    (matcalc.hvp, "hvp", SOFTMAX_ENTROPY, "b"),
+    (matcalc.gradient, "grad", DEFINED, "W"),
+    (matcalc.gradient, "grad", "x^T A x", "x"),
+])
+def test_the_shared_form_is_what_the_command_line_prints(capsys, make, command, text, wrt):
+    r = make(text, wrt=wrt)
+    assert r.shared() == _cli(capsys, command, text, "--wrt", wrt if isinstance(wrt, str) else ",".join(wrt))
+
+
+@pytest.mark.parametrize("make, text, declare", [
+    (matcalc.hessian, SOFTMAX_ENTROPY, {}),
+    (matcalc.hvp, SOFTMAX_ENTROPY, {"db": "vector"}),
+    (matcalc.jacobian, SOFTMAX_TANH + " .* sigmoid(W x + b)", {}),
+    (matcalc.gradient, DEFINED, {}),
+])
+def test_the_shared_form_read_back_has_the_value_of_the_result(make, text, declare):
+    """Its definitions and last line read as a text with definitions give the result again."""
+    r = make(text, wrt="b" if "b" in text else "W")
+    lines = r.shared().splitlines()
+    assert len(lines) > 1
+    program = "; ".join([*lines[:-1], lines[-1].split(" = ", 1)[1]])
+    _same_value(r.expr, matcalc.parse(program, declare))
