@@ -159,6 +159,11 @@ def _monomials(term: E.Expr):
     weight = E.ONE
     if isinstance(rest, E.Scale):
         weight, rest = rest.coeff, rest.arg
+        if isinstance(weight, E.Add):  # a weight that is a sum of scalars distributes too: (c + 1) s = c s + s
+            parts = [_monomials(E.scale(w, rest)) for w in weight.terms]
+            if any(p is None for p in parts) or sum(map(len, parts)) > MAX_MONOMIALS:
+                return None
+            return [(number * c, w, fs) for p in parts for c, w, fs in p]
     if isinstance(rest, E.Add):
         parts = [_monomials(t) for t in rest.terms]
         if any(p is None for p in parts) or sum(map(len, parts)) > MAX_MONOMIALS:
@@ -186,7 +191,7 @@ def _collect_elementwise(e: E.Expr) -> E.Expr | None:
         return None
     if not any(isinstance(r := (t.arg if isinstance(t, E.Scale) else t), E.Hadamard)
                and any(isinstance(f, E.Add) for f in r.factors) for t in e.terms):
-        return None
+        return None  # no element-wise product of a sum: nothing to open
     monomials = _monomials(e)
     if monomials is None:
         return None

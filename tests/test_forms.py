@@ -124,3 +124,23 @@ def test_the_shared_form_read_back_has_the_value_of_the_result(make, text, decla
     assert len(lines) > 1
     program = "; ".join([*lines[:-1], lines[-1].split(" = ", 1)[1]])
     _same_value(r.expr, matcalc.parse(program, declare))
+
+
+def _softmax(u):
+    e = np.exp(u - u.max())
+    return e / e.sum()
+
+
+def test_the_gradient_of_the_negative_entropy_of_a_softmax():
+    """sum(p .* log p) for p = softmax(u): the gradient p .* log p - (p^T log p) p, where sum(p) = 1
+    and the element-wise terms collected remove the p - p that the product rule leaves."""
+    r = matcalc.gradient("sum(softmax(u) .* log(softmax(u)))", wrt="u")
+    assert str(r) == "log(softmax(u)) .* softmax(u) - (log(softmax(u))^T softmax(u)) softmax(u)"
+    assert r.check().ok
+    u = np.random.default_rng(11).standard_normal((5, 1))
+    p = _softmax(u)
+    np.testing.assert_allclose(r.evaluate({"u": u}), p * np.log(p) - (p * np.log(p)).sum() * p)
+
+
+def test_softmax_sums_to_one():
+    assert str(matcalc.parse("sum(softmax(W x)) + ones^T softmax(z) x")) == "1 + x"

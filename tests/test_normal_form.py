@@ -127,6 +127,7 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("VEC_IDENTITIES", "vec(ones ones^T) = ones"):                   E.Vec(E.Ones((n, m))),
     ("COMMUTATION_IDENTITIES", "K(n,1) = K(1,n) = I"):               E.Commutation((n, 1)),
     ("SUM_ENTRIES_IDENTITIES", "sum(y) = 1"):                        E.Sum(p),
+    ("SUM_ENTRIES_IDENTITIES", "sum(softmax(u)) = 1"):               E.Sum(E.Softmax(E.MatMul((A, x)))),
     ("PRODUCT_PAIR_IDENTITIES", "Q^T Q = I"):                        E.MatMul((A, T(Q), Q, x)),
     ("PRODUCT_PAIR_IDENTITIES", "Q Q^T = I"):                        E.MatMul((T(x), Q, T(Q))),
     ("PRODUCT_PAIR_IDENTITIES", "Y ones = ones"):                    E.MatMul((A, P, E.Ones((m, 1)))),

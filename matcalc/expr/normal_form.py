@@ -778,6 +778,7 @@ SUM_ENTRIES_IDENTITIES = table(
     (Add,        "the sum of entries of a sum",                  "sum(U + V) = sum(U) + sum(V)", lambda e: add(*(sum_entries(t) for t in e.terms))),
     (DiagMatrix, "the sum of entries of a diagonal matrix",      "sum(diag(v)) = sum(v)",       lambda e: sum_entries(e.arg)),
     (Symbol,     "a one-hot or probability vector sums to one",  "sum(y) = 1",                  lambda e: ONE if kinds.declared(e, kinds.SUMS_TO_ONE) else None),
+    (Softmax,    "softmax is a probability vector: it sums to one", "sum(softmax(u)) = 1",      lambda e: ONE if is_column_shape(e.shape) else None),
 )
 NORM_IDENTITIES = table(
     (Expr,       "the norm of a scalar is its absolute value",   "||a|| = |a|",                 lambda e: apply("abs", e) if is_scalar(e) else None),
