@@ -166,8 +166,10 @@ def _symmetric_part(g: E.Expr) -> E.Expr:
 
 
 def _diagonal_part(g: E.Expr) -> E.Expr:
-    """diag(diag(G)): for a diagonal dX, <G, dX> sees only the diagonal of G."""
-    return E.diag(E.diag(g))
+    """diag(diag(G)): for a diagonal dX, <G, dX> sees only the diagonal of G; term by term, a
+    diagonal term (D^-1) kept as it is."""
+    terms = g.terms if isinstance(g, E.Add) else (g,)
+    return E.add(*(t if E.is_diagonal(t) else E.diag(E.diag(t)) for t in terms))
 
 
 def _own(i, j):
@@ -293,9 +295,9 @@ def dims_of(name: str, kind: str, fresh):
 
 
 def declared(e, fact: str) -> bool:
-    """Whether ``e`` is a symbol (or, for a fact about entries, its transpose) declared of a kind
-    whose values satisfy ``fact``."""
-    if fact not in (SUMS_TO_ONE, ROWS_SUM_TO_ONE, ORTHOGONAL) and isinstance(e, E.Transpose):
+    """Whether ``e`` is a symbol (or, for a fact that its transpose shares, its transpose) declared
+    of a kind whose values satisfy ``fact``."""
+    if fact not in (SUMS_TO_ONE, ROWS_SUM_TO_ONE) and isinstance(e, E.Transpose):  # Q^T is orthogonal too
         e = e.arg
     return isinstance(e, E.Symbol) and fact in TABLE[e.kind].facts
 

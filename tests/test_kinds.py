@@ -222,11 +222,14 @@ def test_logistic_regression_with_sign_labels():
 
 def test_gradients_on_diagonal_positive_definite_and_positive_kinds():
     r = matcalc.gradient("a^T D b", wrt="D", declare={"D": "diagonal"})
-    assert str(r) == "diag(diag(a b^T))"  # the diagonal of a b^T: dD has no other entries
+    assert str(r) == "diag(a .* b)"  # the diagonal of a b^T: dD has no other entries
     assert r.check().ok and r.exact_check()
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal((3, 1)), rng.standard_normal((3, 1))
     np.testing.assert_allclose(r.evaluate({"a": a, "b": b, "D": np.eye(3)}), np.diag((a * b).ravel()))
+    r = matcalc.gradient("logdet(D) + a^T D b", wrt="D", declare={"D": "diagonal"})
+    assert str(r) == "D^-1 + diag(a .* b)"  # D^-1 is diagonal: the projection keeps it
+    assert r.check().ok and r.exact_check()
     assert str(matcalc.gradient("logdet(S) + a^T S a", wrt="S", declare={"S": "spd"})) == "S^-1 + a a^T"
     r = matcalc.gradient("sum(abs(x)) + sum(log(x))", wrt="x", declare={"x": "positive"})
     assert str(r) == "1 + x .^ -1"  # abs(x) = x for positive x: no sign(x) and its kink
@@ -243,6 +246,21 @@ def test_orthogonal_matrices_cancel_their_transposes():
     a, q = rng.standard_normal((3, 3)), np.linalg.qr(rng.standard_normal((3, 3)))[0]
     np.testing.assert_allclose(g.evaluate({"A": a, "Q": q, "B": a}), (q @ a @ np.linalg.inv(q)).T)  # d tr(A Q^-1 B Q) = <(Q A Q^-1)^T, dB>
     assert g.check().ok and g.exact_check()
+
+
+def test_an_orthogonal_change_of_basis_keeps_traces_determinants_and_norms():
+    declare = {"Q": "orthogonal"}
+    f = matcalc.parse("tr(Q^T A Q) + logdet(Q^T S Q) + ||Q (x - b)||^2", declare | {"S": "spd"})
+    assert str(f) == "tr(A) + logdet(S) + ||x - b||^2"
+    r = matcalc.gradient("||Q x - Q b||^2", wrt="x", declare=declare)
+    assert str(r) == "2 (x - b)"  # Q^T Q = I in 2 Q^T (Q x - Q b)
+    assert r.check().ok
+    rng = np.random.default_rng(12)
+    q = np.linalg.qr(rng.standard_normal((4, 4)))[0]
+    a, m = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    s = m @ m.T + np.eye(4)
+    assert np.isclose(np.trace(q.T @ a @ q), np.trace(a))
+    assert np.isclose(np.linalg.slogdet(q.T @ s @ q)[1], np.linalg.slogdet(s)[1])
 
 
 def test_the_check_draws_values_of_the_kind():

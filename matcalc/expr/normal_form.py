@@ -534,6 +534,19 @@ def is_symmetric(e: Expr) -> bool:
     return False
 
 
+@cached_on_node
+def is_diagonal(e: Expr) -> bool:
+    """True when ``e`` is diagonal by its structure: a declared diagonal matrix, diag(v), I, and
+    their products, sums, scalings, transposes, inverses and powers."""
+    if isinstance(e, (Identity, DiagMatrix)) or (isinstance(e, Symbol) and e.kind == "diagonal"):
+        return True
+    if isinstance(e, (Inverse, MatPower, Transpose, Scale)):
+        return is_diagonal(e.arg)
+    if isinstance(e, (Add, MatMul)):
+        return not is_scalar(e) and all(is_diagonal(f) for f in (e.terms if isinstance(e, Add) else e.factors))
+    return False
+
+
 # fmt: off
 TRANSPOSE_IDENTITIES = table(
     (Expr,        "a scalar is its own transpose",               "a^T = a",                      lambda e: e if is_scalar(e) else None),
@@ -752,16 +765,51 @@ def _cyclic_scalar_chain(e: MatMul) -> Expr | None:
     return None
 
 
+def _diagonal_of_outer_product(e: MatMul) -> Expr | None:
+    """A product that is a column times a row (A x b^T): the diagonal is their element-wise product."""
+    if is_column_shape(e.shape):
+        return None
+    for i in range(1, len(e.factors)):
+        if is_one(e.factors[i - 1].shape[1]):
+            return hadamard(matmul(*e.factors[:i]), transpose(matmul(*e.factors[i:])))
+    return None
+
+
+def _orthogonal_similarity(e: Expr) -> Expr | None:
+    """A for Q^T A Q or Q A Q^T with Q orthogonal: what a trace, a determinant and a norm cannot tell
+    from A; None otherwise."""
+    if not isinstance(e, MatMul) or len(e.factors) < 3:
+        return None
+    first, last = e.factors[0], e.factors[-1]
+    if kinds.declared(last, kinds.ORTHOGONAL) and first == transpose(last):
+        return matmul(*e.factors[1:-1])
+    return None
+
+
+def _orthogonal_factor_dropped(e: Expr) -> Expr | None:
+    """``e`` without an orthogonal factor at its start (a vector's or matrix's norm) or, for a
+    matrix or row, at its end: ||Q x|| = ||x||, ||X Q||_F = ||X||_F; None when there is none."""
+    if not isinstance(e, MatMul):
+        return None
+    if kinds.declared(e.factors[0], kinds.ORTHOGONAL):
+        return matmul(*e.factors[1:])
+    if kinds.declared(e.factors[-1], kinds.ORTHOGONAL) and not is_column_shape(e.shape):
+        return matmul(*e.factors[:-1])
+    return None
+
+
 # fmt: off
 DET_IDENTITIES = table(
     (Expr,       "the determinant of a scalar is the scalar",    "det(a) = a",                  lambda e: e if is_scalar(e) else None),
     (Identity,   "the determinant of the identity",              "det(I) = 1",                  lambda e: ONE),
     (Transpose,  "the determinant of a transpose",               "det(U^T) = det U",            lambda e: det(e.arg)),
     (Inverse,    "the determinant of an inverse",                "det(U^-1) = 1 / det U",       lambda e: power(det(e.arg), -1)),
+    (MatMul,     "an orthogonal change of basis keeps the determinant", "det(Q^T A Q) = det(A)", lambda e: det(a) if (a := _orthogonal_similarity(e)) is not None else None),
 )
 LOGDET_IDENTITIES = table(
     (Transpose,  "the log-determinant of a transpose",           "logdet(U^T) = logdet U",      lambda e: logdet(e.arg)),
     (Identity,   "the log-determinant of the identity",          "logdet(I) = 0",               lambda e: Zero((1, 1))),
+    (MatMul,     "an orthogonal change of basis keeps the log-determinant", "logdet(Q^T A Q) = logdet(A)", lambda e: logdet(a) if (a := _orthogonal_similarity(e)) is not None else None),
 )
 TRACE_IDENTITIES = table(
     (Expr,       "the trace of a scalar is the scalar",          "tr(a) = a",                   lambda e: e if is_scalar(e) else None),
@@ -770,6 +818,7 @@ TRACE_IDENTITIES = table(
     (DiagMatrix, "the trace of a diagonal matrix",               "tr(diag(v)) = sum(v)",        lambda e: sum_entries(e.arg)),
     (Kron,       "the trace of a Kronecker product",             "tr(A kron B) = tr(A) tr(B)",  lambda e: mul(trace(e.left), trace(e.right)) if is_square(e.left) and is_square(e.right) else None),  # for square factors only
     (Add,        "the trace of a sum",                           "tr(U + V) = tr(U) + tr(V)",   lambda e: add(*(trace(t) for t in e.terms))),
+    (MatMul,     "an orthogonal change of basis keeps the trace", "tr(Q^T A Q) = tr(A)",        lambda e: trace(a) if (a := _orthogonal_similarity(e)) is not None else None),
     (MatMul,     "the trace is cyclic, down to a scalar chain",  "tr(a b^T) = b^T a",           _cyclic_scalar_chain),
 )
 SUM_ENTRIES_IDENTITIES = table(
@@ -782,10 +831,12 @@ SUM_ENTRIES_IDENTITIES = table(
 )
 NORM_IDENTITIES = table(
     (Expr,       "the norm of a scalar is its absolute value",   "||a|| = |a|",                 lambda e: apply("abs", e) if is_scalar(e) else None),
+    (MatMul,     "an orthogonal factor keeps the norm",          "||Q x|| = ||x||",             lambda e: norm(a) if (a := _orthogonal_factor_dropped(e)) is not None else None),
 )
 DIAG_IDENTITIES = table(
     (Ones,       "the diagonal matrix of ones is the identity",  "diag(ones) = I",              lambda e: Identity(e.shape[0]) if is_column_shape(e.shape) else None),
     (DiagMatrix, "the diagonal of a diagonal matrix",            "diag(diag(v)) = v",           lambda e: e.arg),
+    (MatMul,     "the diagonal of an outer product",             "diag(a b^T) = a .* b",        _diagonal_of_outer_product),
 )
 # fmt: on
 
