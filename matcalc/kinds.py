@@ -161,8 +161,14 @@ def _unchanged(g: E.Expr) -> E.Expr:
 def _symmetric_part(g: E.Expr) -> E.Expr:
     """sym(G) = (G + G^T)/2: for a symmetric dX, <G, dX> = <sym(G), dX>, and sym(G) is the one
     symmetric matrix with that property."""
-    gt = E.transpose(g)
-    return g if gt == g else E.scale(E.Const(Fraction(1, 2)), E.add(g, gt))
+    # term by term: a symmetric term is its own part (S^-1 - (A + A^T)/2, not (S^-1 + S^-T - A - A^T)/2)
+    terms = g.terms if isinstance(g, E.Add) else (g,)
+    kept = [t for t in terms if E.is_symmetric(t)]
+    rest = [t for t in terms if not E.is_symmetric(t)]
+    if not rest:
+        return g
+    both = E.add(*rest, *map(E.transpose, rest))
+    return E.add(*kept, E.scale(E.Const(Fraction(1, 2)), both))
 
 
 def _diagonal_part(g: E.Expr) -> E.Expr:

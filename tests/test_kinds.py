@@ -307,3 +307,16 @@ def test_identities_an_assumption_licenses_keep_the_value_at_points_of_the_kind(
         values, _ = random_point(program.symbols, dims_of(program.symbols), rng, positive=False, equal_sizes=True)
         at = [evaluate(p.function, values, bind_sizes(p.symbols, values)) for p in (program, plain)]
         np.testing.assert_allclose(*np.broadcast_arrays(*at), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["symmetric", "posdef"])
+def test_the_symmetric_part_keeps_symmetric_terms_whole(kind):
+    """sym(S^-1 - A^T) = S^-1 - (A + A^T)/2: the gradient of logdet(S) - tr(S A) on symmetric S, as
+    the Matrix Cookbook's (57) and the symmetric-gradient papers write it."""
+    r = matcalc.gradient("logdet(S) - tr(S A)", wrt="S", declare={"S": kind})
+    assert str(r) == "S^-1 - A / 2 - A^T / 2"
+    assert r.check().ok and r.exact_check()
+    rng = np.random.default_rng(13)
+    m, a = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
+    s = m @ m.T + np.eye(3)
+    np.testing.assert_allclose(r.evaluate({"S": s, "A": a}), np.linalg.inv(s) - (a + a.T) / 2)
