@@ -182,6 +182,16 @@ def _monomials(term: E.Expr):
     return out
 
 
+def _monomial_key(weight: E.Expr, factors) -> tuple:
+    """Alike monomials have equal keys: their factors' bases with exponents added (s .* s and s .^ 2),
+    in any order, and their weights' symbolic parts."""
+    exponents: dict = {}
+    for f in factors:
+        base, p = (f.arg, f.exponent) if isinstance(f, E.ElemPower) else (f, 1)
+        exponents[base] = exponents.get(base, 0) + p
+    return E._term_key(E.split_coefficient(weight)[1]), frozenset((b, p) for b, p in exponents.items() if p != 0)
+
+
 def _collect_elementwise(e: E.Expr) -> E.Expr | None:
     """A sum with element-wise products of sums among its terms, opened and collected:
     ``(1 - y) .* s - y .* (1 - s) -> s - y``, as the gradient of the logistic loss written out
@@ -193,8 +203,8 @@ def _collect_elementwise(e: E.Expr) -> E.Expr | None:
                and any(isinstance(f, E.Add) for f in r.factors) for t in e.terms):
         return None  # no element-wise product of a sum: nothing to open
     monomials = _monomials(e)
-    if monomials is None:
-        return None
+    if monomials is None or len({_monomial_key(w, fs) for _, w, fs in monomials}) == len(monomials):
+        return None  # no two alike: opening the products collects nothing (and is checked before it is built)
     collected: dict = {}
     for c, w, fs in monomials:
         # the product as hadamard() writes it (s .* s = s .^ 2, numbers in front), then keyed by its
