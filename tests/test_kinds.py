@@ -320,3 +320,19 @@ def test_the_symmetric_part_keeps_symmetric_terms_whole(kind):
     m, a = rng.standard_normal((3, 3)), rng.standard_normal((3, 3))
     s = m @ m.T + np.eye(3)
     np.testing.assert_allclose(r.evaluate({"S": s, "A": a}), np.linalg.inv(s) - (a + a.T) / 2)
+
+
+def test_batched_softmax_cross_entropy_with_one_hot_rows():
+    """The cross-entropy of a batch, the row-wise log-softmax written out: with one-hot rows of Y,
+    Y ones = ones removes the row sums of Y, and the gradient is X^T (S - Y) for S the row-wise
+    softmax of X W (its rows exp(X W) divided by their sums)."""
+    text = "M = X W; -sum(Y .* (M - log(exp(M) ones) ones^T))"
+    r = matcalc.gradient(text, wrt="W", declare={"Y": "onehot_rows"})
+    assert str(r) == "X^T (((exp(X W) ones) .^ -1 ones^T) .* exp(X W) - Y)"
+    assert "Y ones" in str(matcalc.gradient(text, wrt="W"))  # without the assumption the row sums stay
+    assert r.check().ok
+    rng = np.random.default_rng(14)
+    X, W = rng.standard_normal((5, 3)), rng.standard_normal((3, 4))
+    Y = np.eye(4)[rng.integers(4, size=5)]
+    e = np.exp(X @ W)
+    np.testing.assert_allclose(r.evaluate({"X": X, "W": W, "Y": Y}), X.T @ (e / e.sum(axis=1, keepdims=True) - Y))
