@@ -336,3 +336,16 @@ def test_batched_softmax_cross_entropy_with_one_hot_rows():
     Y = np.eye(4)[rng.integers(4, size=5)]
     e = np.exp(X @ W)
     np.testing.assert_allclose(r.evaluate({"X": X, "W": W, "Y": Y}), X.T @ (e / e.sum(axis=1, keepdims=True) - Y))
+
+
+def test_the_hessian_as_a_linear_map_on_diagonal_matrices():
+    """H[dD] of logdet(D) + a^T D D b on diagonal D: the gradient D^-1 + diag(a .* (D b)) + diag((D a) .* b)
+    differentiated along a diagonal dD, checked along diagonal directions."""
+    r = matcalc.hvp("logdet(D) + a^T D D b", wrt="D", declare={"D": "diagonal"})
+    report = r.check()
+    assert report.ok and "no dense Hessian with respect to a diagonal matrix" in str(report)
+    rng = np.random.default_rng(15)
+    d, dd = np.diag(rng.uniform(1, 2, 3)), np.diag(rng.standard_normal(3))
+    a, b = rng.standard_normal((3, 1)), rng.standard_normal((3, 1))
+    expected = -np.linalg.inv(d) @ dd @ np.linalg.inv(d) + np.diag((a * (dd @ b) + (dd @ a) * b).ravel())
+    np.testing.assert_allclose(r.evaluate({"D": d, "dD": dd, "a": a, "b": b}), expected)
