@@ -19,7 +19,8 @@ EXAMPLES = [
     ("norm_cubed", "||x||^3", "x", {}, 1),
     ("norm_cubed_hessian", "||x||^3", "x", {}, 2),
     ("det_axb", "det(AXB)", "X", {}, 1),
-    ("softmax_regression", "-y^T log(softmax(W x + b))", "W", {}, 1),
+    ("softmax_regression", "-y^T log(softmax(W x + b))", "W", {"y": "onehot"}, 1),
+    ("logistic_regression_pm1", "sum(log(1 + exp(-y .* (X w))))", "w", {"y": "pm1"}, 2),
     ("two_layer_net", "||sigmoid(X W1 + b1^T) W2 + b2^T - Y||_F^2", "W1", {}, 1),
 ]
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import codegen, kinds, pipeline
 from . import expr as E
-from .cse import share
+from .cse import printed_length, share
 from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .guard import user_errors
@@ -14,6 +16,8 @@ from .parser import Program
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
 from .verify import CheckReport, check_derivative, symbols_of
+
+SHARE_ABOVE = 160  # characters of plain output above which shared subexpressions get names
 
 LABELS = {"gradient": ("grad", r"\nabla_{%s} f"), "hessian": ("hess", r"\nabla^2_{%s} f"),
           "jacobian": ("jac", r"J_{%s} f"), "hvp": ("hess", r"\nabla^2_{%s} f")}
@@ -57,10 +61,10 @@ class Result:
 
     @user_errors
     def shared(self) -> str:
-        """The result as the command line prints it: what it repeats named once (``Z1 = softmax(t)``),
-        with the text's own names, then ``label = ...`` in those names; str() writes it in full."""
-        definitions, written = share({"r": self.expr}, given=self.definitions)
-        return "\n".join([*(f"{to_text(s)} = {to_text(v)}" for s, v in definitions), f"{self.label} = {to_text(written['r'])}"])
+        """The result as the command line prints it: when it is long, what it repeats named once
+        (``z1 = softmax(t)``), and the text's own names, then ``label = ...`` in those names;
+        str() writes it in full.  ``shared_form`` gives the definitions and the result as expressions."""
+        return shared_text({self.variable.name: self})
 
     @user_errors
     def latex(self) -> str:
@@ -174,6 +178,28 @@ class Result:
         out = {"expression": to_text(self.function), "variable": self.variable.name, self.kind: str(self),
                "latex": self.latex(), "shape": [str(d) for d in self.shape]}
         return out | ({"direction": self.direction.name} if self.direction is not None else {})
+
+
+def shared_form(results: dict) -> tuple[list[tuple[E.Symbol, E.Expr]], dict]:
+    """The definitions ``[(name, value)]`` and ``{key: expression}`` of the results as the command
+    line prints them, the same for every kind of result: the text's own names wherever their
+    expressions occur, and when the results together print longer than SHARE_ABOVE characters,
+    a name for each subexpression they repeat (z1, Z1, ...: one set of names for all of them)."""
+    written = {key: r.expr for key, r in results.items()}
+    given = next(iter(results.values())).definitions  # the names the text defined
+    long = sum(printed_length(e, SHARE_ABOVE) for e in written.values()) > SHARE_ABOVE
+    if not (long or given):
+        return [], written
+    # short results get only the text's own names; long ones names for what they share too
+    return share(written, min_size=1 if long else math.inf, given=given)
+
+
+def shared_text(results: dict, printer=to_text) -> str:
+    """The lines ``name = value`` of ``shared_form``, then ``label = result`` for each result."""
+    definitions, written = shared_form(results)
+    labels = {key: (r.label_latex(printer) if printer is to_latex else r.label) for key, r in results.items()}
+    return "\n".join([*(f"{printer(s)} = {printer(v)}" for s, v in definitions),
+                      *(f"{labels[key]} = {printer(written[key])}" for key in results)])
 
 
 def _notes(gradient: E.Expr | None) -> list[str]:

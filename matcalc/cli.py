@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 
-from .api import LABELS, gradient, hessian, hvp, jacobian
+from .api import LABELS, gradient, hessian, hvp, jacobian, shared_form
 from .codegen import MODULES, source
-from .cse import printed_length, share
 from .derivation import derive
 from .errors import DeclarationError, MatcalcError, UsageError
 from .guard import recursion_room
@@ -22,7 +20,6 @@ from .output import document, result_record, step_records
 from .printing import to_latex, to_text
 from .render import render, write_atomically
 
-SHARE_ABOVE = 160  # characters of plain output above which shared subexpressions get names
 
 
 def parse_lets(lets: list[str]) -> dict[str, str]:
@@ -215,11 +212,8 @@ def run(argv: list[str]) -> int:
     failed = False
     records = []
     definitions, written = [], {name: r.expr for name, r in results.items()}
-    given = next(iter(results.values())).definitions  # the names the text defined
-    long = sum(printed_length(r.expr, SHARE_ABOVE) for r in results.values()) > SHARE_ABOVE
-    if not args.json and not args.no_share and (long or given):
-        # short results get only the text's own names; long ones names for what they share too
-        definitions, written = share(written, min_size=1 if long else math.inf, given=given)
+    if not args.json and not args.no_share:
+        definitions, written = shared_form(results)
     printer = to_latex if args.latex else to_text
     said: set = set()
     for symbol, value in definitions:

@@ -38,6 +38,14 @@ class Results(dict):
         rows = [f"{r.label_latex()} &= {r.latex()}" for r in self.values()]  # a Hessian block: both names
         return "$$\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}$$"
 
+    def shared(self) -> str:
+        """The results as the command line prints them, what they repeat named once for all of them
+        (``api.shared_form``)."""
+        from .api import shared_text
+        from .guard import user_errors
+
+        return user_errors(shared_text)(self)
+
 
 def check_html(report) -> str:
     """A check report as a small HTML table."""

@@ -25,6 +25,8 @@ def _dim(d, size: int) -> int:
 
 def _explicit(symbol: E.Symbol, size: int) -> sp.Matrix:
     rows, cols = (_dim(d, size) for d in symbol.dims)
+    if kind_of(symbol).explicit is not None:  # a kind whose entries are tied (one-hot, orthogonal, diagonal)
+        return kind_of(symbol).explicit(symbol.name, rows, cols)
     entry = kind_of(symbol).entry  # positions holding the same entry share one sympy symbol
     return sp.Matrix(rows, cols, lambda i, j: sp.Symbol("{}_{}{}".format(symbol.name, *entry(i, j)), real=True))
 
@@ -106,6 +108,8 @@ def exact_check(of: E.Expr, variable: E.Symbol, derivative: E.Expr, kind: str = 
     sharing = Counter(entry(i, j) for i in range(x.rows) for j in range(x.cols))
     for j in range(x.cols):
         for i in range(x.rows):
+            if not isinstance(x[i, j], sp.Symbol):  # an entry the kind fixes (off the diagonal of a diagonal D)
+                continue
             if kind == "gradient":
                 if entry(i, j) != (i, j):  # another position holds this entry: it is checked there
                     continue

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache, partial
 
@@ -25,7 +25,7 @@ from lark.lexer import PatternStr
 
 from . import expr as E
 from . import kinds
-from .errors import DeclarationError, MatcalcError, ParseError
+from .errors import DeclarationError, MatcalcError, ParseError, ShapeError
 from .functions import FUNCTIONS
 from .guard import recursion_room
 from .resources import resource_text
@@ -76,6 +76,7 @@ class _Context:
         self.defined_at: dict[str, Token] = {}
         self.values: dict[str, E.Expr] = {}
         self.references: list[tuple[int, str]] = []  # (statement, name); statement k follows k definitions
+        self.first_use: dict[str, Token] = {}  # where each variable first occurs, for a message about its declaration
 
     def dim(self) -> DimVar:
         d = DimVar(next(self.labels))
@@ -95,7 +96,7 @@ class _Context:
             return E.Ones((self.dim(), 1))
         if name not in self.symbols:
             kind = self.declare.get(name) or ("matrix" if name[0].isupper() else "vector")
-            self.symbols[name] = E.Symbol(name, kind, kinds.kind_of(kind).dims(self.dim))
+            self.symbols[name] = E.Symbol(name, kind, kinds.dims_of(name, kind, self.dim))
         return self.symbols[name]
 
     def value_of(self, tok: Token) -> E.Expr:
@@ -113,6 +114,7 @@ class _Context:
                              "defined before it (so definitions cannot form a cycle)", tok)
             raise _error(f"{name} is used {_at(tok)} before its definition {_at(site)}: a name must be defined before "
                          "its first use, and a variable cannot be redefined (so definitions cannot form a cycle)", tok)
+        self.first_use.setdefault(name, tok)
         return self.symbol(name)
 
     def define(self, tok: Token, value: E.Expr) -> None:
@@ -425,6 +427,7 @@ def check_declarations(declare: Mapping | None) -> dict[str, str]:
             raise DeclarationError(f"cannot declare {name!r}: it is a reserved word")
         if not kinds.is_kind(kind):
             raise DeclarationError(f"unknown kind {kind!r} for {name}: choose one of {', '.join(kinds.NAMES)}")
+        declare[name] = kinds.canonical(kind)
     return declare
 
 
@@ -439,6 +442,7 @@ class Program:
     definitions: tuple[tuple[str, E.Expr], ...] = ()
     notes: tuple[str, ...] = ()
     symbols: tuple[E.Symbol, ...] = ()
+    first_use: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # (name, where the text first uses it)
 
 
 def parse(text: str, declare: dict | None = None) -> E.Expr:
@@ -465,8 +469,11 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
             notes = ctx.notes()
             dims = _function_dims_first(ctx, function) if notes else ctx.dims
             final_size = ctx.unifier.final_sizes(dims)
+            first_use = tuple((name, _at(tok)) for name, tok in ctx.first_use.items())
     except UnexpectedInput as err:
         raise _syntax_error(err, text) from None
+    except ShapeError as err:
+        raise _with_declared_positions(err, ctx) from None
     except RecursionError:
         raise MatcalcError("the expression is too deeply nested") from None
     finally:
@@ -475,7 +482,22 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
     with recursion_room():
         function, *rest = _with_names([function, *ctx.values.values(), *ctx.symbols.values()], final_size)
     values, symbols = rest[:len(ctx.values)], rest[len(ctx.values):]
-    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes, tuple(symbols))
+    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes, tuple(symbols), first_use)
+
+
+def _with_declared_positions(err: ShapeError, ctx: _Context) -> ShapeError:
+    return ShapeError(with_positions(str(err), {name: _at(tok) for name, tok in ctx.first_use.items()}))
+
+
+def with_positions(message: str, where: Mapping[str, str]) -> str:
+    """A message about shapes that names a declaration (``Y is declared onehot_rows (n x m)``,
+    which may be what contradicts the text), with where the text first uses that name."""
+    for name, at in where.items():
+        said = f"{name} is declared "
+        if said in message:
+            end = message.index(")", message.index(said)) + 1
+            message = f"{message[:end]}, used first {at}{message[end:]}"
+    return message
 
 
 def _function_dims_first(ctx: _Context, function: E.Expr) -> list[DimVar]:

@@ -27,7 +27,7 @@ from .differential import RULES, differential
 from .errors import DeclarationError, DerivativeError
 from .expr.recording import unrecorded
 from .jacobian import jacobian_from_differential
-from .parser import NAME_PATTERN, RESERVED, Program, parse_program
+from .parser import NAME_PATTERN, RESERVED, Program, parse_program, with_positions
 from .printing import to_text
 from .shapes import shape_str
 from .simplify import rebuild_with, simplify, weight
@@ -90,9 +90,9 @@ def function_text(program: Program) -> str:
 def require_scalar(program: Program, what: str) -> None:
     f = program.function
     if not E.is_scalar(f):
-        raise DerivativeError(
-            f"f = {function_text(program)} is not a scalar (it is {shape_str(f.shape)}): a {what} needs a scalar "
-            "function; use jacobian for a vector- or matrix-valued one")
+        shape = with_positions(f"{shape_str(f.shape)}{E.declarations_in(f)}", dict(program.first_use))
+        raise DerivativeError(f"f = {function_text(program)} is not a scalar (it is {shape}): a {what} needs a "
+                              "scalar function; use jacobian for a vector- or matrix-valued one")
 
 
 def variables(program: Program, wrt) -> list[E.Symbol]:
@@ -107,6 +107,12 @@ def variables(program: Program, wrt) -> list[E.Symbol]:
         if name not in symbols:
             raise DerivativeError(f"{name} does not occur in {function_text(program)}: "
                                   "the derivative with respect to it is zero")
+        fixed = kinds.kind_of(symbols[name]).fixed
+        if fixed is not None:
+            kind = symbols[name].kind
+            raise DerivativeError(f"{name} is declared {kind}, whose values are {fixed}: there is no derivative "
+                                  f"with respect to it; declare it a {'matrix' if name[0].isupper() else 'vector'} "
+                                  "to differentiate with no assumption")
         out.append(symbols[name])
     return out
 

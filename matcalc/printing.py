@@ -221,6 +221,8 @@ class Printer:
         return self.wrapped(e.arg, ATOM) + self.superscript("-1"), POW
 
     def _MatPower(self, e):
+        if isinstance(e.arg, E.Inverse):  # a power of the inverse, as people write it: X^-2, not (X^-1)^2
+            return self.wrapped(e.arg.arg, ATOM) + self.superscript(str(-e.exponent)), POW
         return self.wrapped(e.arg, ATOM) + self.superscript(str(e.exponent)), POW
 
     def _Power(self, e):

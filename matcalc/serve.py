@@ -20,7 +20,6 @@ itself must guard its main module with ``if __name__ == "__main__":``, as multip
 from __future__ import annotations
 
 import json
-import math
 import mimetypes
 import multiprocessing
 import os
@@ -95,10 +94,8 @@ def _variables(text: str, declarations: dict) -> dict:
 
 def _forms(of: str, text: str, wrt: list[str], declarations: dict, order: int) -> dict:
     """The results as the command line prints them (shared subexpressions named when long) and their code."""
-    from .api import LABELS, gradient, hessian, jacobian
-    from .cli import SHARE_ABOVE
+    from .api import LABELS, gradient, hessian, jacobian, shared_form
     from .codegen import source
-    from .cse import printed_length, share
     from .derivation import derive
     from .guard import user_errors
     from .printing import to_latex, to_text
@@ -113,10 +110,7 @@ def _forms(of: str, text: str, wrt: list[str], declarations: dict, order: int) -
         else:
             results = {"grad": gradient, "hess": hessian, "jac": jacobian}[of](text, wrt=wrt, declare=declarations)
         first = next(iter(results.values()))
-        given = first.definitions
-        written = {name: r.expr for name, r in results.items()}
-        long = sum(printed_length(r.expr, SHARE_ABOVE) for r in results.values()) > SHARE_ABOVE
-        definitions, written = share(written, min_size=1 if long else math.inf, given=given)
+        definitions, written = shared_form(results)
         inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
         code = source({name: r.expr for name, r in results.items()}, inputs, "numpy", name=LABELS[first.kind][0])
         return {"definitions": [{"name": to_text(s), "text": to_text(v), "latex": f"{to_latex(s)} = {to_latex(v)}"}

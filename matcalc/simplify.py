@@ -10,6 +10,8 @@ Kronecker products sharing a factor are collected, ``a kron(A, B) + b kron(A, C)
 
 from __future__ import annotations
 
+from collections import Counter
+from fractions import Fraction
 from functools import reduce
 
 from . import expr as E
@@ -146,7 +148,81 @@ def _ratio_cancel(e: E.Expr) -> E.Expr | None:
     return None
 
 
-REWRITES = [_logistic, _ratio_cancel]
+MAX_MONOMIALS = 32  # element-wise products expanded at most this far: beyond it no collection pays
+
+
+def _monomials(term: E.Expr):
+    """``term`` as a sum of element-wise monomials ``(number, symbolic weight, factors)``, element-wise
+    products opened over the sums among their factors: ``(1 - y) .* s -> s - y .* s``; None when it
+    would have more than MAX_MONOMIALS terms."""
+    number, rest = E.split_coefficient(term)
+    weight = E.ONE
+    if isinstance(rest, E.Scale):
+        weight, rest = rest.coeff, rest.arg
+        if isinstance(weight, E.Add):  # a weight that is a sum of scalars distributes too: (c + 1) s = c s + s
+            parts = [_monomials(E.scale(w, rest)) for w in weight.terms]
+            if any(p is None for p in parts) or sum(map(len, parts)) > MAX_MONOMIALS:
+                return None
+            return [(number * c, w, fs) for p in parts for c, w, fs in p]
+    if isinstance(rest, E.Add):
+        parts = [_monomials(t) for t in rest.terms]
+        if any(p is None for p in parts) or sum(map(len, parts)) > MAX_MONOMIALS:
+            return None
+        return [(number * c, E.mul(weight, w), fs) for p in parts for c, w, fs in p]
+    if isinstance(rest, E.Ones):
+        return [(number, weight, ())]
+    if not isinstance(rest, E.Hadamard):
+        return [(number, weight, (rest,))]
+    out = [(number, weight, ())]
+    for f in rest.factors:
+        expanded = _monomials(f) if isinstance(f, E.Add) else [(Fraction(1), E.ONE, (f,))]
+        if expanded is None or len(out) * len(expanded) > MAX_MONOMIALS:
+            return None
+        out = [(c * d, E.mul(w, v), fs + gs) for c, w, fs in out for d, v, gs in expanded]
+    return out
+
+
+def _monomial_key(weight: E.Expr, factors) -> tuple:
+    """Alike monomials have equal keys: their factors' bases with exponents added (s .* s and s .^ 2),
+    in any order, and their weights' symbolic parts."""
+    exponents: dict = {}
+    for f in factors:
+        base, p = (f.arg, f.exponent) if isinstance(f, E.ElemPower) else (f, 1)
+        exponents[base] = exponents.get(base, 0) + p
+    return E._term_key(E.split_coefficient(weight)[1]), frozenset((b, p) for b, p in exponents.items() if p != 0)
+
+
+def _collect_elementwise(e: E.Expr) -> E.Expr | None:
+    """A sum with element-wise products of sums among its terms, opened and collected:
+    ``(1 - y) .* s - y .* (1 - s) -> s - y``, as the gradient of the logistic loss written out
+    with both of its logs becomes ``X^T (sigmoid(X w) - y)``.  Products of the same factors in
+    another order are like terms (``y .* s`` and ``s .* y``)."""
+    if not isinstance(e, E.Add) or E.is_scalar(e):
+        return None
+    if not any(isinstance(r := (t.arg if isinstance(t, E.Scale) else t), E.Hadamard)
+               and any(isinstance(f, E.Add) for f in r.factors) for t in e.terms):
+        return None  # no element-wise product of a sum: nothing to open
+    monomials = _monomials(e)
+    if monomials is None or len({_monomial_key(w, fs) for _, w, fs in monomials}) == len(monomials):
+        return None  # no two alike: opening the products collects nothing (and is checked before it is built)
+    collected: dict = {}
+    for c, w, fs in monomials:
+        # the product as hadamard() writes it (s .* s = s .^ 2, numbers in front), then keyed by its
+        # factors whatever their order
+        number, product = E.split_coefficient(reduce(E.hadamard, fs) if fs else E.Ones(e.shape))
+        scalar, weight = E.split_coefficient(w)
+        if isinstance(product, E.Zero):
+            continue
+        factors = product.factors if isinstance(product, E.Hadamard) else (product,)
+        key = (E._term_key(weight), frozenset(Counter(factors).items()))
+        entry = collected.setdefault(key, [Fraction(0), weight, product])
+        entry[0] += c * number * scalar
+    terms = [E.mul(E.Const(number), E.scale(weight, product)) for number, weight, product in collected.values()
+             if number != 0]
+    return E.add(*terms) if terms else E.Zero(e.shape)
+
+
+REWRITES = [_logistic, _ratio_cancel, _collect_elementwise]
 
 
 @cached_citing

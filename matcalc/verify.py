@@ -297,7 +297,8 @@ def _check_hvp(of, variable, derivative, direction, dense, points, seed, use_com
                     notes.append("H[D] differs from the dense Hessian times vec(D)")
                 worst_fd = max(worst_fd, error)
     if dense is None:
-        notes.append("checked against the gradient's differences alone (no dense Hessian on symmetric matrices)")
+        notes.append("checked against the gradient's differences alone (no dense Hessian with respect to a "
+                     f"{kind_of(variable).noun})")
     return CheckReport(worst_fd, worst_cs if use_complex else None, points, dict(sizes), notes)
 
 

@@ -536,7 +536,7 @@ def test_derive_check(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv", [
-    ["hess", "sum(softmax(softmax(t)))", "--wrt", "t"],
+    ["hess", "a^T softmax(softmax(t))", "--wrt", "t"],
     ["jac", "softmax(softmax(softmax(x)))", "--wrt", "x"],
 ])
 def test_hessians_and_jacobians_name_what_they_share(capsys, argv):

@@ -303,8 +303,8 @@ def test_malformed_declarations(declare, cause):
 
 
 def test_unknown_kind_lists_the_kinds():
-    err = raises_quickly(matcalc.parse, "x", {"A": "diagonal"}, kind=DeclarationError)
-    for kind in ("scalar", "vector", "matrix", "symmetric"):
+    err = raises_quickly(matcalc.parse, "x", {"A": "Diagonal"}, kind=DeclarationError)
+    for kind in ("scalar", "vector", "matrix", "symmetric", "diagonal", "onehot"):
         assert kind in first_line(err)
 
 

@@ -19,6 +19,11 @@ A, B = (E.Symbol(name, "matrix", (n, n)) for name in "AB")
 C, D = (E.Symbol(name, "matrix", (m, m)) for name in "CD")
 S = E.Symbol("S", "symmetric", (n, n))
 X, W = (E.Symbol(name, "matrix", (n, m)) for name in "XW")
+# assumptions, drawn of their kinds at the random points
+onehot, p = E.Symbol("e", "onehot", (n, 1)), E.Symbol("p", "probability", (n, 1))
+Y, P = E.Symbol("Y", "onehot_rows", (n, m)), E.Symbol("P", "stochastic_rows", (n, m))
+signs, bits = E.Symbol("l", "pm1", (n, 1)), E.Symbol("b", "binary", (n, m))
+Q, positive = E.Symbol("Q", "orthogonal", (n, n)), E.Symbol("q", "positive", (n, 1))
 
 
 def T(e):
@@ -82,6 +87,7 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("INVERSE_IDENTITIES", "I^-1 = I"):                              E.Inverse(E.Identity(n)),
     ("INVERSE_IDENTITIES", "(a U)^-1 = a^-1 U^-1"):                  E.Inverse(E.Scale(E.Norm(x), A)),
     ("INVERSE_IDENTITIES", "(U^T)^-1 = (U^-1)^T"):                   E.Inverse(T(A)),
+    ("INVERSE_IDENTITIES", "(U^k)^-1 = U^-k"):                       E.Inverse(E.MatPower(E.MatMul((A, B)), 3)),
     ("INVERSE_IDENTITIES", "(A kron B)^-1 = A^-1 kron B^-1"):        E.Inverse(E.Kron(A, C)),
     ("MATRIX_POWER_IDENTITIES", "U^-k = (U^-1)^k"):                  E.MatPower(A, -2),
     ("MATRIX_POWER_IDENTITIES", "(U^j)^k = U^(j k)"):                E.MatPower(E.MatPower(A, 2), 3),
@@ -122,6 +128,23 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("VEC_IDENTITIES", "vec(a U) = a vec(U)"):                       E.Vec(E.Scale(s, X)),
     ("VEC_IDENTITIES", "vec(ones ones^T) = ones"):                   E.Vec(E.Ones((n, m))),
     ("COMMUTATION_IDENTITIES", "K(n,1) = K(1,n) = I"):               E.Commutation((n, 1)),
+    ("SUM_ENTRIES_IDENTITIES", "sum(y) = 1"):                        E.Sum(p),
+    ("DIAG_IDENTITIES", "diag(a b^T) = a .* b"):                     E.DiagVector(E.MatMul((A, x, T(y), B))),
+    ("TRACE_IDENTITIES", "tr(Q^T A Q) = tr(A)"):                     E.Trace(E.MatMul((T(Q), A, B, Q))),
+    ("DET_IDENTITIES", "det(Q^T A Q) = det(A)"):                     E.Det(E.MatMul((Q, A, T(Q)))),
+    ("LOGDET_IDENTITIES", "logdet(Q^T A Q) = logdet(A)"):            E.LogDet(E.MatMul((T(Q), S, Q))),
+    ("NORM_IDENTITIES", "||Q x|| = ||x||"):                          E.Norm(E.MatMul((T(Q), A, x))),
+    ("SUM_ENTRIES_IDENTITIES", "sum(softmax(u)) = 1"):               E.Sum(E.Softmax(E.MatMul((A, x)))),
+    ("PRODUCT_PAIR_IDENTITIES", "Q^T Q = I"):                        E.MatMul((A, T(Q), Q, x)),
+    ("PRODUCT_PAIR_IDENTITIES", "Q Q^T = I"):                        E.MatMul((T(x), Q, T(Q))),
+    ("PRODUCT_PAIR_IDENTITIES", "Y ones = ones"):                    E.MatMul((A, P, E.Ones((m, 1)))),
+    ("PRODUCT_PAIR_IDENTITIES", "ones^T Y^T = ones^T"):              E.MatMul((E.Ones((1, m)), T(Y), A)),
+    ("INVERSE_IDENTITIES", "Q^-1 = Q^T"):                            E.Inverse(Q),
+    ("ELEM_POWER_IDENTITIES", "y .^ 2 = ones"):                      E.ElemPower(signs, Fraction(-4)),
+    ("ELEM_POWER_IDENTITIES", "y .^ k = y"):                         E.ElemPower(bits, Fraction(3, 2)),
+    ("APPLY_IDENTITIES", "abs(y) = relu(y) = y"):         E.Apply("relu", p),
+    ("APPLY_IDENTITIES", "sign(y) = ones"):                E.Apply("sign", positive),
+    ("APPLY_IDENTITIES", "sign(y) = y, abs(y) = ones"): E.Apply("abs", signs),
 }
 # fmt: on
 

@@ -18,7 +18,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def examples() -> list[tuple[str, list[str]]]:
     """(command, expected output lines) for each ``$ matcalc`` line in a fenced block."""
     out = []
-    for block in re.findall(r"```\n(.*?)```", README.read_text(), flags=re.S):
+    # fences paired in order, each from its opening line (```, ```json, ...) to its closing one
+    for language, block in re.findall(r"^```(\w*)\n(.*?)^```$", README.read_text(), flags=re.S | re.M):
+        if language:
+            continue
         command = None
         for line in block.splitlines():
             if line.startswith("$ "):
@@ -26,7 +29,8 @@ def examples() -> list[tuple[str, list[str]]]:
                 out.append((command, []))
             elif command is not None:
                 out[-1][1].append(line)
-    return [(c, lines) for c, lines in out if c.startswith("matcalc ")]
+    # every command but the server, which runs until it is stopped (tests/test_serve.py runs it)
+    return [(c, lines) for c, lines in out if c.startswith("matcalc ") and not c.startswith("matcalc serve")]
 
 
 def verdict(line: str) -> str:

@@ -47,6 +47,7 @@ from .nodes import (
     require_column,
     require_scalar,
     require_square,
+    declarations_in,
     same_shape,
 )
 from .normal_form import (
@@ -67,6 +68,7 @@ from .normal_form import (
     hadamard,
     inner,
     inverse,
+    is_diagonal,
     is_symmetric,
     kron,
     logdet,
@@ -98,8 +100,8 @@ __all__ = [
     "ElemPower", "Expr", "Hadamard", "Identity", "Inverse", "Kron", "LogDet", "LogSumExp", "MatMul", "MatPower",
     "Norm", "Ones", "Power", "Row", "Scale", "Softmax", "Sum", "Symbol", "Trace", "Transpose", "Vec", "Zero",
     "_term_key", "add", "apply", "broadcast_shape", "broadcast_to", "cached_on_node", "checked_number",
-    "commutation", "const", "const_value", "contains", "det", "diag", "div", "elem_div", "elem_power",
-    "hadamard", "inner", "inverse", "is_one", "is_scalar", "is_scalar_product", "is_square", "is_symmetric", "kron",
+    "commutation", "const", "const_value", "contains", "declarations_in", "det", "diag", "div", "elem_div", "elem_power",
+    "hadamard", "inner", "inverse", "is_one", "is_scalar", "is_scalar_product", "is_square", "is_diagonal", "is_symmetric", "kron",
     "logdet", "logsumexp", "matmul", "mul", "neg", "nodes", "norm", "power", "rebuild", "recording",
     "require_column", "require_scalar", "require_square", "resolve", "same_shape", "scale", "softmax",
     "split_coefficient", "sub", "sum_entries", "trace", "transpose", "vec", "zero_like",

@@ -109,8 +109,18 @@ def text_of(e: Expr) -> str:
     return to_text(e)
 
 
+PLAIN_KINDS = ("scalar", "vector", "matrix")  # the kinds a name has undeclared: their shapes surprise no one
+
+
+def declarations_in(e: Expr) -> str:
+    """The declared kinds that fix shapes in ``e``, for a message about its shape: a declaration
+    may be what contradicts it ("; y is declared onehot_rows (n x m)"), or nothing."""
+    declared = sorted((s for s in e.free if isinstance(s, Symbol) and s.kind not in PLAIN_KINDS), key=lambda s: s.name)
+    return "".join(f"; {s.name} is declared {s.kind} ({shape_str(s.shape)})" for s in declared)
+
+
 def described(e: Expr) -> str:
-    return f"{text_of(e)} ({shape_str(e.shape)})"
+    return f"{text_of(e)} ({shape_str(e.shape)}{declarations_in(e)})"
 
 
 def require_square(e: Expr, what: str):

@@ -399,6 +399,14 @@ def _power_exponent(e: Expr) -> int:
     return e.exponent if isinstance(e, MatPower) else 1
 
 
+def _orthogonal_cancels(a: Transpose, b: Expr):
+    return () if a.arg == b and kinds.declared(b, kinds.ORTHOGONAL) else None
+
+
+def _rows_sum_to_one(a: Expr, b: Ones):
+    return (Ones((a.shape[0], b.shape[1])),) if kinds.declared(a, kinds.ROWS_SUM_TO_ONE) else None
+
+
 def _matrix_powers_add(a: Expr, b: Expr):
     base = _power_base(b)
     if _power_base(a) == base and not is_one(b.shape[0]):
@@ -446,6 +454,10 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
     ((Inverse, Expr),      "a matrix cancels its inverse",              "U^-1 U = I",                             lambda a, b: () if a.arg == b else None),
     ((Expr, Inverse),      "a matrix cancels its inverse",              "U U^-1 = I",                             lambda a, b: () if b.arg == a else None),
     ((Ones, Ones),         "ones times a row of ones",                  "ones ones^T = the all-ones matrix",      _all_ones),
+    ((Transpose, Symbol),  "an orthogonal matrix's transpose is its inverse", "Q^T Q = I",                _orthogonal_cancels),
+    ((Symbol, Transpose),  "an orthogonal matrix's transpose is its inverse", "Q Q^T = I",                lambda a, b: _orthogonal_cancels(b, a)),
+    ((Symbol, Ones),       "the rows of a row-stochastic (or one-hot rows) matrix sum to one", "Y ones = ones", _rows_sum_to_one),
+    ((Ones, Transpose),    "the rows of a row-stochastic (or one-hot rows) matrix sum to one", "ones^T Y^T = ones^T", lambda a, b: tuple(transpose(o) for o in _rows_sum_to_one(b.arg, transpose(a)) or ()) or None),
     ((Ones, DiagMatrix),   "ones row times a diagonal matrix",          "ones^T diag(v) = v^T",                   _ones_row_diag),
     ((DiagMatrix, Ones),   "a diagonal matrix times ones",              "diag(v) ones = v",                       _diag_ones),
     ((Kron, Kron),         "mixed product of Kronecker products",       "(A kron B)(C kron D) = AC kron BD",      _mixed_product),
@@ -544,6 +556,19 @@ def is_symmetric(e: Expr) -> bool:
     return False
 
 
+@cached_on_node
+def is_diagonal(e: Expr) -> bool:
+    """True when ``e`` is diagonal by its structure: a declared diagonal matrix, diag(v), I, and
+    their products, sums, scalings, transposes, inverses and powers."""
+    if isinstance(e, (Identity, DiagMatrix)) or (isinstance(e, Symbol) and e.kind == "diagonal"):
+        return True
+    if isinstance(e, (Inverse, MatPower, Transpose, Scale)):
+        return is_diagonal(e.arg)
+    if isinstance(e, (Add, MatMul)):
+        return not is_scalar(e) and all(is_diagonal(f) for f in (e.terms if isinstance(e, Add) else e.factors))
+    return False
+
+
 # fmt: off
 TRANSPOSE_IDENTITIES = table(
     (Expr,        "a scalar is its own transpose",               "a^T = a",                      lambda e: e if is_scalar(e) else None),
@@ -588,8 +613,10 @@ INVERSE_IDENTITIES = table(
     (Expr,      "the inverse of a scalar is its reciprocal",   "inv(a) = a^-1",            lambda e: power(e, -1) if is_scalar(e) else None),
     (Inverse,   "inverting twice",                             "(U^-1)^-1 = U",            lambda e: e.arg),
     (Identity,  "the identity is its own inverse",             "I^-1 = I",                 lambda e: e),
+    (Symbol,    "the inverse of an orthogonal matrix is its transpose", "Q^-1 = Q^T",      lambda e: transpose(e) if kinds.declared(e, kinds.ORTHOGONAL) else None),
     (Scale,     "the inverse of a scaled matrix",              "(a U)^-1 = a^-1 U^-1",     lambda e: scale(power(e.coeff, -1), inverse(e.arg))),
     (Transpose, "inverse and transpose commute",               "(U^T)^-1 = (U^-1)^T",      lambda e: transpose(inverse(e.arg))),
+    (MatPower,  "the inverse of a power is the power of the inverse", "(U^k)^-1 = U^-k",   lambda e: power(inverse(e.arg), e.exponent)),
     (Kron,      "the inverse of a Kronecker product",          "(A kron B)^-1 = A^-1 kron B^-1", lambda e: kron(inverse(e.left), inverse(e.right)) if _square(e.left) and _square(e.right) else None),
 )
 
@@ -713,12 +740,20 @@ def hadamard(a: Expr, b: Expr) -> Expr:
     return scale(coeff, product)
 
 
+def _power_of_signs(e: Expr, p: Fraction) -> Expr | None:
+    if p.denominator != 1 or not kinds.declared(e, kinds.SIGNS):
+        return None
+    return Ones(e.shape) if p.numerator % 2 == 0 else e
+
+
 # fmt: off
 ELEM_POWER_IDENTITIES = table(  # U .^ p, p other than 0 and 1 for a matrix
     (Expr,      "an element-wise power of a scalar is its power",    "a .^ p = a^p",              lambda e, p: power(e, p) if is_scalar(e) else None),
     (Ones,      "a power of ones is ones",                           "ones .^ p = ones",          lambda e, p: e),
     (ElemPower, "an element-wise power of a power, to an integer", "(U .^ p) .^ k = U .^ (p k)", lambda e, p: elem_power(e.arg, e.exponent * p) if p.denominator == 1 else None),
     (Scale,     "an element-wise power of a scaled matrix, to an integer", "(a U) .^ k = a^k U .^ k", lambda e, p: scale(power(e.coeff, p), elem_power(e.arg, p)) if p.denominator == 1 else None),
+    (Expr,      "-1 and 1 labels: an even power is 1, an odd power the label", "y .^ 2 = ones", _power_of_signs),
+    (Expr,      "0 and 1 labels (one-hot too) are their own positive powers", "y .^ k = y",  lambda e, p: e if p > 0 and kinds.declared(e, kinds.ZERO_ONE) else None),
 )
 # fmt: on
 
@@ -738,8 +773,22 @@ def elem_div(a: Expr, b: Expr) -> Expr:
     return hadamard(a, elem_power(b, -1))
 
 
+# fmt: off
+APPLY_IDENTITIES = table(  # on the argument of an element-wise function fn
+    (Expr, "a non-negative entry is its own absolute value (and relu)", "abs(y) = relu(y) = y",
+     lambda e, fn: e if fn in ("abs", "relu") and kinds.declared(e, kinds.NONNEGATIVE) else None),
+    (Expr, "the sign of a positive entry is 1",                        "sign(y) = ones",
+     lambda e, fn: broadcast_to(ONE, e.shape) if fn in ("sign", "step") and kinds.declared(e, kinds.POSITIVE) else None),
+    (Expr, "-1 and 1 labels are their own signs, of absolute value 1", "sign(y) = y, abs(y) = ones",
+     lambda e, fn: e if fn == "sign" and kinds.declared(e, kinds.SIGNS) else
+     broadcast_to(ONE, e.shape) if fn == "abs" and kinds.declared(e, kinds.SIGNS) else None),
+)
+# fmt: on
+
+
 def apply(fn: str, e: Expr) -> Expr:
-    return Apply(fn, e)
+    out = first_identity(APPLY_IDENTITIES[type(e)], e, fn)
+    return Apply(fn, e) if out is None else out
 
 
 # ---------------------------------------------------------------- functions of a matrix
@@ -754,16 +803,51 @@ def _cyclic_scalar_chain(e: MatMul) -> Expr | None:
     return None
 
 
+def _diagonal_of_outer_product(e: MatMul) -> Expr | None:
+    """A product that is a column times a row (A x b^T): the diagonal is their element-wise product."""
+    if is_column_shape(e.shape):
+        return None
+    for i in range(1, len(e.factors)):
+        if is_one(e.factors[i - 1].shape[1]):
+            return hadamard(matmul(*e.factors[:i]), transpose(matmul(*e.factors[i:])))
+    return None
+
+
+def _orthogonal_similarity(e: Expr) -> Expr | None:
+    """A for Q^T A Q or Q A Q^T with Q orthogonal: what a trace, a determinant and a norm cannot tell
+    from A; None otherwise."""
+    if not isinstance(e, MatMul) or len(e.factors) < 3:
+        return None
+    first, last = e.factors[0], e.factors[-1]
+    if kinds.declared(last, kinds.ORTHOGONAL) and first == transpose(last):
+        return matmul(*e.factors[1:-1])
+    return None
+
+
+def _orthogonal_factor_dropped(e: Expr) -> Expr | None:
+    """``e`` without an orthogonal factor at its start (a vector's or matrix's norm) or, for a
+    matrix or row, at its end: ||Q x|| = ||x||, ||X Q||_F = ||X||_F; None when there is none."""
+    if not isinstance(e, MatMul):
+        return None
+    if kinds.declared(e.factors[0], kinds.ORTHOGONAL):
+        return matmul(*e.factors[1:])
+    if kinds.declared(e.factors[-1], kinds.ORTHOGONAL) and not is_column_shape(e.shape):
+        return matmul(*e.factors[:-1])
+    return None
+
+
 # fmt: off
 DET_IDENTITIES = table(
     (Expr,       "the determinant of a scalar is the scalar",    "det(a) = a",                  lambda e: e if is_scalar(e) else None),
     (Identity,   "the determinant of the identity",              "det(I) = 1",                  lambda e: ONE),
     (Transpose,  "the determinant of a transpose",               "det(U^T) = det U",            lambda e: det(e.arg)),
     (Inverse,    "the determinant of an inverse",                "det(U^-1) = 1 / det U",       lambda e: power(det(e.arg), -1)),
+    (MatMul,     "an orthogonal change of basis keeps the determinant", "det(Q^T A Q) = det(A)", lambda e: det(a) if (a := _orthogonal_similarity(e)) is not None else None),
 )
 LOGDET_IDENTITIES = table(
     (Transpose,  "the log-determinant of a transpose",           "logdet(U^T) = logdet U",      lambda e: logdet(e.arg)),
     (Identity,   "the log-determinant of the identity",          "logdet(I) = 0",               lambda e: Zero((1, 1))),
+    (MatMul,     "an orthogonal change of basis keeps the log-determinant", "logdet(Q^T A Q) = logdet(A)", lambda e: logdet(a) if (a := _orthogonal_similarity(e)) is not None else None),
 )
 TRACE_IDENTITIES = table(
     (Expr,       "the trace of a scalar is the scalar",          "tr(a) = a",                   lambda e: e if is_scalar(e) else None),
@@ -772,6 +856,7 @@ TRACE_IDENTITIES = table(
     (DiagMatrix, "the trace of a diagonal matrix",               "tr(diag(v)) = sum(v)",        lambda e: sum_entries(e.arg)),
     (Kron,       "the trace of a Kronecker product",             "tr(A kron B) = tr(A) tr(B)",  lambda e: mul(trace(e.left), trace(e.right)) if is_square(e.left) and is_square(e.right) else None),  # for square factors only
     (Add,        "the trace of a sum",                           "tr(U + V) = tr(U) + tr(V)",   lambda e: add(*(trace(t) for t in e.terms))),
+    (MatMul,     "an orthogonal change of basis keeps the trace", "tr(Q^T A Q) = tr(A)",        lambda e: trace(a) if (a := _orthogonal_similarity(e)) is not None else None),
     (MatMul,     "the trace is cyclic, down to a scalar chain",  "tr(a b^T) = b^T a",           _cyclic_scalar_chain),
 )
 SUM_ENTRIES_IDENTITIES = table(
@@ -779,13 +864,17 @@ SUM_ENTRIES_IDENTITIES = table(
     (Scale,      "a scalar factor leaves the sum",               "sum(a U) = a sum(U)",         lambda e: mul(e.coeff, sum_entries(e.arg))),
     (Add,        "the sum of entries of a sum",                  "sum(U + V) = sum(U) + sum(V)", lambda e: add(*(sum_entries(t) for t in e.terms))),
     (DiagMatrix, "the sum of entries of a diagonal matrix",      "sum(diag(v)) = sum(v)",       lambda e: sum_entries(e.arg)),
+    (Symbol,     "a one-hot or probability vector sums to one",  "sum(y) = 1",                  lambda e: ONE if kinds.declared(e, kinds.SUMS_TO_ONE) else None),
+    (Softmax,    "softmax is a probability vector: it sums to one", "sum(softmax(u)) = 1",      lambda e: ONE if is_column_shape(e.shape) else None),
 )
 NORM_IDENTITIES = table(
     (Expr,       "the norm of a scalar is its absolute value",   "||a|| = |a|",                 lambda e: apply("abs", e) if is_scalar(e) else None),
+    (MatMul,     "an orthogonal factor keeps the norm",          "||Q x|| = ||x||",             lambda e: norm(a) if (a := _orthogonal_factor_dropped(e)) is not None else None),
 )
 DIAG_IDENTITIES = table(
     (Ones,       "the diagonal matrix of ones is the identity",  "diag(ones) = I",              lambda e: Identity(e.shape[0]) if is_column_shape(e.shape) else None),
     (DiagMatrix, "the diagonal of a diagonal matrix",            "diag(diag(v)) = v",           lambda e: e.arg),
+    (MatMul,     "the diagonal of an outer product",             "diag(a b^T) = a .* b",        _diagonal_of_outer_product),
 )
 # fmt: on
 
