@@ -12,7 +12,7 @@ import os
 import sys
 
 from .api import LABELS, gradient, hessian, hvp, jacobian
-from .codegen import MODULES, source
+from .codegen import BACKENDS, source
 from .cse import printed_length, share
 from .derivation import derive
 from .errors import DeclarationError, MatcalcError, UsageError
@@ -107,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--check", action="store_true", help="verify numerically at random points")
         g.add_argument("--no-share", action="store_true",
                        help="write every result in full instead of naming shared subexpressions")
-        g.add_argument("--emit", choices=sorted(MODULES), help="print Python source computing the result(s)")
+        g.add_argument("--emit", choices=BACKENDS, help="print Python source computing the result(s), for arrays of any "
+                       "library (numpy, jax and array-api give the same source)")
         if name == "hvp":
             g.add_argument("--direction", metavar="NAME", help="the name of the direction D of H[D] (default: d + the variable)")
     d = _subparser(sub, "derive", "the derivation step by step, as text, LaTeX or Markdown")
@@ -210,7 +211,8 @@ def run(argv: list[str]) -> int:
         first = next(iter(results.values()))
         inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
         name = "hvp" if first.kind == "hvp" else LABELS[first.kind][0]
-        print(source({name: r.expr for name, r in results.items()}, inputs, args.emit, name=name))
+        like = {name: r.variable.name for name, r in results.items() if r.kind in ("gradient", "hvp")}
+        print(source({name: r.expr for name, r in results.items()}, inputs, args.emit, name=name, like=like))
         return 0
     failed = False
     records = []
