@@ -163,7 +163,7 @@ class Result:
             import array_api_compat  # noqa: F401
             import jax.numpy as jnp
         except ImportError as err:
-            raise MatcalcError(f"{err.name} is not installed: pip install 'matcalc[backends]'") from None
+            raise MatcalcError(f"{err.name.split('.')[0]} is not installed: pip install 'matcalc[backends]'") from None
         return self._view(jnp.asarray)
 
     def _view(self, convert):

@@ -40,7 +40,7 @@ BACKENDS = ("numpy", "jax", "array-api")  # one source serves all (its namespace
 CODE = {
     E.Transpose:  "{0}.T",
     E.MatPower:   "_matrix_power(xp, {0}, {e.exponent})",
-    E.Inverse:    "xp.linalg.inv({0})",
+    E.Inverse:    "_inv(xp, {0})",
     E.Det:        "_det(xp, {0})",
     E.LogDet:     "_logdet(xp, {0})",
     E.Trace:      "xp.reshape(xp.linalg.trace({0}), (1, 1))",
@@ -63,6 +63,19 @@ HELPER_SOURCE = {
         "    return a.rechunk(a.shape).map_blocks(lambda b: _numpy.reshape(fn(b), (1, 1)), chunks=((1,), (1,)),\n"
         "                                         dtype=a.dtype)\n"
     ),
+    "_inv": (
+        "def _inv(xp, a):\n"
+        "    if _is_dask(xp):  # dask.array's inv needs square chunks: the matrix as one block\n"
+        "        return a.rechunk(a.shape).map_blocks(_numpy.linalg.inv, dtype=a.dtype)\n"
+        "    return xp.linalg.inv(a)\n"
+    ),
+    "_solve": (
+        "def _solve(xp, a, b):\n"
+        "    if _is_dask(xp):  # dask.array's solve needs square chunks: each matrix as one block\n"
+        "        return b.rechunk(b.shape).map_blocks(lambda bb, aa: _numpy.linalg.solve(aa, bb), a.rechunk(a.shape),\n"
+        "                                             dtype=b.dtype)\n"
+        "    return xp.linalg.solve(a, b)\n"
+    ),
     "_det": (
         "def _det(xp, a):\n"
         "    if _is_dask(xp):\n"
@@ -82,7 +95,9 @@ HELPER_SOURCE = {
         "def _matrix_power(xp, a, k):\n"
         "    if hasattr(xp.linalg, 'matrix_power'):  # not on Dask: products of the matrix\n"
         "        return xp.linalg.matrix_power(a, k)\n"
-        "    out, base = a if k > 0 else xp.linalg.inv(a), a if k > 0 else xp.linalg.inv(a)\n"
+        "    if k == 0:\n"
+        "        return xp.eye(a.shape[0], dtype=a.dtype, device=_device(a))\n"
+        "    out = base = a if k > 0 else _inv(xp, a)\n"
         "    for _ in range(abs(k) - 1):\n"
         "        out = out @ base\n"
         "    return out\n"
@@ -288,9 +303,9 @@ class _Generator:
         """``head`` times the value whose code is ``tail``: a solve for an inverse, a broadcast
         product for a diagonal matrix."""
         if isinstance(head, E.Inverse):
-            return f"xp.linalg.solve({self.code(head.arg)}, {tail})"
+            return f"_solve(xp, {self.code(head.arg)}, {tail})"
         if isinstance(head, E.Transpose) and isinstance(head.arg, E.Inverse):
-            return f"xp.linalg.solve({self.code(head.arg.arg)}.T, {tail})"
+            return f"_solve(xp, {self.code(head.arg.arg)}.T, {tail})"
         if isinstance(head, E.DiagMatrix):
             return f"({self.code(head.arg)} * {tail})"
         return f"({self.code(head)} @ {tail})"
