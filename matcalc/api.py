@@ -153,7 +153,7 @@ class Result:
     @user_errors
     def to_numpy(self):
         """``compile()`` for NumPy: keyword arguments (one per name; others are ignored) taken as NumPy arrays."""
-        return self._view(np.asarray)
+        return self._view(lambda v: v if v.__class__ is np.ndarray else np.asarray(v))
 
     @user_errors
     def to_jax(self):
@@ -169,10 +169,15 @@ class Result:
     def _view(self, convert):
         fn = self.compile()
         names = fn.parameters
+        numbers = (int, float, complex)
 
         def call(**values):  # numbers stay numbers: they take the arrays' dtype
-            return fn(**{name: v if isinstance(v, (int, float, complex)) else convert(v)
-                         for name, v in values.items() if name in names})
+            given = {}
+            for name in names:
+                if name in values:
+                    v = values[name]
+                    given[name] = v if isinstance(v, numbers) else convert(v)
+            return fn(**given)
 
         call.__doc__, call.parameters = fn.__doc__, names
         return call

@@ -24,11 +24,22 @@ def _floating(name, dtype, floating) -> None:
 
 def _namespace(args):
     """The array namespace, floating dtype and device of the arguments (a dict name -> value)."""
+    arrays = {}
+    for name, a in args.items():
+        if a.__class__ is _numpy.ndarray:  # the common case first, tested cheaply
+            if a.dtype.kind not in "fc":
+                _floating(name, a.dtype, False)
+            arrays[name] = a
+        elif not isinstance(a, _NUMBERS):
+            return _other_namespace(args)
+    return _numpy, (_numpy.result_type(*arrays.values()) if arrays else _numpy.dtype(float)), None
+
+
+def _other_namespace(args):
+    """The same for arrays of a library other than NumPy, through array-api-compat."""
     arrays = {name: a for name, a in args.items() if not isinstance(a, _NUMBERS)}
-    if all(isinstance(a, (_numpy.ndarray, _numpy.generic)) for a in arrays.values()):
-        for name, a in arrays.items():
-            _floating(name, a.dtype, a.dtype.kind in "fc")
-        return _numpy, (_numpy.result_type(*arrays.values()) if arrays else _numpy.dtype(float)), None
+    if all(isinstance(a, (_numpy.ndarray, _numpy.generic)) for a in arrays.values()):  # NumPy scalars among them
+        return _namespace({name: _numpy.asarray(a) for name, a in args.items()})
     try:
         from array_api_compat import array_namespace
     except ImportError:
@@ -74,25 +85,37 @@ def _input(xp, dt, dev, name, value, dims, sizes, shapes):
     if a.dtype != dt:
         a = xp.astype(a, dt)
     given = shapes[name] = tuple(a.shape)
-    if dims == (1, 1):
-        expected, ok, shape = "a number: shape () or (1, 1)", len(given) <= 2 and all(d == 1 for d in given), (1, 1)
-    elif dims[1] == 1:
-        expected = f"a vector: shape ({dims[0]},) or ({dims[0]}, 1)"
+    if dims[1] != 1:  # a matrix
+        ok, shape = len(given) == 2, given
+    elif dims[0] == 1:  # a number
+        ok, shape = len(given) <= 2 and all(d == 1 for d in given), (1, 1)
+    else:  # a vector, given as (n,) or (n, 1)
         ok = len(given) == 1 or (len(given) == 2 and given[1] == 1)
-        shape = (given[0], 1)
-    else:
-        expected, ok, shape = f"a matrix: shape ({dims[0]}, {dims[1]})", len(given) == 2, given
-    if not ok:
-        raise ValueError(f"{name} has shape {given}: expected {expected}")
+        shape = (given[0], 1) if ok else given
     for axis, d in enumerate(dims):
-        if isinstance(d, int):
-            if shape[axis] != d:
-                raise ValueError(f"{name} has shape {given}: expected {expected} with {d} at axis {axis}")
+        if not ok:
+            break
+        if d.__class__ is str:
+            ok = sizes.setdefault(d, (shape[axis], name))[0] == shape[axis]
         elif d is not None:
-            size, source = sizes.setdefault(d, (shape[axis], name))
-            if shape[axis] != size:
-                raise ValueError(f"{name} has shape {given}: expected {expected} with {d} = {size} (from {source})")
+            ok = shape[axis] == d
+    if not ok:
+        raise ValueError(_shape_error(name, given, dims, sizes))
     return a if shape == given else xp.reshape(a, shape)
+
+
+def _shape_error(name, given, dims, sizes) -> str:
+    """What is wrong with the shape of an argument, in one line."""
+    rows, cols = dims
+    if cols != 1:
+        expected = f"a matrix: shape ({rows}, {cols})"
+    elif rows == 1:
+        return f"{name} has shape {given}: expected a number: shape () or (1, 1)"
+    else:
+        expected = f"a vector: shape ({rows},) or ({rows}, 1)"
+    bound = [f"{d} = {sizes[d][0]} (from {sizes[d][1]})" for d in dims if isinstance(d, str) and d in sizes
+             and sizes[d][1] != name]
+    return f"{name} has shape {given}: expected {expected}" + (f" with {', '.join(bound)}" if bound else "")
 
 
 def _bind(names, args, values):
