@@ -251,6 +251,10 @@ class _Generator:
     _ElemPower = _Power
 
     def _Apply(self, e, kids):
+        stable = _log_form(e)
+        if stable is not None:
+            sign, u = stable
+            return f"({sign}_f_softplus(xp, {sign}{self.code(u)}))"
         return f"_f_{e.fn}(xp, {kids[0]})"
 
     def broadcast_term(self, term: E.Expr) -> str:
@@ -309,6 +313,22 @@ class _Generator:
         if isinstance(head, E.DiagMatrix):
             return f"({self.code(head.arg)} * {tail})"
         return f"({self.code(head)} @ {tail})"
+
+
+def _log_form(e: E.Expr):
+    """log(1 + exp(u)) = softplus(u) and log(sigmoid(u)) = -softplus(-u), as (sign, u): the stable
+    softplus never overflows, where exp(u) does for u > 709 and sigmoid(u) is 0 for u < -745."""
+    if not (isinstance(e, E.Apply) and e.fn == "log"):
+        return None
+    arg = e.arg
+    if isinstance(arg, E.Apply) and arg.fn == "sigmoid":
+        return "-", arg.arg
+    if isinstance(arg, E.Add) and len(arg.terms) == 2:
+        ones = [t for t in arg.terms if isinstance(t, E.Ones) and t.shape == arg.shape]
+        exps = [t for t in arg.terms if isinstance(t, E.Apply) and t.fn == "exp"]
+        if ones and exps:
+            return "", exps[0].arg
+    return None
 
 
 def source(roots: dict, inputs: list[E.Symbol], backend: str = "numpy", name: str = "derivative",

@@ -55,6 +55,12 @@ else:
     log1p = xp.log1p(u)
 return xp.where(positive, t, xp.zeros_like(t)) + log1p"""
 
+# 1 / (1 + exp(-t)) with exp of -|t| only, which never overflows (as softplus above).
+SIGMOID = """\
+positive = xp.real(t) > 0
+u = xp.exp(xp.where(positive, -t, t))
+return xp.where(positive, 1 / (1 + u), u / (1 + u))"""
+
 # fmt: off
 FUNCTIONS = {fn.name: fn for fn in [
     ElementwiseFunction("exp",      "exp(t)",                          "f"),
@@ -66,7 +72,7 @@ FUNCTIONS = {fn.name: fn for fn in [
     ElementwiseFunction("sinh",     "sinh(t)",                         "cosh(t)"),
     ElementwiseFunction("cosh",     "cosh(t)",                         "sinh(t)"),
     ElementwiseFunction("tanh",     "tanh(t)",                         "1 - f**2"),
-    ElementwiseFunction("sigmoid",  "1/(1 + exp(-t))",                 "f*(1 - f)"),
+    ElementwiseFunction("sigmoid",  "1/(1 + exp(-t))",                 "f*(1 - f)",           numpy=SIGMOID),
     ElementwiseFunction("softplus", "log(1 + exp(t))",                 "sigmoid(t)",          numpy=SOFTPLUS),
     ElementwiseFunction("swish",    "t/(1 + exp(-t))",                 "f + sigmoid(t)*(1 - f)"),
     ElementwiseFunction("mish",     "t*tanh(log(1 + exp(t)))",         "tanh(softplus(t)) + t*sigmoid(t)*(1 - tanh(softplus(t))**2)"),

@@ -357,6 +357,21 @@ def test_numerically_stable_forms():
     assert np.all(np.isfinite(f))
 
 
+def test_softplus_log_sigmoid_and_sigmoid_never_overflow():
+    from matcalc import codegen, pipeline
+
+    f = pipeline.read("sum(log(1 + exp(x))) + sum(log(sigmoid(y)))").function
+    text = codegen.source({"f": f}, sorted(matcalc.verify.symbols_of(f), key=lambda s: s.name))
+    x, y = np.array([1000.0, -1000.0, 0.5]), np.array([-1000.0, 1000.0, 0.5])
+    with np.errstate(over="raise", under="ignore"):
+        value = codegen.compile_source(text)(x, y)
+        # log(1 + e^1000) = 1000, log(1 + e^-1000) = 0, log(sigmoid(-1000)) = -1000, log(sigmoid(1000)) = 0
+        expected = 1000.0 + np.log1p(np.exp(0.5)) - 1000.0 - np.log1p(np.exp(-0.5))
+        np.testing.assert_allclose(value, [[expected]], rtol=1e-12)
+        grad = matcalc.gradient("sum(log(1 + exp(x)))", wrt="x").compile()(x)
+    np.testing.assert_allclose(grad, [1.0, 0.0, 1 / (1 + np.exp(-0.5))], rtol=1e-12, atol=1e-300)
+
+
 def test_generated_source_is_standalone_and_array_api_only():
     """The source imports NumPy only; every call on the namespace is the standard's (checked on
     array_api_strict above); no user text is ever in it but validated names."""
