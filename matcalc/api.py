@@ -128,10 +128,7 @@ class Result:
     def source(self, backend: str = "numpy") -> str:
         """Python source of the function ``compile()`` returns (one source for every array library:
         ``backend`` is accepted for the names numpy, jax and array-api, which all give it)."""
-        title = f"{self.label}, for f = {to_text(self.function)}."
-        like = {self.variable.name: self.variable.name} if self.kind in ("gradient", "hvp") else {}
-        return codegen.source({self.variable.name: self.expr}, self.inputs(), backend, name=self._code_name(),
-                              like=like, title=title if title.isprintable() and not set(title) & set('\\"') else "")
+        return codegen.results_source({self.variable.name: self}, self._code_name(), backend)
 
     def _code_name(self) -> str:
         return "hvp" if self.kind == "hvp" else LABELS[self.kind][0]

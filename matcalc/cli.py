@@ -12,7 +12,7 @@ import os
 import sys
 
 from .api import LABELS, gradient, hessian, hvp, jacobian
-from .codegen import BACKENDS, source
+from .codegen import BACKENDS, results_source
 from .cse import printed_length, share
 from .derivation import derive
 from .errors import DeclarationError, MatcalcError, UsageError
@@ -209,10 +209,7 @@ def run(argv: list[str]) -> int:
     results = _results(args, text, declare)
     if args.emit:
         first = next(iter(results.values()))
-        inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
-        name = "hvp" if first.kind == "hvp" else LABELS[first.kind][0]
-        like = {name: r.variable.name for name, r in results.items() if r.kind in ("gradient", "hvp")}
-        print(source({name: r.expr for name, r in results.items()}, inputs, args.emit, name=name, like=like))
+        print(results_source(results, "hvp" if first.kind == "hvp" else LABELS[first.kind][0], args.emit))
         return 0
     failed = False
     records = []

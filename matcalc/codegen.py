@@ -363,6 +363,18 @@ def source(roots: dict, inputs: list[E.Symbol], backend: str = "numpy", name: st
     return "\n\n".join(part.rstrip("\n") + "\n" for part in [runtime_source(), *_helpers(function), function])
 
 
+def results_source(results: dict, name: str, backend: str = "numpy") -> str:
+    """The source of one function computing several results ({label: Result} of one function,
+    as the command line and the web page give them): a dict of their values."""
+    from .printing import to_text
+
+    first = next(iter(results.values()))
+    inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
+    like = {label: r.variable.name for label, r in results.items() if r.kind in ("gradient", "hvp")}
+    title = f"{' and '.join(r.label for r in results.values())}, for f = {to_text(first.function)}."
+    return source({label: r.expr for label, r in results.items()}, inputs, backend, name=name, like=like, title=title)
+
+
 def _dims(s: E.Symbol) -> tuple:
     """A symbol's sizes as the generated code checks them: names, numbers, None for a product of sizes."""
     return tuple(d if isinstance(d, (int, str)) else None for d in s.dims)
@@ -384,6 +396,8 @@ def _docstring(roots: dict, inputs: list[E.Symbol], like: dict, title: str) -> s
     def result(label, e):
         return f"shaped like {like[label]} as given" if label in like else _shape_text(e)
 
+    if not title.isprintable() or set(title) & set('\\"'):  # the docstring holds only plain text
+        title = ""
     lines = [title or "The value of a derivative.", "",
              "Arguments, by position in this order or by name (arrays of one library, NumPy, PyTorch, JAX,",
              "CuPy, Dask..., floating point; numbers are taken in their dtype):"]

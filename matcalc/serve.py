@@ -97,7 +97,7 @@ def _forms(of: str, text: str, wrt: list[str], declarations: dict, order: int) -
     """The results as the command line prints them (shared subexpressions named when long) and their code."""
     from .api import LABELS, gradient, hessian, jacobian
     from .cli import SHARE_ABOVE
-    from .codegen import source
+    from .codegen import results_source
     from .cse import printed_length, share
     from .derivation import derive
     from .guard import user_errors
@@ -117,8 +117,7 @@ def _forms(of: str, text: str, wrt: list[str], declarations: dict, order: int) -
         written = {name: r.expr for name, r in results.items()}
         long = sum(printed_length(r.expr, SHARE_ABOVE) for r in results.values()) > SHARE_ABOVE
         definitions, written = share(written, min_size=1 if long else math.inf, given=given)
-        inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
-        code = source({name: r.expr for name, r in results.items()}, inputs, "numpy", name=LABELS[first.kind][0])
+        code = results_source(results, LABELS[first.kind][0])
         return {"definitions": [{"name": to_text(s), "text": to_text(v), "latex": f"{to_latex(s)} = {to_latex(v)}"}
                                 for s, v in definitions],
                 "results": [{"variable": name, "label": r.label, "text": to_text(written[name]),

@@ -231,7 +231,7 @@ def test_dask_gradient_and_hessian_on_a_two_worker_cluster():
     x, y, w = rng.standard_normal((2000, 8)), np.sign(rng.standard_normal(2000)), rng.standard_normal(8)
     loss = "sum(log(1 + exp(-y .* (X w))))"
     grad, hess = (getattr(matcalc, k)(loss, wrt="w") for k in ("gradient", "hessian"))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster, \
             Client(cluster) as client:
         assert len(client.scheduler_info()["workers"]) == 2
         X, Y, W = da.from_array(x, chunks=(250, 8)), da.from_array(y, chunks=250), da.from_array(w)
@@ -379,3 +379,19 @@ def test_generated_source_is_standalone_and_array_api_only():
     imports = [line for line in src.splitlines() if line.startswith(("import", "from"))]
     assert imports == ["import numpy as _numpy"]
     assert "eval(" not in src and "exec(" not in src
+
+
+def test_readme_shows_the_generated_function_as_it_is():
+    from pathlib import Path
+
+    from matcalc.cli import main
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    shown = readme.split('--wrt X --emit numpy`\nends with\n\n```python\n', 1)[1].split("```", 1)[0]
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["grad", "det(AXB)", "--wrt", "X", "--emit", "numpy"]) == 0
+    assert out.getvalue().rstrip("\n").endswith(shown.rstrip("\n")) and shown.startswith("def grad(A, B, X):")
