@@ -400,7 +400,7 @@ def _docstring(roots: dict, inputs: list[E.Symbol], like: dict, title: str) -> s
         title = ""
     lines = [title or "The value of a derivative.", "",
              "Arguments, by position in this order or by name (arrays of one library, NumPy, PyTorch, JAX,",
-             "CuPy, Dask..., floating point; numbers are taken in their dtype):"]
+             "CuPy, Dask..., floating point; a number takes the arrays' dtype):"]
     lines += [f"    {s.name}: {argument(s)}" for s in inputs]
     if len(roots) == 1:
         ((label, e),) = roots.items()
