@@ -1,4 +1,4 @@
-"""matcalc's benchmark suite: one command, six sections, one report.
+"""matcalc's benchmark suite: one command, seven sections, one report.
 
     python benchmarks/run.py [--quick] [--out DIR]
 
@@ -14,6 +14,8 @@ repeated calls timed with time.perf_counter after a warm-up.
 5. shared subexpressions: nested softmax, residual and attention-like stacks (bench_sharing.py)
 6. Hessian-vector products against JAX's forward-over-reverse HVP and the dense Hessian times a
    vector (bench_hvp.py, in its own process as section 2; it also writes results/hvp.md)
+7. the generated logistic-regression gradient and Hessian on Dask, on a two-worker LocalCluster,
+   past one machine's memory (bench_dask.py, in its own process; it also writes results/dask.md)
 
 See benchmarks/README.md.
 """
@@ -47,6 +49,7 @@ SETTINGS = {
         "sharing": {"limit": 30.0, "repeats": 3, "budget": 5.0},
         "hvp": {"sizes": "1000,3000", "logistic_sizes": "1000", "factorisation_sizes": "1000,3000", "repeats": 3,
                 "budget": 2.0},
+        "dask": {"numpy_rows": 100_000, "dask_rows": 1_000_000, "chunk_rows": 100_000, "repeats": 1},
     },
     "full": {
         "derivation": {"repeats": 15, "limit": 30.0},
@@ -57,6 +60,7 @@ SETTINGS = {
         "sharing": {"limit": 120.0, "repeats": 5, "budget": 20.0},
         "hvp": {"sizes": "1000,3000,10000,20000", "logistic_sizes": "1000,3000,10000",
                 "factorisation_sizes": "1000,3000,10000", "repeats": 9, "budget": 5.0},
+        "dask": {"numpy_rows": 1_000_000, "dask_rows": 10_000_000, "chunk_rows": 250_000, "repeats": 3},
     },
 }
 
@@ -105,6 +109,12 @@ def section_hvp(s: dict) -> dict:
                                         "--md", os.path.relpath(os.path.join(s["out"], "hvp.md"))])
 
 
+def section_dask(s: dict) -> dict:
+    return own_process("bench_dask.py", ["--numpy-rows", str(s["numpy_rows"]), "--dask-rows", str(s["dask_rows"]),
+                                         "--chunk-rows", str(s["chunk_rows"]), "--repeats", str(s["repeats"]),
+                                         "--md", os.path.relpath(os.path.join(s["out"], "dask.md"))])
+
+
 def section_depth(s: dict) -> dict:
     import bench_depth
 
@@ -130,6 +140,7 @@ SECTIONS = [
     ("startup", "4. Command-line start-up", section_startup),
     ("sharing", "5. Shared subexpressions: cost linear in the expression", section_sharing),
     ("hvp", "6. Hessian-vector products: generated NumPy against JAX's HVP and the dense Hessian", section_hvp),
+    ("dask", "7. Past one machine's memory: the generated logistic-regression gradient and Hessian on Dask", section_dask),
 ]
 
 
@@ -233,6 +244,12 @@ def md_hvp(h: dict) -> str:
     import bench_hvp
 
     return bench_hvp.markdown(h)
+
+
+def md_dask(d: dict) -> str:
+    import bench_dask
+
+    return bench_dask.markdown(d)
 
 
 def md_depth(d: dict) -> str:
@@ -381,7 +398,7 @@ def markdown(report: dict) -> str:
             lines.append("Not run.")
             continue
         lines.append({"derivation": md_derivation, "hessian": md_hessian, "depth": md_depth, "startup": md_startup,
-                      "sharing": md_sharing, "hvp": md_hvp}[key](report[key]))
+                      "sharing": md_sharing, "hvp": md_hvp, "dask": md_dask}[key](report[key]))
     obs = observations(report)
     lines += ["", "## Observations", ""]
     lines += [f"- {o}" for o in obs] if obs else ["Nothing stood out."]

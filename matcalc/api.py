@@ -130,23 +130,58 @@ class Result:
 
     @user_errors
     def source(self, backend: str = "numpy") -> str:
-        """Python source of ``derivative(**values)``, for NumPy or JAX, shared subexpressions computed once."""
-        return codegen.source({self.variable.name: self.expr}, self.inputs(), backend)
+        """Python source of the function ``compile()`` returns (one source for every array library:
+        ``backend`` is accepted for the names numpy, jax and array-api, which all give it)."""
+        return codegen.results_source({self.variable.name: self}, self._code_name(), backend)
+
+    def _code_name(self) -> str:
+        return "hvp" if self.kind == "hvp" else LABELS[self.kind][0]
+
+    @user_errors
+    def compile(self):
+        """The generated function computing this result for arrays of any library of the array API
+        standard (NumPy; PyTorch, JAX, CuPy, Dask, ... with array-api-compat installed), of the
+        arguments' dtype and on their device.  Its parameters are ``inputs()``, every name of the
+        function and of the result sorted (capitals first), given by position in that order or
+        by name.  A gradient, and a Hessian applied to a direction, is shaped like the variable as
+        given; a Hessian is (n, n) for a vector, (mn, mn) in column-major vec order for a matrix;
+        a Jacobian (rows of vec F, rows of vec X).  The function's docstring says the shapes; its
+        source is ``source()`` and its attribute ``parameters`` the names in order."""
+        fn = codegen.compile_source(self.source(), self._code_name())
+        fn.parameters = tuple(s.name for s in self.inputs())
+        return fn
 
     @user_errors
     def to_numpy(self):
-        """A function of keyword arguments (one per name) computing this result with NumPy."""
-        fn = codegen.compile_source(self.source("numpy"))
-        return lambda **values: self._shaped(fn(**values), values)
+        """``compile()`` for NumPy: keyword arguments (one per name; others are ignored) taken as NumPy arrays."""
+        return self._view(lambda v: v if v.__class__ is np.ndarray else np.asarray(v))
 
     @user_errors
     def to_jax(self):
-        """The same with jax.numpy, for jax.jit and accelerators (needs jax installed)."""
+        """``compile()`` for JAX, for jax.jit and accelerators: keyword arguments taken as JAX arrays
+        (needs jax and array-api-compat installed).  The same shapes as every other backend."""
         try:
-            import jax  # noqa: F401
-        except ImportError:
-            raise MatcalcError("jax is not installed: pip install 'matcalc[bench]' or pip install jax") from None
-        return codegen.compile_source(self.source("jax"))
+            import array_api_compat  # noqa: F401
+            import jax.numpy as jnp
+        except ImportError as err:
+            raise MatcalcError(f"{err.name.split('.')[0]} is not installed: pip install 'matcalc[backends]'") from None
+        return self._view(jnp.asarray)
+
+    def _view(self, convert):
+        fn = self.compile()
+        names = fn.parameters
+        numbers = (int, float, complex)
+
+        def call(**values):  # numbers stay numbers: they take the arrays' dtype
+            given = {}
+            for name in names:
+                if name in values:
+                    v = values[name]
+                    given[name] = v if isinstance(v, numbers) else convert(v)
+            return fn(**given)
+
+        call.__doc__, call.parameters = fn.__doc__, names
+        return call
 
     @user_errors
     def to_sympy(self, like=None):

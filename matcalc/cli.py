@@ -11,7 +11,7 @@ import os
 import sys
 
 from .api import LABELS, gradient, hessian, hvp, jacobian, shared_form
-from .codegen import MODULES, source
+from .codegen import BACKENDS, results_source
 from .derivation import derive
 from .errors import DeclarationError, MatcalcError, UsageError
 from .guard import recursion_room
@@ -104,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
         g.add_argument("--check", action="store_true", help="verify numerically at random points")
         g.add_argument("--no-share", action="store_true",
                        help="write every result in full instead of naming shared subexpressions")
-        g.add_argument("--emit", choices=sorted(MODULES), help="print Python source computing the result(s)")
+        g.add_argument("--emit", choices=BACKENDS, help="print Python source computing the result(s), for arrays of any "
+                       "library (numpy, jax and array-api give the same source)")
         if name == "hvp":
             g.add_argument("--direction", metavar="NAME", help="the name of the direction D of H[D] (default: d + the variable)")
     d = _subparser(sub, "derive", "the derivation step by step, as text, LaTeX or Markdown")
@@ -205,9 +206,7 @@ def run(argv: list[str]) -> int:
     results = _results(args, text, declare)
     if args.emit:
         first = next(iter(results.values()))
-        inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
-        name = "hvp" if first.kind == "hvp" else LABELS[first.kind][0]
-        print(source({name: r.expr for name, r in results.items()}, inputs, args.emit, name=name))
+        print(results_source(results, "hvp" if first.kind == "hvp" else LABELS[first.kind][0], args.emit))
         return 0
     failed = False
     records = []

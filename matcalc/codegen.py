@@ -1,19 +1,27 @@
-"""Code generation: NumPy (or JAX) source for derivatives, with shared subexpressions computed once.
+"""Code generation: one Python source per derivative for every array library, shared subexpressions computed once.
 
-Every value is a 2-D array, as in ``evaluate``.  Besides one line per node type, the
-generator uses what it knows of the structure: ``A^-1 B`` becomes ``solve(A, B)``,
-``diag(v) M`` a broadcast product ``v * M`` (never a dense diagonal matrix), ``(A + B) v``
-``A v + B v`` (never the sum), and a subexpression referred to more than once is assigned
-to a temporary.  Input names are
-only ever used as dictionary keys (``values['x']``) and as ``v_x`` identifiers, which the
-grammar restricts to letters, digits and underscores.
+The generated function takes its array namespace from its arguments (NumPy's own for NumPy
+arrays, any other library's through ``array_api_compat``, see ``codegen_runtime``) and calls
+only the array API standard and its linalg extension, so the same source runs on NumPy,
+PyTorch, JAX (under ``jax.jit`` and ``jax.vmap`` too), CuPy, Dask (lazily) and
+``array_api_strict``.  Every value is a 2-D array, as in ``evaluate``, of the arguments'
+dtype and device.  Besides one line per node type (``CODE``), the generator uses what it
+knows of the structure: ``A^-1 B`` becomes ``solve(A, B)``, ``diag(v) M`` a broadcast
+product ``v * M`` (never a dense diagonal matrix), ``(A + B) v`` ``A v + B v`` (never the
+sum), and a subexpression referred to more than once is assigned to a temporary.  Input
+names are only ever used as string keys (``_args['x']``), as parameters and as ``v_x``
+identifiers, which the grammar restricts to letters, digits and underscores.
 """
 
 from __future__ import annotations
 
+import inspect
+import keyword
+import re
 from fractions import Fraction
 from math import isinf
 
+from . import codegen_runtime
 from . import expr as E
 from .cse import _references
 from .errors import MatcalcError, UnsupportedError
@@ -22,49 +30,120 @@ from .functions import numpy_source
 from .registry import describe
 from .shapes import size_factors
 
-MODULES = {"numpy": "import numpy as xp", "jax": "import jax.numpy as xp"}
+BACKENDS = ("numpy", "jax", "array-api")  # one source serves all (its namespace comes from its arguments)
 
+# Inside generated code ``xp`` is the namespace of the arguments, ``dt`` their floating dtype and
+# ``dev`` their device: every array the code creates takes dt and dev, so float32 stays float32
+# and a tensor on a GPU meets only tensors there.  Calls are the array API standard's (and its
+# linalg extension); a helper does what the standard lacks.
 # fmt: off
 CODE = {
     E.Transpose:  "{0}.T",
-    E.MatPower:   "xp.linalg.matrix_power({0}, {e.exponent})",
-    E.Inverse:    "xp.linalg.inv({0})",
-    E.Det:        "xp.reshape(xp.linalg.det({0}), (1, 1))",
-    E.LogDet:     "xp.reshape(xp.log(xp.linalg.det({0})), (1, 1))",
-    E.Trace:      "xp.reshape(xp.trace({0}), (1, 1))",
-    E.Sum:        "xp.reshape({0}.sum(), (1, 1))",
-    E.Norm:       "xp.reshape(xp.sqrt(({0} * {0}).sum()), (1, 1))",
-    E.DiagMatrix: "xp.diag({0}[:, 0])",
-    E.DiagVector: "xp.reshape(xp.diag({0}), (-1, 1))",
+    E.MatPower:   "_matrix_power(xp, {0}, {e.exponent})",
+    E.Inverse:    "_inv(xp, {0})",
+    E.Det:        "_det(xp, {0})",
+    E.LogDet:     "_logdet(xp, {0})",
+    E.Trace:      "xp.reshape(xp.linalg.trace({0}), (1, 1))",
+    E.Sum:        "xp.reshape(xp.sum({0}), (1, 1))",
+    E.Norm:       "xp.reshape(xp.sqrt(xp.sum({0} * {0})), (1, 1))",
+    E.DiagMatrix: "_diag_matrix(xp, {0})",
+    E.DiagVector: "xp.reshape(xp.linalg.diagonal({0}), (-1, 1))",
     E.Vec:        "xp.reshape({0}.T, (-1, 1))",
-    E.Kron:       "xp.kron({0}, {1})",
+    E.Kron:       "_kron(xp, {0}, {1})",
 }
 # fmt: on
 
-HELPERS = {
-    E.Softmax: "def _softmax(u):\n    z = xp.exp(u - u.real.max())\n    return z / z.sum()\n",
-    E.LogSumExp: "def _logsumexp(u):\n    m = u.real.max()\n    return xp.reshape(m + xp.log(xp.exp(u - m).sum()), (1, 1))\n",
-}
-
-# A^T diag(w) A: with non-negative weights it is B^T B for B = sqrt(w) .* A, which NumPy's
-# matmul computes with one symmetric rank-k update (BLAS syrk: half the flops of a product,
-# an exactly symmetric result) when both operands are the same array; a plain product otherwise.
-WEIGHTED_GRAM = {
-    "numpy": (
-        "def _weighted_gram(a, w):\n"
-        "    if not xp.iscomplexobj(w) and (w >= 0).all():\n"
+# Helpers: each emitted once into a source whose code calls it (by the name before "("), after
+# the helpers it calls itself.  Where a library lacks an operation of the standard (Dask: det,
+# slogdet, matrix_power), the helper says so and does it another way for that library only.
+HELPER_SOURCE = {
+    "_on_one_block": (
+        "def _on_one_block(a, fn):\n"
+        "    # dask.array has no det or slogdet: fn (NumPy's, of a square matrix) on it as one block, lazily\n"
+        "    return a.rechunk(a.shape).map_blocks(lambda b: _numpy.reshape(fn(b), (1, 1)), chunks=((1,), (1,)),\n"
+        "                                         dtype=a.dtype)\n"
+    ),
+    "_inv": (
+        "def _inv(xp, a):\n"
+        "    if _is_dask(xp):  # dask.array's inv needs square chunks: the matrix as one block\n"
+        "        return a.rechunk(a.shape).map_blocks(_numpy.linalg.inv, dtype=a.dtype)\n"
+        "    return xp.linalg.inv(a)\n"
+    ),
+    "_solve": (
+        "def _solve(xp, a, b):\n"
+        "    if _is_dask(xp):  # dask.array's solve needs square chunks: each matrix as one block\n"
+        "        return b.rechunk(b.shape).map_blocks(lambda bb, aa: _numpy.linalg.solve(aa, bb), a.rechunk(a.shape),\n"
+        "                                             dtype=b.dtype)\n"
+        "    return xp.linalg.solve(a, b)\n"
+    ),
+    "_det": (
+        "def _det(xp, a):\n"
+        "    if _is_dask(xp):\n"
+        "        return _on_one_block(a, _numpy.linalg.det)\n"
+        "    return xp.reshape(xp.linalg.det(a), (1, 1))\n"
+    ),
+    "_logdet": (
+        "def _logdet(xp, a):\n"
+        "    # from slogdet: det overflows long before its logarithm does; log(sign) is 0 for a positive\n"
+        "    # determinant and nan for a negative one, as log(det) would be\n"
+        "    if _is_dask(xp):\n"
+        "        return _on_one_block(a, lambda b: _numpy.log(_numpy.linalg.slogdet(b)[0]) + _numpy.linalg.slogdet(b)[1])\n"
+        "    sign, logabsdet = xp.linalg.slogdet(a)\n"
+        "    return xp.reshape(xp.log(sign) + logabsdet, (1, 1))\n"
+    ),
+    "_matrix_power": (
+        "def _matrix_power(xp, a, k):\n"
+        "    if hasattr(xp.linalg, 'matrix_power'):  # not on Dask: products of the matrix\n"
+        "        return xp.linalg.matrix_power(a, k)\n"
+        "    if k == 0:\n"
+        "        return xp.eye(a.shape[0], dtype=a.dtype, device=_device(a))\n"
+        "    out = base = a if k > 0 else _inv(xp, a)\n"
+        "    for _ in range(abs(k) - 1):\n"
+        "        out = out @ base\n"
+        "    return out\n"
+    ),
+    "_diag_matrix": (
+        "def _diag_matrix(xp, v):\n"
+        "    return v * xp.eye(v.shape[0], dtype=v.dtype, device=_device(v))\n"
+    ),
+    "_kron": (
+        "def _kron(xp, a, b):\n"
+        "    (m, n), (p, q) = a.shape, b.shape\n"
+        "    return xp.reshape(xp.reshape(a, (m, 1, n, 1)) * xp.reshape(b, (1, p, 1, q)), (m * p, n * q))\n"
+    ),
+    "_commutation": (
+        "def _commutation(xp, rows, cols, dt, dev):\n"
+        "    k = xp.reshape(xp.reshape(xp.arange(rows * cols, device=dev), (cols, rows)).T, (-1,))\n"
+        "    return xp.take(xp.eye(rows * cols, dtype=dt, device=dev), k, axis=0)\n"
+    ),
+    "_softmax": (
+        "def _softmax(xp, u):\n"
+        "    z = xp.exp(u - xp.max(xp.real(u)))  # shifted: exp never overflows\n"
+        "    return z / xp.sum(z)\n"
+    ),
+    "_logsumexp": (
+        "def _logsumexp(xp, u):\n"
+        "    m = xp.max(xp.real(u))  # shifted: exp never overflows\n"
+        "    return xp.reshape(m + xp.log(xp.sum(xp.exp(u - m))), (1, 1))\n"
+    ),
+    # A^T diag(w) A: with non-negative weights it is B^T B for B = sqrt(w) .* A, which NumPy's
+    # matmul computes with one symmetric rank-k update (BLAS syrk: half the flops of a product,
+    # an exactly symmetric result) when both operands are the same array; a plain product
+    # otherwise, and on other libraries, where testing w would force a lazy or traced value.
+    "_weighted_gram": (
+        "def _weighted_gram(xp, a, w):\n"
+        "    if xp is _numpy and w.dtype.kind == 'f' and (w >= 0).all():\n"
         "        b = xp.sqrt(w) * a\n"
         "        return b.T @ b\n"
         "    return a.T @ (w * a)\n"
     ),
-    "jax": "def _weighted_gram(a, w):\n    return a.T @ (w * a)\n",
-}
-
-# (A + A^T) v, the Hessian of a quadratic form applied to a direction: two products read A twice
-# from memory; by blocks of rows each block serves A v and A^T v while it is in the cache.
-SUM_WITH_TRANSPOSE = {
-    "numpy": (
-        "def _sum_with_transpose_times(a, v, rows=128):\n"
+    # (A + A^T) v, the Hessian of a quadratic form applied to a direction: two products read A
+    # twice from memory; by blocks of rows each block serves A v and A^T v while it is in the
+    # cache.  NumPy only (it writes into an array); on other libraries the two products.
+    "_sum_with_transpose_times": (
+        "def _sum_with_transpose_times(xp, a, v, rows=128):\n"
+        "    if xp is not _numpy:\n"
+        "        return a @ v + a.T @ v\n"
         "    out = xp.zeros((a.shape[0], v.shape[1]), dtype=xp.result_type(a, v))\n"
         "    for i in range(0, a.shape[0], rows):\n"
         "        block = a[i:i + rows]\n"
@@ -72,14 +151,14 @@ SUM_WITH_TRANSPOSE = {
         "        out += block.T @ v[i:i + rows]\n"
         "    return out\n"
     ),
-    "jax": "def _sum_with_transpose_times(a, v):\n    return a @ v + a.T @ v\n",
 }
+HELPERS = {E.Softmax: "_softmax", E.LogSumExp: "_logsumexp"}  # node types that are a helper of their argument
 
-COMMUTATION = (
-    "def _commutation(rows, cols):\n"
-    "    k = xp.arange(rows * cols).reshape(cols, rows).T.reshape(-1)\n"
-    "    return xp.eye(rows * cols)[k]\n"
-)
+
+def runtime_source() -> str:
+    """The text of ``codegen_runtime`` after its docstring: what every generated source starts with."""
+    text = inspect.getsource(codegen_runtime)
+    return text[text.index("import numpy as _numpy"):]
 
 
 def _number(value: Fraction) -> str:
@@ -90,12 +169,9 @@ def _number(value: Fraction) -> str:
 
 
 class _Generator:
-    def __init__(self, roots: dict, inputs: list[E.Symbol], backend: str = "numpy"):
-        self.gram = WEIGHTED_GRAM[backend]
-        self.sum_with_transpose = SUM_WITH_TRANSPOSE[backend]
+    def __init__(self, roots: dict, inputs: list[E.Symbol]):
         self.inputs = inputs
         self.lines: list[str] = []
-        self.helpers: dict[str, str] = {}
         self.names: dict = {s: f"v_{s.name}" for s in inputs}
         self.count = _references(list(roots.values()))
         self.temps = 0
@@ -123,9 +199,6 @@ class _Generator:
             return name
         return text
 
-    def helper(self, key: str, source: str) -> None:
-        self.helpers.setdefault(key, source)
-
     def build(self, e: E.Expr) -> str:
         if isinstance(e, (E.MatMul, E.Add)):  # these look at their factors and terms themselves
             return getattr(self, "_" + type(e).__name__)(e, None)
@@ -133,8 +206,7 @@ class _Generator:
         if type(e) in CODE:
             return CODE[type(e)].format(*kids, e=e)
         if type(e) in HELPERS:
-            self.helpers.setdefault(type(e).__name__, HELPERS[type(e)])
-            return f"_{type(e).__name__.lower()}({', '.join(kids)})"
+            return f"{HELPERS[type(e)]}(xp, {', '.join(kids)})"
         method = getattr(self, "_" + type(e).__name__, None)
         if method is None:
             raise UnsupportedError(f"code generation for {describe(e)} is not supported")
@@ -144,20 +216,19 @@ class _Generator:
         raise MatcalcError(f"{e.name} is not among the inputs of the generated function")
 
     def _Const(self, e, kids):
-        return f"xp.full((1, 1), {_number(e.value)})"
+        return f"xp.full((1, 1), {_number(e.value)}, dtype=dt, device=dev)"
 
     def _Identity(self, e, kids):
-        return f"xp.eye({self.dim(e.n)})"
+        return f"xp.eye({self.dim(e.n)}, dtype=dt, device=dev)"
 
     def _Ones(self, e, kids):
-        return f"xp.ones(({self.dim(e.dims[0])}, {self.dim(e.dims[1])}))"
+        return f"xp.ones(({self.dim(e.dims[0])}, {self.dim(e.dims[1])}), dtype=dt, device=dev)"
 
     def _Zero(self, e, kids):
-        return f"xp.zeros(({self.dim(e.dims[0])}, {self.dim(e.dims[1])}))"
+        return f"xp.zeros(({self.dim(e.dims[0])}, {self.dim(e.dims[1])}), dtype=dt, device=dev)"
 
     def _Commutation(self, e, kids):
-        self.helpers.setdefault("commutation", COMMUTATION)
-        return f"_commutation({self.dim(e.dims[0])}, {self.dim(e.dims[1])})"
+        return f"_commutation(xp, {self.dim(e.dims[0])}, {self.dim(e.dims[1])}, dt, dev)"
 
     def _Add(self, e, kids):  # ones, ones b^T, c ones^T: NumPy's broadcasting does the repeating
         return "(" + " + ".join(self.broadcast_term(term) for term in e.terms) + ")"
@@ -168,7 +239,7 @@ class _Generator:
     def _Scale(self, e, kids):
         coeff = _number(e.coeff.value) if isinstance(e.coeff, E.Const) else f"{kids[0]}[0, 0]"
         if isinstance(e.arg, E.Kron) and self.count.get(e.arg, 0) < 2:  # c (A kron B) = (c A) kron B
-            return f"xp.kron({coeff} * {self.code(e.arg.left)}, {self.code(e.arg.right)})"
+            return f"_kron(xp, {coeff} * {self.code(e.arg.left)}, {self.code(e.arg.right)})"
         return f"({coeff} * {kids[1]})"
 
     def _Hadamard(self, e, kids):
@@ -180,8 +251,11 @@ class _Generator:
     _ElemPower = _Power
 
     def _Apply(self, e, kids):
-        self.helpers.setdefault("f_" + e.fn, numpy_source(e.fn))
-        return f"_f_{e.fn}({kids[0]})"
+        stable = _log_form(e)
+        if stable is not None:
+            sign, u = stable
+            return f"({sign}_f_softplus(xp, {sign}{self.code(u)}))"
+        return f"_f_{e.fn}(xp, {kids[0]})"
 
     def broadcast_term(self, term: E.Expr) -> str:
         if isinstance(term, E.Ones):
@@ -201,12 +275,12 @@ class _Generator:
         if not rest:
             return self.code(head)
         if len(rest) == 1 and isinstance(rest[0], E.Ones) and rest[0].shape[1] == 1:
-            return f"{self.code(head)}.sum(axis=1, keepdims=True)"
+            return f"xp.sum({self.code(head)}, axis=1, keepdims=True)"
         if isinstance(head, E.Ones) and head.shape[0] == 1 and len(rest) == 1:
-            return f"{self.code(rest[0])}.sum(axis=0, keepdims=True)"
+            return f"xp.sum({self.code(rest[0])}, axis=0, keepdims=True)"
         if len(rest) == 2 and isinstance(rest[0], E.DiagMatrix) and head == E.transpose(rest[1]):
-            self.helpers.setdefault("gram", self.gram)  # A^T diag(w) A: symmetric, half the work
-            return f"_weighted_gram({self.code(rest[1])}, {self.code(rest[0].arg)})"
+            # A^T diag(w) A: symmetric, half the work
+            return f"_weighted_gram(xp, {self.code(rest[1])}, {self.code(rest[0].arg)})"
         if len(rest) == 1 and isinstance(rest[0], E.DiagMatrix):
             return f"({self.code(head)} * {self.code(rest[0].arg)}.T)"
         tail = self.product(rest)
@@ -219,8 +293,7 @@ class _Generator:
                 self.lines.append(f"{name} = {tail}")
             first, *others = head.terms
             if others == [E.transpose(first)] and not isinstance(first, (E.Inverse, E.DiagMatrix)):
-                self.helpers.setdefault("sum_with_transpose", self.sum_with_transpose)
-                return f"_sum_with_transpose_times({self.code(first)}, {name})"
+                return f"_sum_with_transpose_times(xp, {self.code(first)}, {name})"
             return "(" + " + ".join(self.times(term, name) for term in head.terms) + ")"
         return self.times(head, tail)
 
@@ -234,36 +307,132 @@ class _Generator:
         """``head`` times the value whose code is ``tail``: a solve for an inverse, a broadcast
         product for a diagonal matrix."""
         if isinstance(head, E.Inverse):
-            return f"xp.linalg.solve({self.code(head.arg)}, {tail})"
+            return f"_solve(xp, {self.code(head.arg)}, {tail})"
         if isinstance(head, E.Transpose) and isinstance(head.arg, E.Inverse):
-            return f"xp.linalg.solve({self.code(head.arg.arg)}.T, {tail})"
+            return f"_solve(xp, {self.code(head.arg.arg)}.T, {tail})"
         if isinstance(head, E.DiagMatrix):
             return f"({self.code(head.arg)} * {tail})"
         return f"({self.code(head)} @ {tail})"
 
 
-def source(roots: dict, inputs: list[E.Symbol], backend: str = "numpy", name: str = "derivative") -> str:
-    """Source of ``def name(**values)`` returning the value of each root (a dict when several)."""
-    if backend not in MODULES:
-        raise MatcalcError(f"unknown backend {backend!r}: choose numpy or jax")
-    gen = _Generator(roots, inputs, backend)
+def _log_form(e: E.Expr):
+    """log(1 + exp(u)) = softplus(u) and log(sigmoid(u)) = -softplus(-u), as (sign, u): the stable
+    softplus never overflows, where exp(u) does for u > 709 and sigmoid(u) is 0 for u < -745."""
+    if not (isinstance(e, E.Apply) and e.fn == "log"):
+        return None
+    arg = e.arg
+    if isinstance(arg, E.Apply) and arg.fn == "sigmoid":
+        return "-", arg.arg
+    if isinstance(arg, E.Add) and len(arg.terms) == 2:
+        ones = [t for t in arg.terms if isinstance(t, E.Ones) and t.shape == arg.shape]
+        exps = [t for t in arg.terms if isinstance(t, E.Apply) and t.fn == "exp"]
+        if ones and exps:
+            return "", exps[0].arg
+    return None
+
+
+def source(roots: dict, inputs: list[E.Symbol], backend: str = "numpy", name: str = "derivative",
+           like: dict | None = None, title: str = "") -> str:
+    """Source of ``def name(<inputs>)`` returning the value of each root (a dict when several),
+    for arrays of any library of the array API standard.  Parameters are the inputs' names, in
+    the order given (by position or by name); ``like`` maps a root's label to the input whose
+    given shape it takes (a gradient is shaped like its variable); other roots are 2-D."""
+    if backend not in BACKENDS:
+        raise MatcalcError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)} (one source serves them all)")
+    like = like or {}
+    gen = _Generator(roots, inputs)
     results = {label: gen.code(e) for label, e in roots.items()}
-    body = []
+    names = [s.name for s in inputs]
+    if all(n.isidentifier() and not keyword.iskeyword(n) for n in names):
+        signature, body = ", ".join(names), ["_args = {" + ", ".join(f"{n!r}: {n}" for n in names) + "}"]
+    else:  # a Python keyword (lambda) cannot be a parameter: positional and keyword arguments bound by name
+        signature, body = "*args, **values", [f"_args = _bind({tuple(names)!r}, args, values)"]
+    body += ["xp, dt, dev = _namespace(_args)", "sizes, shapes = {}, {}"]
     for s in inputs:
-        key = repr(s.name)
-        shape = "(1, 1)" if E.is_scalar(s) else ("(-1, 1)" if s.dims[1] == 1 else None)
-        value = f"xp.asarray(values[{key}])"
-        if backend == "numpy":
-            value = f"xp.asarray(values[{key}], dtype=xp.result_type(values[{key}], float))"
-        body.append(f"v_{s.name} = {value}" + (f".reshape{shape}" if shape else ""))
+        body.append(f"v_{s.name} = _input(xp, dt, dev, {s.name!r}, _args[{s.name!r}], {_dims(s)!r}, sizes, shapes)")
     body += gen.lines
-    if len(results) == 1:
-        body.append(f"return {next(iter(results.values()))}")
+    shaped = {label: f"xp.reshape({code}, shapes[{like[label]!r}])" if label in like else code
+              for label, code in results.items()}
+    if len(shaped) == 1:
+        body.append(f"return {next(iter(shaped.values()))}")
     else:
-        body.append("return {" + ", ".join(f"{label!r}: {code}" for label, code in results.items()) + "}")
+        body.append("return {" + ", ".join(f"{label!r}: {code}" for label, code in shaped.items()) + "}")
     inner = "\n".join("    " + line for line in body)
-    parts = [MODULES[backend], *gen.helpers.values(), f"def {name}(**values):\n{inner}\n"]
-    return "\n\n".join(part.rstrip("\n") + "\n" for part in parts)
+    doc = _docstring(roots, inputs, like, title)
+    function = f"def {name}({signature}):\n{doc}\n{inner}\n"
+    return "\n\n".join(part.rstrip("\n") + "\n" for part in [runtime_source(), *_helpers(function), function])
+
+
+def results_source(results: dict, name: str, backend: str = "numpy") -> str:
+    """The source of one function computing several results ({label: Result} of one function,
+    as the command line and the web page give them): a dict of their values."""
+    from .printing import to_text
+
+    first = next(iter(results.values()))
+    inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
+    like = {label: r.variable.name for label, r in results.items() if r.kind in ("gradient", "hvp")}
+    title = f"{' and '.join(r.label for r in results.values())}, for f = {to_text(first.function)}."
+    return source({label: r.expr for label, r in results.items()}, inputs, backend, name=name, like=like, title=title)
+
+
+def _dims(s: E.Symbol) -> tuple:
+    """A symbol's sizes as the generated code checks them: names, numbers, None for a product of sizes."""
+    return tuple(d if isinstance(d, (int, str)) else None for d in s.dims)
+
+
+def _shape_text(e: E.Expr) -> str:
+    return "(" + ", ".join(str(d) for d in e.shape) + ")"
+
+
+def _docstring(roots: dict, inputs: list[E.Symbol], like: dict, title: str) -> str:
+    """Shapes and dtypes of the arguments and of the result (generated text only: sizes and names)."""
+    def argument(s):
+        if E.is_scalar(s):
+            return "a number, or an array of shape () or (1, 1)"
+        if s.dims[1] == 1:
+            return f"a vector, shape ({s.dims[0]},) or ({s.dims[0]}, 1)"
+        return f"a matrix, shape {_shape_text(s)}"
+
+    def result(label, e):
+        return f"shaped like {like[label]} as given" if label in like else _shape_text(e)
+
+    if not title.isprintable() or set(title) & set('\\"'):  # the docstring holds only plain text
+        title = ""
+    lines = [title or "The value of a derivative.", "",
+             "Arguments, by position in this order or by name (arrays of one library, NumPy, PyTorch, JAX,",
+             "CuPy, Dask..., floating point; a number takes the arrays' dtype):"]
+    lines += [f"    {s.name}: {argument(s)}" for s in inputs]
+    if len(roots) == 1:
+        ((label, e),) = roots.items()
+        lines.append(f"Returns an array of the arguments' library, dtype and device, {result(label, e)}.")
+    else:
+        lines.append("Returns a dict of arrays of the arguments' library, dtype and device:")
+        lines += [f"    {label!r}: {result(label, e)}" for label, e in roots.items()]
+    text = "\n".join(f"    {line}".rstrip() for line in lines)
+    return f'    """{text.strip()}\n    """'
+
+
+def _helpers(code: str) -> list[str]:
+    """The helpers ``code`` calls, each once, after those it calls itself."""
+    found: dict[str, str] = {}
+    seen: set[str] = set()
+
+    def visit(text: str) -> None:
+        for called in re.findall(r"\b(_[A-Za-z0-9_]+)\(", text):
+            if called in seen:
+                continue
+            seen.add(called)  # before its own text, which names it in its def line
+            if called in HELPER_SOURCE:
+                helper = HELPER_SOURCE[called]
+            elif called.startswith("_f_"):
+                helper = numpy_source(called[3:])
+            else:
+                continue  # the runtime's own
+            visit(helper)
+            found[called] = helper
+
+    visit(code)
+    return list(found.values())
 
 
 def compile_source(text: str, name: str = "derivative"):

@@ -14,8 +14,9 @@ fast.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
-from functools import cache, cached_property, reduce
+from functools import cache, cached_property, partial, reduce
 
 from .errors import MatcalcError
 
@@ -42,16 +43,23 @@ class ElementwiseFunction:
 
 
 # log(1 + exp(t)) = max(t, 0) + log1p(u) with u = exp(-|t|): exp never overflows, and no digits
-# are lost far below 0, where log(1 + tiny) is 0.  NumPy's complex log1p is log(1 + u), which
-# loses them again, so for the complex step the two parts of log(1 + u) are written out.
+# are lost far below 0, where log(1 + tiny) is 0.  A complex log1p is log(1 + u), which loses
+# them again, so for the complex step the two parts of log(1 + u) are written out.
+# Array API standard calls only, over the caller's namespace xp (NumPy, PyTorch, JAX, ...).
 SOFTPLUS = """\
 positive = xp.real(t) > 0
 u = xp.exp(xp.where(positive, -t, t))
-if xp.iscomplexobj(u):
-    log1p = 0.5 * xp.log1p(2 * u.real + abs(u) ** 2) + 1j * xp.arctan2(u.imag, 1 + u.real)
+if xp.isdtype(u.dtype, "complex floating"):
+    log1p = 0.5 * xp.log1p(2 * xp.real(u) + xp.abs(u) ** 2) + 1j * xp.atan2(xp.imag(u), 1 + xp.real(u))
 else:
     log1p = xp.log1p(u)
-return xp.where(positive, t, 0) + log1p"""
+return xp.where(positive, t, xp.zeros_like(t)) + log1p"""
+
+# 1 / (1 + exp(-t)) with exp of -|t| only, which never overflows (as softplus above).
+SIGMOID = """\
+positive = xp.real(t) > 0
+u = xp.exp(xp.where(positive, -t, t))
+return xp.where(positive, 1 / (1 + u), u / (1 + u))"""
 
 # fmt: off
 FUNCTIONS = {fn.name: fn for fn in [
@@ -64,7 +72,7 @@ FUNCTIONS = {fn.name: fn for fn in [
     ElementwiseFunction("sinh",     "sinh(t)",                         "cosh(t)"),
     ElementwiseFunction("cosh",     "cosh(t)",                         "sinh(t)"),
     ElementwiseFunction("tanh",     "tanh(t)",                         "1 - f**2"),
-    ElementwiseFunction("sigmoid",  "1/(1 + exp(-t))",                 "f*(1 - f)"),
+    ElementwiseFunction("sigmoid",  "1/(1 + exp(-t))",                 "f*(1 - f)",           numpy=SIGMOID),
     ElementwiseFunction("softplus", "log(1 + exp(t))",                 "sigmoid(t)",          numpy=SOFTPLUS),
     ElementwiseFunction("swish",    "t/(1 + exp(-t))",                 "f + sigmoid(t)*(1 - f)"),
     ElementwiseFunction("mish",     "t*tanh(log(1 + exp(t)))",         "tanh(softplus(t)) + t*sigmoid(t)*(1 - tanh(softplus(t))**2)"),
@@ -106,17 +114,42 @@ def derivative_form(name: str):
 
 @cache
 def numpy_source(name: str) -> str:
-    """``def _f_<name>(t)``: a row as Python source over the array module ``xp`` (NumPy or
-    jax.numpy): the row's own NumPy text, or what sympy prints for its definition."""
+    """``def _f_<name>(xp, t)``: a row as Python source over the array namespace ``xp`` it is
+    given (NumPy, or any library of the array API standard): the row's own text, or what sympy
+    prints for its definition, in the standard's names."""
     body = FUNCTIONS[name].numpy
     if body is None:
-        from sympy.printing.numpy import NumPyPrinter
-
         plain_t = sympy().Symbol("t")  # the printer writes it as the argument t
-        printed = NumPyPrinter({"fully_qualified_modules": True}).doprint(FUNCTIONS[name].definition.subs(symbols()[0], plain_t))
-        body = "return " + printed.replace("numpy.", "xp.")
+        body = "return " + _array_api_text(FUNCTIONS[name].definition.subs(symbols()[0], plain_t))
     lines = "".join(f"    {line}\n" for line in body.splitlines())
-    return f"def _f_{name}(t):\n{lines}"
+    return f"def _f_{name}(xp, t):\n{lines}"
+
+
+def _array_api_text(expr) -> str:
+    """sympy's NumPy printer writing the array API standard's names over ``xp``: a piecewise
+    definition as nested ``xp.where`` (NumPy's ``select`` is not in the standard), ``atan``
+    for NumPy's ``arctan``."""
+    text = _array_api_printer().doprint(expr).replace("numpy.", "xp.")
+    return re.sub(r"\bxp\.arc(sin|cos|tan)", r"xp.a\1", text)
+
+
+@cache
+def _array_api_printer():
+    from sympy.printing.numpy import NumPyPrinter
+
+    class ArrayAPIPrinter(NumPyPrinter):
+        def _print_Piecewise(self, expr):
+            *pieces, (last, condition) = expr.args
+            if condition is not sympy().true:
+                raise MatcalcError(f"a piecewise definition needs a last piece for every other value: {expr}")
+            (t,) = expr.free_symbols
+            piece = lambda value: f"numpy.full_like({t}, {self._print(value)})" if value.is_number else self._print(value)
+            out = piece(last)  # a number as an array of t's dtype: where(c, 0, 1) would be integers
+            for value, condition in reversed(pieces):
+                out = f"numpy.where({self._print(condition)}, {piece(value)}, {out})"
+            return out
+
+    return ArrayAPIPrinter({"fully_qualified_modules": True})
 
 
 @cache
@@ -124,9 +157,9 @@ def numpy_function(name: str):
     """The NumPy implementation of a row (the table's own source, never a user's)."""
     import numpy
 
-    namespace = {"xp": numpy}
+    namespace: dict = {}
     exec(compile(numpy_source(name), f"<matcalc {name}>", "exec"), namespace)  # noqa: S102 - the table's code
-    return namespace[f"_f_{name}"]
+    return partial(namespace[f"_f_{name}"], numpy)
 
 
 def _sympy_names() -> dict:

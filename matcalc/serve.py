@@ -95,7 +95,7 @@ def _variables(text: str, declarations: dict) -> dict:
 def _forms(of: str, text: str, wrt: list[str], declarations: dict, order: int) -> dict:
     """The results as the command line prints them (shared subexpressions named when long) and their code."""
     from .api import LABELS, gradient, hessian, jacobian, shared_form
-    from .codegen import source
+    from .codegen import results_source
     from .derivation import derive
     from .guard import user_errors
     from .printing import to_latex, to_text
@@ -111,8 +111,7 @@ def _forms(of: str, text: str, wrt: list[str], declarations: dict, order: int) -
             results = {"grad": gradient, "hess": hessian, "jac": jacobian}[of](text, wrt=wrt, declare=declarations)
         first = next(iter(results.values()))
         definitions, written = shared_form(results)
-        inputs = sorted({s for r in results.values() for s in r.inputs()}, key=lambda s: s.name)
-        code = source({name: r.expr for name, r in results.items()}, inputs, "numpy", name=LABELS[first.kind][0])
+        code = results_source(results, LABELS[first.kind][0])
         return {"definitions": [{"name": to_text(s), "text": to_text(v), "latex": f"{to_latex(s)} = {to_latex(v)}"}
                                 for s, v in definitions],
                 "results": [{"variable": name, "label": r.label, "text": to_text(written[name]),

@@ -101,7 +101,7 @@ def test_a_wrong_check_fails():
 def test_source_for_jax_and_numpy():
     r = matcalc.hvp("||T - U V^T||_F^2", wrt="U")
     assert "v_dU" in r.source("numpy")
-    assert "jax.numpy" in r.source("jax")
+    assert r.source("jax") == r.source("numpy")  # one source for every array library
 
 
 # ------------------------------------------------------------------ symmetric variables
@@ -202,7 +202,7 @@ def test_cli_direction_and_emit(capsys):
     code, out, _ = run(capsys, "hvp", "logdet(X)", "--wrt", "X", "--direction", "D")
     assert (code, out.strip()) == (0, "hess_X f[D] = -X^-T D^T X^-T")
     code, out, _ = run(capsys, "hvp", "x^T A x", "--wrt", "x", "--emit", "numpy")
-    assert code == 0 and "def hvp(**values):" in out and "values['dx']" in out
+    assert code == 0 and "def hvp(A, dx, x):" in out and "_args['dx']" in out
 
 
 def test_cli_derive_hvp(capsys):
