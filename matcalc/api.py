@@ -11,6 +11,7 @@ from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .guard import user_errors
 from .parser import Program
+from .ties import tied_text
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
 from .verify import CheckReport, check_derivative, symbols_of
@@ -50,7 +51,7 @@ class Result:
 
     @user_errors
     def __str__(self):
-        return to_text(self.expr)
+        return tied_text(self.expr)
 
     def __repr__(self):
         return f"{self.label} = {self}"

@@ -38,12 +38,20 @@ CODE = {
     E.DiagVector: "xp.reshape(xp.diag({0}), (-1, 1))",
     E.Vec:        "xp.reshape({0}.T, (-1, 1))",
     E.Kron:       "xp.kron({0}, {1})",
+    E.Mean:       "xp.mean({0}, axis={e.numpy_axis}, keepdims=True)",
 }
 # fmt: on
 
+# helpers of the nodes along an axis take NumPy's axis (from 0) after their argument
 HELPERS = {
-    E.Softmax: "def _softmax(u):\n    z = xp.exp(u - u.real.max())\n    return z / z.sum()\n",
-    E.LogSumExp: "def _logsumexp(u):\n    m = u.real.max()\n    return xp.reshape(m + xp.log(xp.exp(u - m).sum()), (1, 1))\n",
+    E.Softmax: "def _softmax(u, axis):\n    z = xp.exp(u - u.real.max(axis=axis, keepdims=True))\n"
+               "    return z / z.sum(axis=axis, keepdims=True)\n",
+    E.LogSumExp: "def _logsumexp(u, axis):\n    m = u.real.max(axis=axis, keepdims=True)\n"
+                 "    return m + xp.log(xp.exp(u - m).sum(axis=axis, keepdims=True))\n",
+    E.LogSoftmax: "def _logsoftmax(u, axis):\n    m = u.real.max(axis=axis, keepdims=True)\n"
+                  "    return u - m - xp.log(xp.exp(u - m).sum(axis=axis, keepdims=True))\n",
+    E.Var: "def _var(u, axis):\n    c = u - u.mean(axis=axis, keepdims=True)\n    return (c * c).mean(axis=axis, keepdims=True)\n",
+    E.Std: "def _std(u, axis):\n    c = u - u.mean(axis=axis, keepdims=True)\n    return xp.sqrt((c * c).mean(axis=axis, keepdims=True))\n",
 }
 
 # A^T diag(w) A: with non-negative weights it is B^T B for B = sqrt(w) .* A, which NumPy's
@@ -134,7 +142,8 @@ class _Generator:
             return CODE[type(e)].format(*kids, e=e)
         if type(e) in HELPERS:
             self.helpers.setdefault(type(e).__name__, HELPERS[type(e)])
-            return f"_{type(e).__name__.lower()}({', '.join(kids)})"
+            axis = [str(e.numpy_axis)] if isinstance(e, E.AlongAxis) else []
+            return f"_{type(e).__name__.lower()}({', '.join(kids + axis)})"
         method = getattr(self, "_" + type(e).__name__, None)
         if method is None:
             raise UnsupportedError(f"code generation for {describe(e)} is not supported")
@@ -145,6 +154,9 @@ class _Generator:
 
     def _Const(self, e, kids):
         return f"xp.full((1, 1), {_number(e.value)})"
+
+    def _Count(self, e, kids):
+        return f"xp.full((1, 1), float({self.dim(e.n)}))"
 
     def _Identity(self, e, kids):
         return f"xp.eye({self.dim(e.n)})"
