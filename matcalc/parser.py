@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache, partial
 
@@ -84,6 +84,7 @@ class _Context:
         self.defined_at: dict[str, Token] = {}
         self.values: dict[str, E.Expr] = {}
         self.references: list[tuple[int, str]] = []  # (statement, name); statement k follows k definitions
+        self.variable_labels: dict = {}  # (variable, dimension 1 or 2) -> the name a size in brackets calls it
 
     def dim(self) -> DimVar:
         d = DimVar(next(self.labels))
@@ -498,6 +499,8 @@ class Program:
     definitions: tuple[tuple[str, E.Expr], ...] = ()
     notes: tuple[str, ...] = ()
     symbols: tuple[E.Symbol, ...] = ()
+    # (variable, dimension 1 or 2) -> the name by which a size in brackets means that size
+    variable_labels: Mapping = field(default_factory=dict)
 
 
 def parse(text: str, declare: dict | None = None) -> E.Expr:
@@ -509,6 +512,16 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
 def parse_program(text: str, declare: dict | None = None) -> Program:
     """Parse ``text``, definitions ``NAME = expression`` separated by ';' or line breaks, then the
     function: the function, the definitions and the notes on the unused ones."""
+    return _parse(text, declare)
+
+
+def variable_labels(text: str, declare: dict | None = None) -> dict:
+    """How ``text`` names the sizes of its variables for sizes in brackets, ``{(variable, 1 or 2): name}``,
+    read before the sizes in brackets tie (so even where the text needs them tied to read at all)."""
+    return _parse(text, declare, labels_only=True)
+
+
+def _parse(text: str, declare: dict | None, labels_only: bool = False):
     if not isinstance(text, str):
         raise ParseError(f"an expression must be a string, got {type(text).__name__}")
     if len(text) > MAX_INPUT:
@@ -521,6 +534,8 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
         with unifying(ctx.unifier), recursion_room():
             function = _lark().parse(text)
             _tie_bracket_names(ctx)
+            if labels_only:
+                return ctx.variable_labels
             ctx.unifier.settle()
             notes = ctx.notes()
             dims = _variable_dims(ctx) + ctx.dims
@@ -536,7 +551,7 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
     with recursion_room():
         function, *rest = _with_names([function, *ctx.values.values(), *ctx.symbols.values()], final_size)
     values, symbols = rest[:len(ctx.values)], rest[len(ctx.values):]
-    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes, tuple(symbols))
+    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes, tuple(symbols), ctx.variable_labels)
 
 
 def _variable_dims(ctx: _Context) -> list[DimVar]:
@@ -549,9 +564,12 @@ def _tie_bracket_names(ctx: _Context) -> None:
     """A size named in brackets (I[n], ones[m, n], size[n], K[m, n]) is the size of the variables
     that the parser names so (n, m, p, ... in order of appearance), where one does: ``kron(x, I[n])``
     is the identity of x's size.  A name no variable's size has is a size of its own."""
+    labels = ctx.unifier.names(_variable_dims(ctx))
+    ctx.variable_labels = {(s.name, axis): labels.get(ctx.unifier.find(d)) for s in ctx.symbols.values()
+                           for axis, d in enumerate(s.dims, start=1) if isinstance(d, DimVar)}
     if not ctx.size_names:
         return
-    named = {label: root for root, label in ctx.unifier.names(_variable_dims(ctx)).items()}
+    named = {label: root for root, label in labels.items()}
     for name, placeholder in ctx.size_names.items():
         if name in named and ctx.unifier.unify(placeholder, named[name]) is None:
             raise ShapeError(f"the size {name} in brackets is the size {name} of the variables (named n, m, p, ... "

@@ -14,8 +14,20 @@ from __future__ import annotations
 
 from . import expr as E
 from .errors import MatcalcError
-from .printing import ATOM, MUL, POW, TextPrinter, printed_in_order, to_text
-from .shapes import size_factors
+from .printing import ATOM, MUL, POW, TextPrinter, to_text
+from .shapes import fresh_labels, size_factors
+
+
+def parse_program(text, declare):  # the parser imports the printers: imported when first needed
+    from .parser import parse_program
+
+    return parse_program(text, declare)
+
+
+def variable_labels(text, declare):
+    from .parser import variable_labels
+
+    return variable_labels(text, declare)
 
 SIZED_LEAVES = (E.Identity, E.Ones, E.Zero, E.Count, E.Commutation)
 UNSIZED = (E.Identity, E.Ones, E.Zero)  # what reads back with a size of its own unless written
@@ -76,13 +88,54 @@ def _all_names(e: E.Expr) -> set:
     return _names(d for n in E.nodes(e) if isinstance(n, (E.Symbol, *SIZED_LEAVES)) for d in _leaf_sizes(n))
 
 
-def _read(text: str, e: E.Expr) -> E.Expr | None:
-    from .parser import parse
+def _declarations(e: E.Expr) -> dict:
+    return {s.name: s.kind for s in E.nodes(e) if isinstance(s, E.Symbol)}
 
+
+def _read(text: str, e: E.Expr):
+    """``text`` parsed as the program it is, with the kinds of the variables of ``e``; None where it does not parse."""
     try:
-        return parse(text, {s.name: s.kind for s in E.nodes(e) if isinstance(s, E.Symbol)})
+        return parse_program(text, _declarations(e))
     except MatcalcError:
         return None
+
+
+def _bracket_names(e: E.Expr, order: list, labels: dict) -> dict:
+    """The names under which the sizes of ``e`` are written in brackets: a variable's size by the name
+    the parser gives it (``labels``, read from a print with names of their own in brackets), any
+    other its own name where that is free."""
+    rename: dict = {}
+    for s in order:
+        for axis, d in enumerate(s.dims, start=1):
+            label = labels.get((s.name, axis))
+            if isinstance(d, str) and d not in rename and label is not None:
+                rename[d] = label
+    taken = set(rename.values())
+    spare = (n for n in fresh_labels() if n not in taken)
+    for name in sorted(_all_names(e) - set(rename)):
+        rename[name] = name if name not in taken else next(spare)
+        taken.add(rename[name])
+    return rename
+
+
+def _ties_as(e: E.Expr, back: E.Expr) -> bool | None:
+    """Whether ``back`` is ``e`` with its sizes renamed one to one (the same ties, no more, no fewer);
+    None where it is not the same tree."""
+    forward: dict = {}
+    stack, seen = [(e, back)], set()
+    while stack:
+        a, b = stack.pop()
+        if (id(a), id(b)) in seen:
+            continue
+        seen.add((id(a), id(b)))
+        if type(a) is not type(b) or len(a.children()) != len(b.children()):
+            return None
+        if isinstance(a, (E.Symbol, *SIZED_LEAVES)):
+            for x, y in zip(_leaf_sizes(a), _leaf_sizes(b), strict=True):
+                if forward.setdefault(str(x), str(y)) != str(y):
+                    return False
+        stack.extend(zip(a.children(), b.children(), strict=True))
+    return len(set(forward.values())) == len(forward)
 
 
 def _untied(back: E.Expr, e: E.Expr) -> set | None:
@@ -113,19 +166,39 @@ def _carriers(e: E.Expr) -> dict:
     return out
 
 
+def _keeps_ties(e: E.Expr, back: E.Expr) -> bool:
+    """Whether ``back``, ``e`` printed and read again, ties its sizes as ``e`` does: the same tree with
+    its sizes renamed one to one, or, where the normal form built it otherwise, no more sizes than ``e``
+    (a size in brackets names its variable's size, so one too many is one that nothing tied)."""
+    same = _ties_as(e, back)
+    return len(_all_names(back)) <= len(_all_names(e)) if same is None else same
+
+
 def tied_text(e: E.Expr) -> str:
     """``e`` as text that reads back with its sizes: plain where that keeps every tie between
     them, else with the sizes in brackets on the leaves that nothing ties."""
     plain = to_text(e)
     if not any(isinstance(n, SIZED_LEAVES) for n in E.nodes(e)):
         return plain
-    back = _read(plain, e)
-    bracketed = any(isinstance(n, (E.Count, E.Commutation)) for n in E.nodes(e))
-    if back is not None and len(_all_names(back)) <= len(_all_names(e)) and not bracketed:
+    program = _read(plain, e)
+    back = None if program is None else program.function
+    if back is not None and _keeps_ties(e, back):
         return plain
     untied = None if back is None else _untied(back, e)
+    if not untied:  # read back with other ties than e has: write every size
+        untied = None
     leaves = {n for n in E.nodes(e) if isinstance(n, UNSIZED)}
     sized = leaves if untied is None else untied & leaves
-    text = printed_in_order(SizedTextPrinter, e, sized=sized, carriers=_carriers(e))
-    return text if _read(text, e) is not None else plain
-
+    options = dict(sized=sized, carriers=_carriers(e))
+    # first with names of their own in brackets, which tie to nothing: how the parser names the variables
+    own = SizedTextPrinter(**options)
+    own.order, own.rename = [], {name: f"z_{i}" for i, name in enumerate(sorted(_all_names(e)))}
+    try:
+        labels = variable_labels(own(e), _declarations(e))
+    except MatcalcError:
+        return plain
+    printer = SizedTextPrinter(**options)
+    printer.rename = _bracket_names(e, own.order, labels)
+    text = printer(e)
+    again = _read(text, e)
+    return text if again is not None and _keeps_ties(e, again.function) else plain
