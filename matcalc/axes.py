@@ -35,11 +35,6 @@ def count(u: E.Expr, axis) -> E.Expr:
     return E.count(E.run_length(u, axis))
 
 
-def means(u: E.Expr, axis) -> E.Expr:
-    """The means along ``axis``, written as sums over the count (what the adjoint of mean repeats)."""
-    return E.div(sums(u, axis), count(u, axis))
-
-
 def centred(u: E.Expr, axis) -> E.Expr:
     """``U`` minus its means along ``axis``, repeated: the deviations var and std are made of."""
     return E.sub(u, repeated(E.mean(u, axis), axis, u.shape))

@@ -432,27 +432,24 @@ def _bracket_error(name) -> ParseError:
                   f"brackets, got {name}[...] {_at(name)}", name)
 
 
-def _dimension(fn: str, axis: E.Expr, tok) -> int:
-    """An axis argument: a literal 1 or 2."""
+def _literal_axis(axis: E.Expr, tok, cause: str) -> int:
+    """An axis argument, which must be a literal 1 or 2; ``cause`` says what it is for."""
     value = E.const_value(axis)
     if value not in (1, 2):
-        raise _error(f"{fn}(..., axis) {_at(tok)} runs along dimension 1 ({AXIS_WORDS[1]}) or 2 ({AXIS_WORDS[2]}), "
-                     f"got {text_of(axis) if value is None else value}", tok)
+        raise _error(f"{cause}, got {text_of(axis) if value is None else value}", tok)
     return int(value)
 
 
 def _size_of(u: E.Expr, axis: E.Expr, tok) -> E.Expr:
     """``size(X, 1)``, the number of rows of X, and ``size(X, 2)`` of its columns, as MATLAB writes them."""
-    value = E.const_value(axis)
-    if value not in (1, 2):
-        raise _error(f"size(X, k) {_at(tok)} takes dimension 1 (the rows) or 2 (the columns), "
-                     f"got {text_of(axis) if value is None else value}", tok)
-    return E.count(u.shape[int(value) - 1])
+    axis = _literal_axis(axis, tok, f"size(X, k) {_at(tok)} takes dimension 1 (the rows) or 2 (the columns)")
+    return E.count(u.shape[axis - 1])
 
 
 def _along_axis(fn: str, u: E.Expr, axis: E.Expr, tok) -> E.Expr:
     """``f(U, axis)``: the axis a literal 1 or 2, along a dimension of U with more than one entry."""
-    axis = _dimension(fn, axis, tok)
+    axis = _literal_axis(axis, tok, f"{fn}(..., axis) {_at(tok)} runs along dimension 1 ({AXIS_WORDS[1]}) or 2 "
+                                    f"({AXIS_WORDS[2]})")
     if E.is_scalar(u):
         raise _error(f"{fn}({text_of(u)}, {axis}) {_at(tok)}: a scalar has no dimension to run along", tok)
     if E.is_one(u.shape[axis - 1]):

@@ -356,8 +356,19 @@ class TextPrinter(Printer):
     def commutation(self, dims):
         return f"K[{self.size(dims[0])}, {self.size(dims[1])}]"  # sizes in brackets: K(x) is a product
 
-    def count(self, n):
-        return f"size[{self.size(n)}]"  # a bare n would parse back as a variable
+    carriers: dict = {}  # a size name -> (a variable, its dimension 1 or 2 of that size)
+
+    def _Count(self, e):
+        """``size(X, 1)`` where a variable has the size, as MATLAB writes it; else ``size[n]`` (a bare n
+        would parse back as a variable)."""
+        number, names = size_factors(e.n)
+        if not any(n in self.carriers for n in names):
+            return f"size[{self.size(e.n)}]", ATOM
+        names = sorted(names, key=lambda n: self.carriers.get(n, ("~", n)))  # size(X, 1) size(X, 2)
+        parts = [str(number)] * (number != 1) + [
+            f"size({self.carriers[n][0]}, {self.carriers[n][1]})" if n in self.carriers else f"size[{self.size(n)}]"
+            for n in names]
+        return " ".join(parts), (ATOM if len(parts) == 1 else MUL)
 
     # A size in brackets is read as the size of the variables the parser names so, in the order the
     # text shows them (see parser._tie_bracket_names): where the text has one, its sizes are written
@@ -485,6 +496,16 @@ def size_names(e: E.Expr) -> set:
     return {name for n in E.nodes(e) if not n.children() for d in n.shape for name in size_factors(d)[1]}
 
 
+def carriers_of(e: E.Expr) -> dict:
+    """For each size name a variable of ``e`` has, one such variable and its dimension (1 or 2)."""
+    out: dict = {}
+    for s in sorted((n for n in E.nodes(e) if isinstance(n, E.Symbol)), key=lambda s: s.name):
+        for axis, d in enumerate(s.dims, start=1):
+            if isinstance(d, str):
+                out.setdefault(d, (s.name, axis))
+    return out
+
+
 def printed_in_order(printer_class, e: E.Expr, **options) -> str:
     """``e`` printed with its sizes under the names the text gives them when it is read (two passes:
     the first finds the order of the variables, the second prints)."""
@@ -493,6 +514,7 @@ def printed_in_order(printer_class, e: E.Expr, **options) -> str:
     first(e)
     second = printer_class(**options)
     second.rename = renaming(first.order, size_names(e))
+    second.carriers = carriers_of(e)
     return second(e)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from . import expr as E
 from .errors import MatcalcError
-from .printing import ATOM, MUL, POW, TextPrinter, to_text
+from .printing import ATOM, MUL, POW, TextPrinter, carriers_of, to_text
 from .shapes import fresh_labels, size_factors
 
 
@@ -34,8 +34,7 @@ UNSIZED = (E.Identity, E.Ones, E.Zero)  # what reads back with a size of its own
 
 
 class SizedTextPrinter(TextPrinter):
-    """The text printer, writing the sizes of the leaves in ``sized`` in brackets, and a size as a
-    number as ``size(X, k)`` where ``carriers`` names a variable that has it."""
+    """The text printer, writing the sizes of the leaves in ``sized`` in brackets."""
 
     def __init__(self, sized: set, carriers: dict):
         self.sized, self.carriers = sized, carriers
@@ -61,16 +60,6 @@ class SizedTextPrinter(TextPrinter):
         if e not in self.sized or E.is_scalar(e):
             return super()._Zero(e)
         return f"0 {self._Ones(E.Ones(e.shape))[0]}", MUL
-
-    def _Count(self, e):
-        number, names = size_factors(e.n)
-        if not any(n in self.carriers for n in names):
-            return super()._Count(e)
-        names = sorted(names, key=lambda n: self.carriers.get(n, ("~", n)))  # size(X, 1) size(X, 2)
-        parts = [str(number)] * (number != 1) + [
-            f"size({self.carriers[n][0]}, {self.carriers[n][1]})" if n in self.carriers else f"size[{self.size(n)}]"
-            for n in names]
-        return " ".join(parts), (ATOM if len(parts) == 1 else MUL)
 
 
 def _leaf_sizes(e: E.Expr) -> tuple:
@@ -120,9 +109,8 @@ def _bracket_names(e: E.Expr, order: list, labels: dict) -> dict:
 
 def _ties_as(e: E.Expr, back: E.Expr) -> bool | None:
     """Whether ``back`` is ``e`` with its sizes renamed one to one (the same ties, no more, no fewer);
-    None where it is not the same tree."""
-    forward: dict = {}
-    stack, seen = [(e, back)], set()
+    None where it is not the same tree.  A product of sizes renames factor by factor."""
+    pairs, stack, seen = [], [(e, back)], set()
     while stack:
         a, b = stack.pop()
         if (id(a), id(b)) in seen:
@@ -131,10 +119,21 @@ def _ties_as(e: E.Expr, back: E.Expr) -> bool | None:
         if type(a) is not type(b) or len(a.children()) != len(b.children()):
             return None
         if isinstance(a, (E.Symbol, *SIZED_LEAVES)):
-            for x, y in zip(_leaf_sizes(a), _leaf_sizes(b), strict=True):
-                if forward.setdefault(str(x), str(y)) != str(y):
-                    return False
+            pairs.extend(zip(_leaf_sizes(a), _leaf_sizes(b), strict=True))
         stack.extend(zip(a.children(), b.children(), strict=True))
+    forward: dict = {}
+    factored = [(size_factors(x), size_factors(y)) for x, y in pairs]
+    for (nx, fx), (ny, fy) in sorted(factored, key=lambda p: len(p[0][1])):  # single names first
+        if nx != ny or len(fx) != len(fy):
+            return False
+        unmapped = [f for f in fx if f not in forward]
+        rest = list(fy)
+        for f in fx:
+            if f in forward:
+                if forward[f] not in rest:
+                    return False
+                rest.remove(forward[f])
+        forward.update(zip(unmapped, rest, strict=True))
     return len(set(forward.values())) == len(forward)
 
 
@@ -154,16 +153,6 @@ def _untied(back: E.Expr, e: E.Expr) -> set | None:
             untied.add(a)
         stack.extend(zip(a.children(), b.children(), strict=True))
     return untied
-
-
-def _carriers(e: E.Expr) -> dict:
-    """For each size name a variable of ``e`` has, one such variable and its dimension (1 or 2)."""
-    out: dict = {}
-    for s in sorted((n for n in E.nodes(e) if isinstance(n, E.Symbol)), key=lambda s: s.name):
-        for axis, d in enumerate(s.dims, start=1):
-            if isinstance(d, str):
-                out.setdefault(d, (s.name, axis))
-    return out
 
 
 def _keeps_ties(e: E.Expr, back: E.Expr) -> bool:
@@ -189,7 +178,7 @@ def tied_text(e: E.Expr) -> str:
         untied = None
     leaves = {n for n in E.nodes(e) if isinstance(n, UNSIZED)}
     sized = leaves if untied is None else untied & leaves
-    options = dict(sized=sized, carriers=_carriers(e))
+    options = dict(sized=sized, carriers=carriers_of(e))
     # first with names of their own in brackets, which tie to nothing: how the parser names the variables
     own = SizedTextPrinter(**options)
     own.order, own.rename = [], {name: f"z_{i}" for i, name in enumerate(sorted(_all_names(e)))}

@@ -241,3 +241,27 @@ def test_cli_exit_status_for_a_bad_axis():
     from matcalc.cli import main
 
     assert main(["grad", "sum(softmax(X, 3))", "--wrt", "X"]) == 2
+
+
+def test_latex():
+    from matcalc.printing import to_latex
+
+    assert to_latex(matcalc.parse("mean(X, 2)")) == r"\operatorname{mean}\left(X, 2\right)"
+    assert to_latex(matcalc.parse("softmax(X)")) == r"\operatorname{softmax}\left(X\right)"
+    assert to_latex(matcalc.parse("logsoftmax(X, 1) + ones std(X, 1)")).count(r"\operatorname") == 2
+    assert to_latex(matcalc.parse("x / size[n]")) == r"\frac{x}{n}"
+
+
+def test_size_of_a_dimension():
+    assert matcalc.parse("size(X, 1) size(X, 2)") == matcalc.parse("size[n*m]")
+    with pytest.raises(MatcalcError, match=r"size\(X, k\) at column 1 takes dimension 1 \(the rows\) or 2"):
+        matcalc.parse("size(X, 0)")
+
+
+def test_jax_code_along_an_axis():
+    jnp = pytest.importorskip("jax.numpy")
+    g = matcalc.gradient("sum(Y .* softmax(X W)) + var(X W, 1) b", "W")
+    v = values(4)
+    inputs = {s.name: v[s.name] for s in g.inputs()}
+    np.testing.assert_allclose(np.asarray(g.to_jax()(**{k: jnp.asarray(a) for k, a in inputs.items()})),
+                               g.evaluate(inputs), rtol=1e-6)

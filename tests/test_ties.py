@@ -35,7 +35,7 @@ def read_back_equal(r, declare=None):
     ("jacobian", "diag(X)", "X", None, "kron(ones[n]^T, I[n]) diag(vec(I[n]))"),
     ("jacobian", "W exp(diag(C))", "C", None, None),
     ("gradient", "sum(kron(x^T, x))", "x", None, "2 sum(x) ones[n]"),
-    ("gradient", "var(X W)", "W", None, "2 X^T (X W - mean(X W)) / size[n*p]"),
+    ("gradient", "var(X W)", "W", None, "2 X^T (X W - mean(X W)) / (size(W, 2) size(X, 1))"),
     ("hessian", "x^T x x^T x", "x", None, None),
 ])
 def test_printed_results_read_back_with_their_sizes(kind, text, wrt, declare, printed):
