@@ -497,7 +497,7 @@ class Program:
     notes: tuple[str, ...] = ()
     symbols: tuple[E.Symbol, ...] = ()
     # (variable, dimension 1 or 2) -> the name by which a size in brackets means that size
-    variable_labels: Mapping = field(default_factory=dict)
+    variable_labels: Mapping = field(default_factory=dict, compare=False, hash=False)
 
 
 def parse(text: str, declare: dict | None = None) -> E.Expr:

@@ -155,6 +155,13 @@ def _untied(back: E.Expr, e: E.Expr) -> set | None:
     return untied
 
 
+def _alone(leaf: E.Expr, e: E.Expr) -> bool:
+    """Whether no other leaf of ``e`` (nor a variable) has a size of ``leaf``: then nothing ties it, written or not."""
+    others = _names(d for n in E.nodes(e) if isinstance(n, (E.Symbol, *SIZED_LEAVES)) and n != leaf
+                    for d in _leaf_sizes(n))
+    return _names(_leaf_sizes(leaf)).isdisjoint(others)
+
+
 def _keeps_ties(e: E.Expr, back: E.Expr) -> bool:
     """Whether ``back``, ``e`` printed and read again, ties its sizes as ``e`` does: the same tree with
     its sizes renamed one to one, or, where the normal form built it otherwise, no more sizes than ``e``
@@ -174,6 +181,8 @@ def tied_text(e: E.Expr) -> str:
     if back is not None and _keeps_ties(e, back):
         return plain
     untied = None if back is None else _untied(back, e)
+    if untied and all(_alone(n, e) for n in untied):  # its size is its own anyway: 2 I
+        return plain
     if not untied:  # read back with other ties than e has: write every size
         untied = None
     leaves = {n for n in E.nodes(e) if isinstance(n, UNSIZED)}

@@ -116,6 +116,12 @@ def test_normalisation_against_the_papers_gradient(text, axis):
     np.testing.assert_allclose(got["b"], g_out.sum(axis=0)[:, None], rtol=1e-9)
     assert str(results["b"]) == "G^T ones"
     assert results["X"].check().ok
+    # the papers' first two terms as they write them, g/σ - mean(g/σ); the third, x̂ mean(g .* x̂) / σ,
+    # comes out with x̂ and the mean written out: ((g .* (x - μ) ./ σ^2) ones ./ σ) ones^T .* (x - μ) / n
+    s, spread = ("(sqrt(var(X, 2) + eps) ones^T)", "ones^T") if axis == 1 else ("(ones sqrt(var(X, 1) + eps))", "")
+    g_over_sigma = f"G ./ {s} .* (ones g^T)"
+    mean_term = f"mean({g_over_sigma}, {2 if axis == 1 else 1})" + (f" {spread}" if spread else "")
+    assert str(results["X"]).startswith(f"{g_over_sigma} - {mean_term} - "), str(results["X"])
 
 
 def test_layer_norm_of_a_scalar_is_refused():

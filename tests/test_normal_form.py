@@ -42,6 +42,7 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("SUM_IDENTITIES", "a - (b - c) = a - b + c"):                   E.Add((x, E.Scale(c(-2), E.Add((y, E.Scale(c(-3), z)))))),
     ("SUM_IDENTITIES", "A x + A x = 2 A x"):                         E.Add((E.MatMul((A, x)), minus(y), E.Scale(c(3), E.MatMul((A, x))))),
     ("SCALE_IDENTITIES", "a (b U) = (a b) U"):                       E.Scale(s, E.Scale(E.Norm(x), X)),
+    ("SCALE_IDENTITIES", "U ones ones^T / n = mean(U, 2) ones^T"):  E.Scale(E.Power(E.Count(m), -1), E.MatMul((X, E.Ones((m, m))))),
     ("SCALAR_PRODUCT_IDENTITIES", "size[m] size[n] = size[m*n]"):   E.MatMul((E.Count(m), E.Trace(E.MatMul((T(X), W))), E.Count(n))),
     ("SCALAR_PRODUCT_IDENTITIES", "s^p s^q = s^(p+q)"):              E.MatMul((E.Power(E.Norm(x), Fraction(3)), s, E.Power(E.Norm(x), Fraction(-1, 2)))),
     ("PRODUCT_FACTOR_IDENTITIES", "(-A - B) C = -(A + B) C"):        E.MatMul((E.Add((minus(A), E.Scale(c(-2), B))), X)),

@@ -220,8 +220,35 @@ def sub(a: Expr, b: Expr) -> Expr:
 
 
 # fmt: off
+def _divided_by(s: Expr, n) -> Expr | None:
+    """``s size[n]`` where s divides by the size n (``-1 / size[n]`` gives -1), else None."""
+    factors = s.factors if is_scalar_product(s) else (s,)
+    for f in factors:
+        if isinstance(f, Power) and f.exponent == -1 and isinstance(f.base, Count) and resolve(f.base.n) == resolve(n):
+            return mul(s, f.base)
+    return None
+
+
+def _means_of_rows(s: Expr, m: MatMul):
+    """U ones ones^T / n = mean(U, 2) ones^T for U with n columns, and ones ones^T U / n = ones mean(U, 1)
+    for U with n rows: a mean repeated, as the papers write the gradients of normalisation layers."""
+    first, last = m.factors[0], m.factors[-1]
+    if isinstance(last, Ones) and len(m.factors) > 1 and not is_one(last.shape[0]):
+        rest = _divided_by(s, last.shape[0])
+        if rest is not None:
+            u = matmul(*m.factors[:-1])
+            return scale(rest, mul(mean(u, 2), transpose(Ones((last.shape[1], 1)))))
+    if isinstance(first, Ones) and len(m.factors) > 1 and not is_one(first.shape[1]):
+        rest = _divided_by(s, first.shape[1])
+        if rest is not None:
+            u = matmul(*m.factors[1:])
+            return scale(rest, mul(Ones((first.shape[0], 1)), mean(u, 1)))
+    return None
+
+
 SCALE_IDENTITIES = table(  # on the scaled matrix
     (Scale, "scalings combine", "a (b U) = (a b) U", lambda s, m: scale(mul(s, m.coeff), m.arg)),
+    (MatMul, "sums over a size, divided by it, are means", "U ones ones^T / n = mean(U, 2) ones^T", _means_of_rows),
 )
 # fmt: on
 
