@@ -265,3 +265,21 @@ def test_jax_code_along_an_axis():
     inputs = {s.name: v[s.name] for s in g.inputs()}
     np.testing.assert_allclose(np.asarray(g.to_jax()(**{k: jnp.asarray(a) for k, a in inputs.items()})),
                                g.evaluate(inputs), rtol=1e-6)
+
+
+@pytest.mark.parametrize("text, wrt", [("var(x)", "x"), ("std(x)", "x"), ("mean(exp(x))", "x"),
+                                       ("sum(logsumexp(X W))", "W"), ("-sum(Y .* logsoftmax(X W))", "W"),
+                                       ("x^T var(X, 2)", "X"), ("sum(softmax(X W, 1) .* Y)", "W")])
+def test_hessians_through_operations_along_an_axis(text, wrt):
+    """Second order: the differentials of the gradients (means, variances, softmaxes along an axis)."""
+    h = matcalc.hessian(text, wrt)
+    assert h.check().ok, f"{h}: {h.check()}"
+    assert matcalc.hvp(text, wrt).check().ok
+
+
+def test_the_variance_hessian_against_its_formula():
+    """var(x) = ||x - mean(x)||^2 / n has the Hessian 2 (I - ones ones^T / n) / n."""
+    n = 5
+    h = matcalc.hessian("var(x)", "x")
+    x = np.random.default_rng(0).standard_normal(n)
+    np.testing.assert_allclose(h.evaluate({"x": x}), 2 * (np.eye(n) - np.ones((n, n)) / n) / n, atol=1e-12)
