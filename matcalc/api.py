@@ -11,9 +11,9 @@ from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .guard import user_errors
 from .parser import Program
-from .ties import tied_text
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
+from .ties import tied_text
 from .verify import CheckReport, check_derivative, symbols_of
 
 LABELS = {"gradient": ("grad", r"\nabla_{%s} f"), "hessian": ("hess", r"\nabla^2_{%s} f"),

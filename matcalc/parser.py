@@ -26,8 +26,8 @@ from lark.lexer import PatternStr
 from . import expr as E
 from . import kinds
 from .axes import sums
-from .expr.nodes import described, text_of
 from .errors import DeclarationError, MatcalcError, ParseError, ShapeError
+from .expr.nodes import described, text_of
 from .functions import FUNCTIONS
 from .guard import recursion_room
 from .resources import resource_text
