@@ -403,6 +403,8 @@ class _Builder(Transformer):
         fn, args = str(c[0]), c[1:]
         if fn in ALONG_AXIS and len(args) == 2:
             return _along_axis(fn, args[0], args[1], c[0])
+        if fn in ALONG_AXIS and len(args) != 1:
+            raise _error(f"{fn} takes 1 argument, or 2 with an axis ({fn}(X, 1) or {fn}(X, 2)), got {len(args)}", c[0])
         if len(args) != ARITY.get(fn, 1):
             raise _error(f"{fn} takes {ARITY.get(fn, 1)} argument(s), got {len(args)}", c[0])
         if fn == "size":

@@ -227,7 +227,7 @@ def test_defaults_keep_their_meaning():
     ("sum(X, 1.5)", r"got 3/2"),
     ("softmax(a, 1)", r"softmax\(a, 1\) at column 1: a scalar has no dimension to run along"),
     ("logsumexp(x, 2)", r"runs over one entry at a time \(x \(n x 1\)\): write logsumexp\(x\)"),
-    ("mean(X, 1, 2)", r"mean takes 1 argument"),
+    ("mean(X, 1, 2)", r"mean takes 1 argument, or 2 with an axis \(mean\(X, 1\) or mean\(X, 2\)\), got 3"),
     ("size[n] x + foo[n]", r"foo|cannot multiply"),
     ("J[n]", r"only K\[m, n\] .*, I\[n\], ones\[n\], ones\[m, n\] and size\[n\] take sizes in brackets, got J"),
 ])
