@@ -53,6 +53,7 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("PRODUCT_PAIR_IDENTITIES", "ones ones^T = the all-ones matrix"): E.MatMul((E.Ones((n, 1)), E.Ones((1, m)), C)),
     ("PRODUCT_PAIR_IDENTITIES", "M (r kron B) = r kron (M B)"):      E.MatMul((A, E.Kron(T(u), B))),
     ("PRODUCT_PAIR_IDENTITIES", "K(m,n) K(n,m) = I"):                E.MatMul((E.Kron(A, C), E.Commutation((n, m)), E.Commutation((m, n)))),
+    ("PRODUCT_PAIR_IDENTITIES", "diag(vec(I)) diag(vec(B)) = diag(vec(I .* B))"): E.MatMul((E.DiagMatrix(E.Vec(E.Identity(n))), E.DiagMatrix(E.Vec(exp(A))))),
     ("PRODUCT_CHAIN_IDENTITIES", "K(p,m) (A kron B) K(n,q) = B kron A"): E.MatMul((E.Commutation((m, n)), E.Kron(X, T(X)), E.Commutation((m, n)))),
     ("PRODUCT_PAIR_IDENTITIES", "ones^T diag(v) = v^T"):             E.MatMul((E.Ones((1, n)), E.DiagMatrix(exp(x)), A)),
     ("PRODUCT_PAIR_IDENTITIES", "diag(v) ones = v"):                 E.MatMul((A, E.DiagMatrix(x), E.Ones((n, 1)))),

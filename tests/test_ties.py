@@ -34,6 +34,7 @@ def read_back_equal(r, declare=None):
     ("jacobian", "exp(A^T) x", "A", None, "kron(x^T, I[p]) diag(vec(exp(A^T))) K[n, p]"),
     ("jacobian", "diag(X)", "X", None, "kron(ones[n]^T, I[n]) diag(vec(I[n]))"),
     ("jacobian", "W exp(diag(C))", "C", None, None),
+    ("jacobian", "u .* diag(exp(C))", "C", None, "kron(ones[n]^T, diag(u)) diag(vec(I[n] .* exp(C)))"),
     ("gradient", "sum(kron(x^T, x))", "x", None, "2 sum(x) ones[n]"),
     ("gradient", "var(X W)", "W", None, "2 X^T (X W - mean(X W)) / (size(W, 2) size(X, 1))"),
     ("hessian", "x^T x x^T x", "x", None, None),

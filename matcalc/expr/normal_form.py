@@ -29,7 +29,7 @@ from functools import reduce
 
 from .. import kinds
 from ..errors import MatcalcError, ShapeError
-from ..shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resolve, unify
+from ..shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resolve, unified_now, unify
 from .nodes import (
     Add,
     Apply,
@@ -342,6 +342,17 @@ def _all_ones(a: Ones, b: Ones):
     return (Ones((a.shape[0], b.shape[1])),) if is_one(b.shape[0]) else None
 
 
+def _identity_selects(a: DiagMatrix, b: DiagMatrix):
+    """diag(vec(I)) diag(vec(B)) = diag(vec(I .* B)), for B square as I is: the embedding of diag
+    times a diagonal written as one diagonal, so that B's sizes are I's when read again."""
+    for first, second in ((a, b), (b, a)):
+        if (isinstance(first.arg, Vec) and isinstance(first.arg.arg, Identity) and isinstance(second.arg, Vec)
+                and unified_now(second.arg.arg.shape[0], second.arg.arg.shape[1]) is not None
+                and unified_now(first.arg.arg.n, second.arg.arg.shape[0]) is not None):
+            return (diag(vec(hadamard(first.arg.arg, second.arg.arg))),)
+    return None
+
+
 def _ones_row_diag(a: Ones, b: DiagMatrix):
     return (transpose(b.arg),) if is_one(a.shape[0]) else None
 
@@ -486,6 +497,7 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
     ((Inverse, Expr),      "a matrix cancels its inverse",              "U^-1 U = I",                             lambda a, b: () if a.arg == b else None),
     ((Expr, Inverse),      "a matrix cancels its inverse",              "U U^-1 = I",                             lambda a, b: () if b.arg == a else None),
     ((Ones, Ones),         "ones times a row of ones",                  "ones ones^T = the all-ones matrix",      _all_ones),
+    ((DiagMatrix, DiagMatrix), "the diagonal of the identity selects a diagonal", "diag(vec(I)) diag(vec(B)) = diag(vec(I .* B))", _identity_selects),
     ((Ones, DiagMatrix),   "ones row times a diagonal matrix",          "ones^T diag(v) = v^T",                   _ones_row_diag),
     ((DiagMatrix, Ones),   "a diagonal matrix times ones",              "diag(v) ones = v",                       _diag_ones),
     ((Kron, Kron),         "mixed product of Kronecker products",       "(A kron B)(C kron D) = AC kron BD",      _mixed_product),
