@@ -485,7 +485,7 @@ def renaming(order: list, names: set) -> dict:
             if isinstance(d, str) and d not in rename:
                 rename[d] = next(labels)
     taken = set(rename.values())
-    for name in sorted(names - set(rename)):
+    for name in sorted(names - set(rename), key=str):  # while parsing, sizes are placeholders
         rename[name] = name if name not in taken else next(n for n in labels if n not in taken)
         taken.add(rename[name])
     return rename

@@ -38,6 +38,7 @@ def read_back_equal(r, declare=None):
     ("gradient", "sum(kron(x^T, x))", "x", None, "2 sum(x) ones[n]"),
     ("gradient", "var(X W)", "W", None, "2 X^T (X W - mean(X W)) / (size(W, 2) size(X, 1))"),
     ("hessian", "x^T x x^T x", "x", None, None),
+    ("hessian", "sum(exp(C + u^T))", "u", None, None),  # printed while its sizes were placeholders
 ])
 def test_printed_results_read_back_with_their_sizes(kind, text, wrt, declare, printed):
     r = getattr(matcalc, kind)(text, wrt=wrt, declare=declare)
