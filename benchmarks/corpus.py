@@ -211,6 +211,21 @@ CASES: list[Case] = [
          source="neural network"),
     Case("relu layer ||relu(XW) - Y||_F^2", "||relu(X W) - Y||_F^2", "W", "X[n,m] W[m,p] Y[n,p]",
          lambda s: sq(ew(s.X * s.W, relu) - s.Y), source="neural network"),
+    # batched layers: rows are examples, softmax along each row (SymPy's matrix expressions have no
+    # softmax or log-sum-exp of each row of a matrix)
+    Case("batched softmax cross-entropy (wrt W)", "-sum(Y .* logsoftmax(X W + ones b^T))", "W",
+         "X[n,m] W[m,p] b[p] Y[n,p]", None, source="multinomial logistic regression, batched"),
+    Case("batched softmax cross-entropy (wrt b)", "-sum(Y .* logsoftmax(X W + ones b^T))", "b",
+         "X[n,m] W[m,p] b[p] Y[n,p]", None, source="multinomial logistic regression, batched"),
+    Case("attention (wrt W_q)", "Q = X W_q; K = X W_k; V = X W_v; A = softmax(Q K^T / sqrt(d)); sum(G .* (A V))",
+         "W_q", "X[n,m] W_q[m,k] W_k[m,k] W_v[m,p] G[n,p] d[]", None, declare={"d": "scalar"},
+         source="Vaswani et al. 2017"),
+    Case("attention (wrt W_v)", "Q = X W_q; K = X W_k; V = X W_v; A = softmax(Q K^T / sqrt(d)); sum(G .* (A V))",
+         "W_v", "X[n,m] W_q[m,k] W_k[m,k] W_v[m,p] G[n,p] d[]", None, declare={"d": "scalar"},
+         source="Vaswani et al. 2017"),
+    Case("layer norm (wrt X)", "Xh = (X - mean(X, 2) ones^T) ./ (sqrt(var(X, 2) + eps) ones^T); "
+         "sum(G .* (Xh .* (ones g^T) + ones b^T))", "X", "X[n,m] G[n,m] g[m] b[m] eps[]", None,
+         declare={"eps": "scalar"}, source="Ba et al. 2016"),
     # ------------------------------------------------------------------ Hessians
     Case("x^T A x", "x^T A x", "x", "x[n] A[n,n]", lambda s: s.x.T * s.A * s.x, kind=H, source="Laue et al. 2018"),
     Case("||x||", "||x||", "x", "x[n]", lambda s: sqrt(s.x.T * s.x), kind=H),

@@ -22,6 +22,14 @@ EXAMPLES = [
     ("softmax_regression", "-y^T log(softmax(W x + b))", "W", {"y": "onehot"}, 1),
     ("logistic_regression_pm1", "sum(log(1 + exp(-y .* (X w))))", "w", {"y": "pm1"}, 2),
     ("two_layer_net", "||sigmoid(X W1 + b1^T) W2 + b2^T - Y||_F^2", "W1", {}, 1),
+    # batched layers: rows are examples, softmax along each row
+    ("batched_cross_entropy", "-sum(Y .* logsoftmax(X W + ones b^T))", "W", {}, 1),
+    ("attention", "Q = X W_q; K = X W_k; V = X W_v; A = softmax(Q K^T / sqrt(d)); sum(G .* (A V))", "W_q",
+     {"d": "scalar"}, 1),
+    ("layer_norm", "Xh = (X - mean(X, 2) ones^T) ./ (std(X, 2) ones^T); sum(G .* Xh)",
+     "X", {}, 1),
+    ("residual_block", "sum(G .* (X + relu(X W_1) W_2))", "W_1", {}, 1),
+    ("two_layer_classifier", "H = relu(X W_1 + ones b_1^T); -sum(Y .* logsoftmax(H W_2 + ones b_2^T))", "W_1", {}, 1),
 ]
 
 

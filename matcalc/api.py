@@ -15,6 +15,7 @@ from .guard import user_errors
 from .parser import Program
 from .printing import to_latex, to_text
 from .shapes import shape_str  # noqa: F401
+from .ties import tied_text
 from .verify import CheckReport, check_derivative, symbols_of
 
 SHARE_ABOVE = 160  # characters of plain output above which shared subexpressions get names
@@ -54,7 +55,7 @@ class Result:
 
     @user_errors
     def __str__(self):
-        return to_text(self.expr)
+        return tied_text(self.expr)
 
     def __repr__(self):
         return f"{self.label} = {self}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
+from .axes import count, repeated
 from .errors import MatcalcError
 from .jacobian import kron_permutation, unvec
 from .linear import walk
@@ -98,6 +99,7 @@ ADJOINT = {
     E.DiagMatrix: ("moving diag",                                             "<C, diag(u)> = <diag(C), u>",  lambda e, c, dx: [(e.arg, E.diag(c))]),
     E.Kron:       ("moving a Kronecker factor",                               "<C, A kron dB> = <J^T vec(C), dB>",     _kron),
     E.DiagVector: ("moving diag",                                             "<c, diag(U)> = <diag(c), U>",  lambda e, c, dx: [(e.arg, E.diag(c))]),
+    E.Mean:       ("a mean as an inner product with ones / count",           "<C, mean(U)> = <C ones ones^T / (m n), U>", lambda e, c, dx: [(e.arg, E.div(repeated(c, e.axis, e.arg.shape), count(e.arg, e.axis)))]),
     E.Vec:        ("moving vec",                                              "<c, vec(U)> = <unvec(c), U>",  lambda e, c, dx: [(e.arg, unvec(c, e.arg.shape))]),
 }
 # fmt: on

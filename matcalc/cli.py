@@ -224,7 +224,9 @@ def run(argv: list[str]) -> int:
             records.append(result_record(r, report))
             continue
         label = r.label_latex(printer) if args.latex else r.label
-        print(f"{label} = {printer(written[name])}")
+        # a result in full is written with the sizes it needs to read back (kron(v, I[n]))
+        value = str(r) if printer is to_text and written[name] is r.expr else printer(written[name])
+        print(f"{label} = {value}")
         for note in r.notes:
             if note not in said:  # a note on the text is said once, not for every variable
                 print(f"note: {note}")

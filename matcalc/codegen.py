@@ -50,6 +50,7 @@ CODE = {
     E.DiagVector: "xp.reshape(xp.linalg.diagonal({0}), (-1, 1))",
     E.Vec:        "xp.reshape({0}.T, (-1, 1))",
     E.Kron:       "_kron(xp, {0}, {1})",
+    E.Mean:       "xp.mean({0}, axis={e.numpy_axis}, keepdims=True)",
 }
 # fmt: on
 
@@ -116,15 +117,32 @@ HELPER_SOURCE = {
         "    k = xp.reshape(xp.reshape(xp.arange(rows * cols, device=dev), (cols, rows)).T, (-1,))\n"
         "    return xp.take(xp.eye(rows * cols, dtype=dt, device=dev), k, axis=0)\n"
     ),
+    # the nodes along an axis: NumPy's axis (from 0) after their argument; shifted by the largest
+    # entry along it, so that exp never overflows
     "_softmax": (
-        "def _softmax(xp, u):\n"
-        "    z = xp.exp(u - xp.max(xp.real(u)))  # shifted: exp never overflows\n"
-        "    return z / xp.sum(z)\n"
+        "def _softmax(xp, u, axis):\n"
+        "    z = xp.exp(u - xp.max(xp.real(u), axis=axis, keepdims=True))\n"
+        "    return z / xp.sum(z, axis=axis, keepdims=True)\n"
     ),
     "_logsumexp": (
-        "def _logsumexp(xp, u):\n"
-        "    m = xp.max(xp.real(u))  # shifted: exp never overflows\n"
-        "    return xp.reshape(m + xp.log(xp.sum(xp.exp(u - m))), (1, 1))\n"
+        "def _logsumexp(xp, u, axis):\n"
+        "    m = xp.max(xp.real(u), axis=axis, keepdims=True)\n"
+        "    return m + xp.log(xp.sum(xp.exp(u - m), axis=axis, keepdims=True))\n"
+    ),
+    "_logsoftmax": (
+        "def _logsoftmax(xp, u, axis):\n"
+        "    m = xp.max(xp.real(u), axis=axis, keepdims=True)\n"
+        "    return u - m - xp.log(xp.sum(xp.exp(u - m), axis=axis, keepdims=True))\n"
+    ),
+    "_var": (
+        "def _var(xp, u, axis):\n"
+        "    c = u - xp.mean(u, axis=axis, keepdims=True)\n"
+        "    return xp.mean(c * c, axis=axis, keepdims=True)\n"
+    ),
+    "_std": (
+        "def _std(xp, u, axis):\n"
+        "    c = u - xp.mean(u, axis=axis, keepdims=True)\n"
+        "    return xp.sqrt(xp.mean(c * c, axis=axis, keepdims=True))\n"
     ),
     # A^T diag(w) A: with non-negative weights it is B^T B for B = sqrt(w) .* A, which NumPy's
     # matmul computes with one symmetric rank-k update (BLAS syrk: half the flops of a product,
@@ -152,7 +170,7 @@ HELPER_SOURCE = {
         "    return out\n"
     ),
 }
-HELPERS = {E.Softmax: "_softmax", E.LogSumExp: "_logsumexp"}  # node types that are a helper of their argument
+HELPERS = {E.Softmax: "_softmax", E.LogSumExp: "_logsumexp", E.LogSoftmax: "_logsoftmax", E.Var: "_var", E.Std: "_std"}  # node types that are a helper of their argument
 
 
 def runtime_source() -> str:
@@ -206,7 +224,8 @@ class _Generator:
         if type(e) in CODE:
             return CODE[type(e)].format(*kids, e=e)
         if type(e) in HELPERS:
-            return f"{HELPERS[type(e)]}(xp, {', '.join(kids)})"
+            axis = [str(e.numpy_axis)] if isinstance(e, E.AlongAxis) else []
+            return f"{HELPERS[type(e)]}(xp, {', '.join(kids + axis)})"
         method = getattr(self, "_" + type(e).__name__, None)
         if method is None:
             raise UnsupportedError(f"code generation for {describe(e)} is not supported")
@@ -217,6 +236,9 @@ class _Generator:
 
     def _Const(self, e, kids):
         return f"xp.full((1, 1), {_number(e.value)}, dtype=dt, device=dev)"
+
+    def _Count(self, e, kids):
+        return f"xp.full((1, 1), float({self.dim(e.n)}), dtype=dt, device=dev)"
 
     def _Identity(self, e, kids):
         return f"xp.eye({self.dim(e.n)}, dtype=dt, device=dev)"

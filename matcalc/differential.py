@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
+from .axes import centred, repeated, sums
 from .functions import derivative
 from .registry import rule_for
 
@@ -22,6 +23,40 @@ def _product_rule(e, factors, combine, d):
         if not isinstance(df, E.Zero):
             terms.append(reduce(combine, (*factors[:i], df, *factors[i + 1:])))
     return E.add(*terms) if terms else E.Zero(e.shape)
+
+
+def _softmax(e, d):
+    """d softmax(u) = s .* du - s s^T du for a column; along an axis of a matrix each row (column)
+    is one softmax: dS = S .* (dU - rowsums(S .* dU) ones^T)."""
+    du = d(e.arg)
+    if E.is_one(e.arg.shape[1]):
+        return E.sub(E.hadamard(e, du), E.matmul(e, E.transpose(e), du))
+    return E.hadamard(e, E.sub(du, repeated(sums(E.hadamard(e, du), e.axis), e.axis, e.shape)))
+
+
+def _weighted_sums(e, d):
+    """sums of softmax(U) .* dU along the axis: d logsumexp(U), and what d logsoftmax(U) subtracts."""
+    du = d(e.arg)
+    s = E.softmax(e.arg, e.axis)
+    if E.is_one(e.arg.shape[1]):
+        return E.mul(E.transpose(s), du)
+    return sums(E.hadamard(s, du), e.axis)
+
+
+def _logsoftmax(e, d):
+    return E.sub(d(e.arg), repeated(_weighted_sums(e, d), e.axis, e.shape))
+
+
+def _var(e, d):
+    """d var(U) = 2 mean((U - mean(U)) .* dU): the deviations sum to zero, so the mean's own
+    differential drops out."""
+    return E.mul(E.const(2), E.mean(E.hadamard(centred(e.arg, e.axis), d(e.arg)), e.axis))
+
+
+def _std(e, d):
+    """d std(U) = mean((U - mean(U)) .* dU) ./ std(U)."""
+    top = E.mean(E.hadamard(centred(e.arg, e.axis), d(e.arg)), e.axis)
+    return E.div(top, e) if E.is_scalar(e) else E.elem_div(top, e)
 
 
 def _matrix_power(e, d):
@@ -48,8 +83,12 @@ RULES = {
     E.Norm:       ("differential of the norm",                  "d ||U|| = <U, dU> / ||U||",           lambda e, d: E.div(E.inner(e.arg, d(e.arg)), e)),
     E.DiagMatrix: ("linearity of diag",                         "d diag(u) = diag(du)",                lambda e, d: E.diag(d(e.arg))),
     E.DiagVector: ("linearity of diag",                         "d diag(U) = diag(dU)",                lambda e, d: E.diag(d(e.arg))),
-    E.Softmax:    ("differential of softmax",                   "d softmax(u) = s .* du - s s^T du",   lambda e, d: E.sub(E.hadamard(e, d(e.arg)), E.matmul(e, E.transpose(e), d(e.arg)))),
-    E.LogSumExp:  ("differential of log-sum-exp",               "d logsumexp(u) = softmax(u)^T du",    lambda e, d: E.mul(E.transpose(E.softmax(e.arg)), d(e.arg))),
+    E.Softmax:    ("differential of softmax",                   "d softmax(U) = S .* (dU - (S .* dU) ones ones^T)", _softmax),
+    E.LogSumExp:  ("differential of log-sum-exp",               "d logsumexp(U) = (softmax(U) .* dU) ones", _weighted_sums),
+    E.LogSoftmax: ("differential of log-softmax",               "d logsoftmax(U) = dU - (softmax(U) .* dU) ones ones^T", _logsoftmax),
+    E.Mean:       ("linearity of the mean",                     "d mean(U) = mean(dU)",                lambda e, d: E.mean(d(e.arg), e.axis)),
+    E.Var:        ("differential of the variance",              "d var(U) = 2 mean((U - mean(U)) .* dU)", _var),
+    E.Std:        ("differential of the standard deviation",    "d std(U) = mean((U - mean(U)) .* dU) / std(U)", _std),
     E.Kron:       ("product rule for the Kronecker product",    "d(U kron V) = dU kron V + U kron dV", lambda e, d: _product_rule(e, (e.left, e.right), E.kron, d)),
     E.Vec:        ("linearity of vec",                          "d vec(U) = vec(dU)",                  lambda e, d: E.vec(d(e.arg))),
 }

@@ -27,14 +27,20 @@ def as_float(value: Fraction) -> float:
         return inf if value > 0 else -inf
 
 
-def _softmax(u):
-    z = np.exp(u - u.real.max())
-    return z / z.sum()
+def _softmax(u, axis):
+    z = np.exp(u - u.real.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)
 
 
-def _logsumexp(u):
-    m = u.real.max()
-    return np.array([[m + np.log(np.exp(u - m).sum())]])
+def _logsumexp(u, axis):
+    m = u.real.max(axis=axis, keepdims=True)
+    return m + np.log(np.exp(u - m).sum(axis=axis, keepdims=True))
+
+
+def _var(u, axis):
+    """The population variance; no conjugate, so that the complex step stays analytic."""
+    c = u - u.mean(axis=axis, keepdims=True)
+    return (c * c).mean(axis=axis, keepdims=True)
 
 
 def _scalar(x):
@@ -62,8 +68,12 @@ NUMPY = {
     E.LogDet:     lambda e, v: _scalar(np.log(np.linalg.det(v[0]))),
     E.Norm:       lambda e, v: _scalar(np.sqrt((v[0] * v[0]).sum())),
     E.Vec:        lambda e, v: v[0].reshape(-1, 1, order="F"),
-    E.Softmax:    lambda e, v: _softmax(v[0]),
-    E.LogSumExp:  lambda e, v: _logsumexp(v[0]),
+    E.Softmax:    lambda e, v: _softmax(v[0], e.numpy_axis),
+    E.LogSoftmax: lambda e, v: v[0] - _logsumexp(v[0], e.numpy_axis),
+    E.LogSumExp:  lambda e, v: _logsumexp(v[0], e.numpy_axis),
+    E.Mean:       lambda e, v: v[0].mean(axis=e.numpy_axis, keepdims=True),
+    E.Var:        lambda e, v: _var(v[0], e.numpy_axis),
+    E.Std:        lambda e, v: np.sqrt(_var(v[0], e.numpy_axis)),
 }
 # fmt: on
 
@@ -74,6 +84,7 @@ LEAVES = {
     E.Differential: lambda e, values, sizes: values["d" + e.var.name],  # dX is given as values["dX"]
     E.Const:       lambda e, values, sizes: np.array([[as_float(e.value)]]),
     E.Identity:    lambda e, values, sizes: np.eye(size_of(e.n, sizes)),
+    E.Count:       lambda e, values, sizes: np.array([[float(size_of(e.n, sizes))]]),
     E.Commutation: lambda e, values, sizes: commutation_matrix(*(size_of(d, sizes) for d in e.dims)),
     E.Ones:        lambda e, values, sizes: np.ones(tuple(size_of(d, sizes) for d in e.dims)),
     E.Zero:        lambda e, values, sizes: np.zeros(tuple(size_of(d, sizes) for d in e.dims)),

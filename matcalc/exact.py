@@ -31,9 +31,43 @@ def _explicit(symbol: E.Symbol, size: int) -> sp.Matrix:
     return sp.Matrix(rows, cols, lambda i, j: sp.Symbol("{}_{}{}".format(symbol.name, *entry(i, j)), real=True))
 
 
-def _softmax(u):
-    z = u.applyfunc(sp.exp)
-    return z / sum(z)
+def _along(u: sp.Matrix, axis, f) -> list:
+    """``f`` of each row (axis 2), each column (axis 1) or all entries (None) of u, as lists."""
+    if axis is None:
+        return [f(list(u))]
+    return [f(list(u.row(i))) for i in range(u.rows)] if axis == 2 else [f(list(u.col(j))) for j in range(u.cols)]
+
+
+def _shaped(values, axis) -> sp.Matrix:
+    """Per-row values (axis 2) as a column, per-column ones (axis 1) as a row, one as 1 x 1; a
+    list of lists (a softmax of each row or column) back into the matrix they came from."""
+    if isinstance(values[0], list):
+        m = sp.Matrix(values)
+        return m if axis == 2 else m.T
+    return sp.Matrix(values) if axis == 2 else sp.Matrix([values])
+
+
+def _softmax(entries):
+    z = [sp.exp(a) for a in entries]
+    return [a / sum(z) for a in z]
+
+
+def _logsumexp(entries):
+    return sp.log(sum(sp.exp(a) for a in entries))
+
+
+def _mean(entries):
+    return sum(entries) / len(entries)
+
+
+def _var(entries):
+    m = _mean(entries)
+    return sum((a - m) ** 2 for a in entries) / len(entries)
+
+
+def _axis_rule(f):
+    """The row of SYMPY for a node along an axis that applies ``f`` to each row, column or all."""
+    return lambda e, v: _shaped(_along(v[0], e.axis, f), e.axis)
 
 
 # fmt: off
@@ -57,8 +91,12 @@ SYMPY = {
     E.LogDet:     lambda e, v: sp.Matrix([[sp.log(v[0].det())]]),
     E.Norm:       lambda e, v: sp.Matrix([[sp.sqrt(sum(a**2 for a in v[0]))]]),
     E.Vec:        lambda e, v: sp.Matrix(list(v[0].T)),
-    E.Softmax:    lambda e, v: _softmax(v[0]),
-    E.LogSumExp:  lambda e, v: sp.Matrix([[sp.log(sum(sp.exp(a) for a in v[0]))]]),
+    E.Softmax:    _axis_rule(_softmax),
+    E.LogSoftmax: _axis_rule(lambda entries: [a - _logsumexp(entries) for a in entries]),
+    E.LogSumExp:  _axis_rule(_logsumexp),
+    E.Mean:       _axis_rule(_mean),
+    E.Var:        _axis_rule(_var),
+    E.Std:        _axis_rule(lambda entries: sp.sqrt(_var(entries))),
 }
 # fmt: on
 
@@ -68,6 +106,7 @@ LEAVES = {
     E.Symbol:      lambda e, values, dim: values[e.name],
     E.Const:       lambda e, values, dim: sp.Matrix([[sp.Rational(e.value.numerator, e.value.denominator)]]),
     E.Identity:    lambda e, values, dim: sp.eye(dim(e.n)),
+    E.Count:       lambda e, values, dim: sp.Matrix([[dim(e.n)]]),
     E.Commutation: lambda e, values, dim: sp.Matrix(commutation_matrix(*(dim(d) for d in e.dims)).astype(int)),
     E.Ones:        lambda e, values, dim: sp.ones(*(dim(d) for d in e.dims)),
     E.Zero:        lambda e, values, dim: sp.zeros(*(dim(d) for d in e.dims)),

@@ -15,6 +15,7 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
+from .axes import count
 from .linear import walk
 
 
@@ -93,6 +94,20 @@ def _embedded(e, m):
     return E.mul(coeff, E.matmul(*head, plain))
 
 
+def _mean(e, m, dx):
+    """vec(mean(U)) = ones^T vec(U) / (m n); along the rows vec(U ones / n) = (ones^T kron I) vec(U) / n,
+    down the columns vec(ones^T U / m) = (I kron ones^T) vec(U) / m."""
+    u = e.arg
+    rows, cols = u.shape
+    if e.axis is None:
+        sums = E.Ones((1, E.vec(u).shape[0]))
+    elif e.axis == 2:
+        sums = E.kron(E.transpose(E.Ones((cols, 1))), _side(None, rows))
+    else:
+        sums = E.kron(_side(None, cols), E.transpose(E.Ones((rows, 1))))
+    return [(u, E.mul(m, E.div(sums, count(u, e.axis))))]
+
+
 def kron_permutation(a_shape, b_shape) -> E.Expr:
     """P with vec(A kron B) = P (vec(A) kron vec(B)): I_n kron K(q,m) kron I_p for A m x n, B p x q
     (Magnus and Neudecker, theorem 3.10)."""
@@ -134,6 +149,7 @@ JACOBIAN = {
     E.Trace:      ("a trace as an inner product with vec(I)", "tr(U) = vec(I)^T vec(U)",           lambda e, m, dx: [(e.arg, E.mul(m, E.transpose(E.vec(E.Identity(e.arg.shape[0])))))]),
     E.Sum:        ("a sum as an inner product with ones",     "sum(U) = ones^T vec(U)",            lambda e, m, dx: [(e.arg, E.mul(m, E.Ones((1, E.vec(e.arg).shape[0]))))]),
     E.Kron:       ("vec of a Kronecker product", "vec(A kron B) = (I kron K kron I)(vec(A) kron vec(B))", _kron),
+    E.Mean:       ("a mean as an inner product with ones / count", "mean(U) = ones^T vec(U) / (m n)", _mean),
     E.Vec:        ("vec of a vec",                            "vec(vec(U)) = vec(U)",              lambda e, m, dx: [(e.arg, m)]),
     E.DiagMatrix: ("vec of a diagonal matrix",                "vec(diag(u)) = D u",                _diag_matrix),
     E.DiagVector: ("the diagonal as a selection",             "diag(U) = D^T vec(U)",              lambda e, m, dx: [(e.arg, E.mul(m, E.transpose(diag_embedding(e.shape[0]))))]),

@@ -31,7 +31,9 @@ FORMS = {
 FUNCTIONS = {
     "tr": r"\operatorname{tr}", "det": r"\det", "logdet": r"\log\det", "log": r"\log", "exp": r"\exp",
     "sum": r"\operatorname{sum}", "diag": r"\operatorname{diag}", "vec": r"\operatorname{vec}",
-    "softmax": r"\operatorname{softmax}", "logsumexp": r"\operatorname{logsumexp}", "sym": r"\operatorname{sym}",
+    "softmax": r"\operatorname{softmax}", "logsumexp": r"\operatorname{logsumexp}",
+    "logsoftmax": r"\operatorname{logsoftmax}", "mean": r"\operatorname{mean}", "var": r"\operatorname{var}",
+    "std": r"\operatorname{std}", "sym": r"\operatorname{sym}",
     "inv": r"\operatorname{inv}", "kron": r"\operatorname{kron}", "grad": r"\nabla", "hess": r"\nabla^2",
     "ones": r"\mathbf{1}", "sum_i": r"\sum_i",
 }

@@ -31,7 +31,7 @@ def check_record(report) -> dict:
 
 
 def result_record(result, report=None) -> dict:
-    out = {"variable": result.variable.name, "kind": result.kind, "text": to_text(result.expr),
+    out = {"variable": result.variable.name, "kind": result.kind, "text": str(result),
            "latex": to_latex(result.expr), "shape": [str(d) for d in result.shape], "notes": list(result.notes)}
     if report is not None:
         out["check"] = check_record(report)

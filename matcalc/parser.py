@@ -25,7 +25,9 @@ from lark.lexer import PatternStr
 
 from . import expr as E
 from . import kinds
+from .axes import sums
 from .errors import DeclarationError, MatcalcError, ParseError, ShapeError
+from .expr.nodes import described, text_of
 from .functions import FUNCTIONS
 from .guard import recursion_room
 from .resources import resource_text
@@ -40,10 +42,16 @@ MAX_EXPONENT = 300  # literals stay below 10^(2 * 300), far inside E.MAX_DIGITS
 CALLS = {
     "det": E.det, "logdet": E.logdet, "tr": E.trace, "trace": E.trace, "inv": E.inverse,
     "sum": E.sum_entries, "softmax": E.softmax, "logsumexp": E.logsumexp, "diag": E.diag,
-    "norm": E.norm, "kron": E.kron, "vec": E.vec,
+    "norm": E.norm, "kron": E.kron, "vec": E.vec, "logsoftmax": E.logsoftmax, "mean": E.mean, "var": E.var,
+    "std": E.std, "size": None,  # size(X, k), read by _size_of
     **{name: partial(E.apply, name) for name in FUNCTIONS},
 }
-ARITY = {"kron": 2}
+ARITY = {"kron": 2, "size": 2}
+# the functions that take an axis after their argument, f(U, 1) or f(U, 2) (MATLAB's numbering:
+# the dimension the operation runs along), each with what it does along one
+ALONG_AXIS = {"sum": sums, "mean": E.mean, "var": E.var, "std": E.std,
+              "softmax": E.softmax, "logsoftmax": E.logsoftmax, "logsumexp": E.logsumexp}
+AXIS_WORDS = {1: "down each column", 2: "along each row"}
 # fmt: on
 RESERVED = {"I", "ones"}
 NAME_PATTERN = re.compile(r"[A-Za-z]+(_[A-Za-z0-9]+|[0-9]+)?")
@@ -77,6 +85,7 @@ class _Context:
         self.values: dict[str, E.Expr] = {}
         self.references: list[tuple[int, str]] = []  # (statement, name); statement k follows k definitions
         self.first_use: dict[str, Token] = {}  # where each variable first occurs, for a message about its declaration
+        self.variable_labels: dict = {}  # (variable, dimension 1 or 2) -> the name a size in brackets calls it
 
     def dim(self) -> DimVar:
         d = DimVar(next(self.labels))
@@ -212,6 +221,8 @@ class _PostLexer(PostLex):
         name = tok.value
         if following is not None and following.type == "EQUAL":
             return [tok]  # the name being defined, whole, whatever it is: the builder says if it may be
+        if name in BRACKETED and following is not None and following.type == "LSQB":
+            return [tok]  # size[n]
         if name in CALLS:
             return [Token.new_borrow_pos("FUNC", name, tok)]
         if name in ctx.defined_at or name in ctx.declare or name in RESERVED or LETTER_PIECE.fullmatch(name):
@@ -312,10 +323,15 @@ class _Builder(Transformer):
 
     def commutation(self, c):
         name, rows, cols = c
-        if str(name) != "K":
-            raise _error(f"only K takes sizes in brackets (K[m, n], the commutation matrix), got {name}[...] "
-                         f"{_at(name)}", name)
-        return E.commutation((rows, cols))
+        if str(name) not in TWO_SIZES:
+            raise _bracket_error(name)
+        return TWO_SIZES[str(name)](rows, cols)
+
+    def sized(self, c):
+        name, n = c
+        if str(name) not in ONE_SIZE:
+            raise _bracket_error(name)
+        return ONE_SIZE[str(name)](n)
 
     def size(self, c):
         ctx = _context.get()
@@ -387,8 +403,14 @@ class _Builder(Transformer):
 
     def call(self, c):
         fn, args = str(c[0]), c[1:]
+        if fn in ALONG_AXIS and len(args) == 2:
+            return _along_axis(fn, args[0], args[1], c[0])
+        if fn in ALONG_AXIS and len(args) != 1:
+            raise _error(f"{fn} takes 1 argument, or 2 with an axis ({fn}(X, 1) or {fn}(X, 2)), got {len(args)}", c[0])
         if len(args) != ARITY.get(fn, 1):
             raise _error(f"{fn} takes {ARITY.get(fn, 1)} argument(s), got {len(args)}", c[0])
+        if fn == "size":
+            return _size_of(args[0], args[1], c[0])
         return CALLS[fn](*args)
 
     def norm(self, c):
@@ -401,6 +423,43 @@ class _Builder(Transformer):
             if which == "2" and not E.is_scalar(inner) and not (E.is_one(inner.shape[1]) or E.is_one(inner.shape[0])):
                 raise ParseError("the spectral norm ||X||_2 of a matrix is not supported: use ||X||_F")
         return E.norm(inner)
+
+
+# the names that take sizes in brackets, with one size or two
+ONE_SIZE = {"I": E.Identity, "ones": lambda n: E.Ones((n, 1)), "size": E.count}
+TWO_SIZES = {"K": lambda m, n: E.commutation((m, n)), "ones": lambda m, n: E.Ones((m, n))}
+BRACKETED = {"K", "I", "ones", "size"}
+
+
+def _bracket_error(name) -> ParseError:
+    return _error(f"only K[m, n] (the commutation matrix), I[n], ones[n], ones[m, n] and size[n] take sizes in "
+                  f"brackets, got {name}[...] {_at(name)}", name)
+
+
+def _literal_axis(axis: E.Expr, tok, cause: str) -> int:
+    """An axis argument, which must be a literal 1 or 2; ``cause`` says what it is for."""
+    value = E.const_value(axis)
+    if value not in (1, 2):
+        raise _error(f"{cause}, got {text_of(axis) if value is None else value}", tok)
+    return int(value)
+
+
+def _size_of(u: E.Expr, axis: E.Expr, tok) -> E.Expr:
+    """``size(X, 1)``, the number of rows of X, and ``size(X, 2)`` of its columns, as MATLAB writes them."""
+    axis = _literal_axis(axis, tok, f"size(X, k) {_at(tok)} takes dimension 1 (the rows) or 2 (the columns)")
+    return E.count(u.shape[axis - 1])
+
+
+def _along_axis(fn: str, u: E.Expr, axis: E.Expr, tok) -> E.Expr:
+    """``f(U, axis)``: the axis a literal 1 or 2, along a dimension of U with more than one entry."""
+    axis = _literal_axis(axis, tok, f"{fn}(..., axis) {_at(tok)} runs along dimension 1 ({AXIS_WORDS[1]}) or 2 "
+                                    f"({AXIS_WORDS[2]})")
+    if E.is_scalar(u):
+        raise _error(f"{fn}({text_of(u)}, {axis}) {_at(tok)}: a scalar has no dimension to run along", tok)
+    if E.is_one(u.shape[axis - 1]):
+        raise _error(f"{fn}({text_of(u)}, {axis}) {_at(tok)} runs over one entry at a time ({described(u)}): "
+                     f"write {fn}({text_of(u)})", tok)
+    return ALONG_AXIS[fn](u, axis)
 
 
 @cache
@@ -443,6 +502,8 @@ class Program:
     notes: tuple[str, ...] = ()
     symbols: tuple[E.Symbol, ...] = ()
     first_use: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # (name, where the text first uses it)
+    # (variable, dimension 1 or 2) -> the name by which a size in brackets means that size
+    variable_labels: Mapping = field(default_factory=dict, compare=False, hash=False)
 
 
 def parse(text: str, declare: dict | None = None) -> E.Expr:
@@ -454,6 +515,16 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
 def parse_program(text: str, declare: dict | None = None) -> Program:
     """Parse ``text``, definitions ``NAME = expression`` separated by ';' or line breaks, then the
     function: the function, the definitions and the notes on the unused ones."""
+    return _parse(text, declare)
+
+
+def variable_labels(text: str, declare: dict | None = None) -> dict:
+    """How ``text`` names the sizes of its variables for sizes in brackets, ``{(variable, 1 or 2): name}``,
+    read before the sizes in brackets tie (so even where the text needs them tied to read at all)."""
+    return _parse(text, declare, labels_only=True)
+
+
+def _parse(text: str, declare: dict | None, labels_only: bool = False):
     if not isinstance(text, str):
         raise ParseError(f"an expression must be a string, got {type(text).__name__}")
     if len(text) > MAX_INPUT:
@@ -465,9 +536,13 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
     try:
         with unifying(ctx.unifier), recursion_room():
             function = _lark().parse(text)
+            _tie_bracket_names(ctx)
+            if labels_only:
+                return ctx.variable_labels
             ctx.unifier.settle()
             notes = ctx.notes()
-            dims = _function_dims_first(ctx, function) if notes else ctx.dims
+            dims = _variable_dims(ctx) + ctx.dims
+            dims = _function_dims_first(ctx, function, dims) if notes else dims
             final_size = ctx.unifier.final_sizes(dims)
             first_use = tuple((name, _at(tok)) for name, tok in ctx.first_use.items())
     except UnexpectedInput as err:
@@ -482,7 +557,8 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
     with recursion_room():
         function, *rest = _with_names([function, *ctx.values.values(), *ctx.symbols.values()], final_size)
     values, symbols = rest[:len(ctx.values)], rest[len(ctx.values):]
-    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes, tuple(symbols), first_use)
+    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes, tuple(symbols), first_use,
+                   ctx.variable_labels)
 
 
 def _with_declared_positions(err: ShapeError, ctx: _Context) -> ShapeError:
@@ -500,12 +576,34 @@ def with_positions(message: str, where: Mapping[str, str]) -> str:
     return message
 
 
-def _function_dims_first(ctx: _Context, function: E.Expr) -> list[DimVar]:
+def _variable_dims(ctx: _Context) -> list[DimVar]:
+    """The sizes of the variables in order of appearance, rows before columns: the sizes the names
+    n, m, p, ... go to first, as every printout names them."""
+    return [d for s in ctx.symbols.values() for d in s.dims if isinstance(d, DimVar)]
+
+
+def _tie_bracket_names(ctx: _Context) -> None:
+    """A size named in brackets (I[n], ones[m, n], size[n], K[m, n]) is the size of the variables
+    that the parser names so (n, m, p, ... in order of appearance), where one does: ``kron(x, I[n])``
+    is the identity of x's size.  A name no variable's size has is a size of its own."""
+    labels = ctx.unifier.names(_variable_dims(ctx))
+    ctx.variable_labels = {(s.name, axis): labels.get(ctx.unifier.find(d)) for s in ctx.symbols.values()
+                           for axis, d in enumerate(s.dims, start=1) if isinstance(d, DimVar)}
+    if not ctx.size_names:
+        return
+    named = {label: root for root, label in labels.items()}
+    for name, placeholder in ctx.size_names.items():
+        if name in named and ctx.unifier.unify(placeholder, named[name]) is None:
+            raise ShapeError(f"the size {name} in brackets is the size {name} of the variables (named n, m, p, ... "
+                             f"in order of appearance), which the rest of the text makes another size")
+
+
+def _function_dims_first(ctx: _Context, function: E.Expr, dims: list[DimVar]) -> list[DimVar]:
     """The sizes in order of appearance, those of the function before those only unused
     definitions have, so that a definition left unused does not rename the function's sizes."""
     used = {ctx.unifier.find(d) for node in E.nodes(function) if not node.children()
             for d in node.shape if isinstance(d, DimVar)}  # a leaf's shape is made of its sizes
-    return sorted(ctx.dims, key=lambda d: ctx.unifier.find(d) not in used)
+    return sorted(dims, key=lambda d: ctx.unifier.find(d) not in used)
 
 
 def _with_names(roots: list[E.Expr], final_size) -> list[E.Expr]:

@@ -12,7 +12,7 @@ from fractions import Fraction
 from . import expr as E
 from .errors import UnsupportedError
 from .registry import describe
-from .shapes import is_one
+from .shapes import fresh_labels, is_one, product_dim, size_factors
 
 ADD, NEG, MUL, POW, ATOM = 1, 2, 3, 4, 5
 
@@ -127,7 +127,7 @@ class Printer:
             negative, unsigned = number < 0, (abs(number), factors, arg)
             # a term the parser would broadcast back: '1' for ones, 'b^T' for 'ones b^T'; only next
             # to a term of the full shape, which is what gives the sum its shape when parsed
-            part = _broadcast_part(*unsigned)
+            part = _broadcast_part(*unsigned) if self.broadcasts(arg) else None
             if part is not None and not all(b for j, b in enumerate(is_broadcast) if j != i):
                 unsigned = part
             body, prec = self.parts(*unsigned)
@@ -135,6 +135,10 @@ class Printer:
             sign = ("-" if negative else "") if i == 0 else (" - " if negative else " + ")
             text += sign + body
         return text, ADD
+
+    def broadcasts(self, arg) -> bool:
+        """Whether a term repeated by ones may be written as what it repeats (``X - b^T``)."""
+        return True
 
     def parts(self, number: Fraction, factors: tuple, arg) -> tuple[str, int]:
         """``number factors arg`` printed as the node they make would be printed."""
@@ -258,11 +262,17 @@ class Printer:
 
     _DiagVector = _DiagMatrix
 
-    def _Softmax(self, e):
-        return self.call("softmax", self.print(e.arg)[0]), ATOM
+    def along_axis(self, e):
+        """``mean(X)``, ``mean(X, 2)``: the axis written unless it is the default (all entries for a
+        reduction, down a column vector or along the rows of a matrix for softmax and its kin)."""
+        default = None if isinstance(e, (E.Mean, E.Var, E.Std)) else E.default_axis(e.arg)
+        arg = self.print(e.arg)[0]
+        return self.call(e.name, arg if e.axis == default else f"{arg}, {e.axis}"), ATOM
 
-    def _LogSumExp(self, e):
-        return self.call("logsumexp", self.print(e.arg)[0]), ATOM
+    _Softmax = _LogSoftmax = _LogSumExp = _Mean = _Var = _Std = along_axis
+
+    def _Count(self, e):
+        return self.count(e.n), ATOM
 
     def _Vec(self, e):
         return self.call("vec", self.print(e.arg)[0]), ATOM
@@ -346,7 +356,36 @@ class TextPrinter(Printer):
         return f"kron({self.print(e.left)[0]}, {self.print(e.right)[0]})", ATOM
 
     def commutation(self, dims):
-        return f"K[{dims[0]}, {dims[1]}]"  # sizes in brackets: K(x) is a product
+        return f"K[{self.size(dims[0])}, {self.size(dims[1])}]"  # sizes in brackets: K(x) is a product
+
+    carriers: dict = {}  # a size name -> (a variable, its dimension 1 or 2 of that size)
+
+    def _Count(self, e):
+        """``size(X, 1)`` where a variable has the size, as MATLAB writes it; else ``size[n]`` (a bare n
+        would parse back as a variable)."""
+        number, names = size_factors(e.n)
+        if not any(n in self.carriers for n in names):
+            return f"size[{self.size(e.n)}]", ATOM
+        names = sorted(names, key=lambda n: self.carriers.get(n, ("~", n)))  # size(X, 1) size(X, 2)
+        parts = [str(number)] * (number != 1) + [
+            f"size({self.carriers[n][0]}, {self.carriers[n][1]})" if n in self.carriers else f"size[{self.size(n)}]"
+            for n in names]
+        return " ".join(parts), (ATOM if len(parts) == 1 else MUL)
+
+    # A size in brackets is read as the size of the variables the parser names so, in the order the
+    # text shows them (see parser._tie_bracket_names): where the text has one, its sizes are written
+    # under those names (``rename``), found by a first pass that records the variables (``order``).
+    rename: dict = {}
+    order: list | None = None
+
+    def size(self, d) -> str:
+        number, names = size_factors(d)
+        return str(product_dim(number, *(self.rename.get(n, n) for n in names))) if self.rename else str(d)
+
+    def _Symbol(self, e):
+        if self.order is not None:
+            self.order.append(e)
+        return super()._Symbol(e)
 
     def _Zero(self, e):
         if E.is_scalar(e):
@@ -426,6 +465,9 @@ class LatexPrinter(Printer):
     def commutation(self, dims):
         return rf"K_{{{dims[0]},{dims[1]}}}"
 
+    def count(self, n):
+        return str(n).replace("*", " ")
+
     def power_of(self, base, p):
         if p == Fraction(1, 2):
             return self.sqrt(self.print(base)[0]), ATOM
@@ -435,5 +477,57 @@ class LatexPrinter(Printer):
         return super().power_of(base, p)
 
 
-to_text = TextPrinter()
+def renaming(order: list, names: set) -> dict:
+    """The names the parser gives the sizes when it reads a text that shows the variables in
+    ``order``: n, m, p, ... to their sizes in that order, rows before columns; other sizes keep
+    their own names, or take names after those."""
+    rename, labels = {}, fresh_labels()
+    for s in order:
+        for d in s.dims:
+            if isinstance(d, str) and d not in rename:
+                rename[d] = next(labels)
+    taken = set(rename.values())
+    for name in sorted(names - set(rename), key=str):  # while parsing, sizes are placeholders
+        rename[name] = name if name not in taken else next(n for n in labels if n not in taken)
+        taken.add(rename[name])
+    return rename
+
+
+def size_names(e: E.Expr) -> set:
+    """Every size name of the leaves of ``e``."""
+    return {name for n in E.nodes(e) if not n.children() for d in n.shape for name in size_factors(d)[1]}
+
+
+def carriers_of(e: E.Expr) -> dict:
+    """For each size name a variable of ``e`` has, one such variable and its dimension (1 or 2)."""
+    out: dict = {}
+    for s in sorted((n for n in E.nodes(e) if isinstance(n, E.Symbol)), key=lambda s: s.name):
+        for axis, d in enumerate(s.dims, start=1):
+            if isinstance(d, str):
+                out.setdefault(d, (s.name, axis))
+    return out
+
+
+def printed_in_order(printer_class, e: E.Expr, **options) -> str:
+    """``e`` printed with its sizes under the names the text gives them when it is read (two passes:
+    the first finds the order of the variables, the second prints)."""
+    first = printer_class(**options)
+    first.order = []
+    first(e)
+    second = printer_class(**options)
+    second.rename = renaming(first.order, size_names(e))
+    second.carriers = carriers_of(e)
+    return second(e)
+
+
+_plain_text = TextPrinter()
+
+
+def to_text(e: E.Expr) -> str:
+    """The input grammar: what it prints parses back to an equal expression."""
+    if any(isinstance(n, (E.Count, E.Commutation)) for n in E.nodes(e)):
+        return printed_in_order(TextPrinter, e)
+    return _plain_text(e)
+
+
 to_latex = LatexPrinter()

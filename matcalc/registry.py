@@ -23,15 +23,16 @@ NONLINEAR = VALUE | {"differential"}  # never holds dX: d f(U) is written in ter
 
 # fmt: off
 SUPPORTS = {
-    E.Symbol: LEAF, E.Const: LEAF, E.Identity: LEAF, E.Ones: LEAF, E.Zero: LEAF, E.Commutation: LEAF,
+    E.Symbol: LEAF, E.Const: LEAF, E.Count: LEAF, E.Identity: LEAF, E.Ones: LEAF, E.Zero: LEAF, E.Commutation: LEAF,
     E.Differential:   {"evaluate", "text", "latex"},  # dX, given a value as values["dX"]
     E.DifferentialOf: {"text", "latex"},  # d(U) not yet expanded, in derivations only
     E.Add: LINEAR, E.MatMul: LINEAR, E.Scale: LINEAR, E.Transpose: LINEAR, E.Hadamard: LINEAR,
     E.Trace: LINEAR, E.Sum: LINEAR, E.DiagMatrix: LINEAR, E.DiagVector: LINEAR, E.Kron: LINEAR,
+    E.Mean: LINEAR,
     E.Vec: LINEAR,  # <c, vec(U)> = <unvec(c), U>, unvec written with Kronecker products
     E.Inverse: NONLINEAR, E.MatPower: NONLINEAR, E.Power: NONLINEAR, E.ElemPower: NONLINEAR,
     E.Apply: NONLINEAR, E.Det: NONLINEAR, E.LogDet: NONLINEAR, E.Norm: NONLINEAR,
-    E.Softmax: NONLINEAR, E.LogSumExp: NONLINEAR,
+    E.Softmax: NONLINEAR, E.LogSumExp: NONLINEAR, E.LogSoftmax: NONLINEAR, E.Var: NONLINEAR, E.Std: NONLINEAR,
 }
 # fmt: on
 
@@ -55,5 +56,6 @@ NAMES = {
     E.MatPower: "a matrix power", E.Power: "a power", E.ElemPower: "an element-wise power",
     E.Apply: "an element-wise function", E.Det: "det(...)", E.LogDet: "logdet(...)", E.Norm: "a norm",
     E.Softmax: "softmax(...)", E.LogSumExp: "logsumexp(...)", E.Commutation: "a commutation matrix",
-    E.Differential: "a differential", E.DifferentialOf: "an unexpanded differential",
+    E.LogSoftmax: "logsoftmax(...)", E.Mean: "mean(...)", E.Var: "var(...)", E.Std: "std(...)",
+    E.Count: "a size", E.Differential: "a differential", E.DifferentialOf: "an unexpanded differential",
 }

@@ -58,6 +58,8 @@ def dims_of(exprs) -> list[str]:
 
 
 def _node_dims(node: E.Expr):
+    if isinstance(node, E.Count):  # a size as a number, 1 x 1 itself
+        return (node.n,)
     return node.dims if isinstance(node, E.Commutation) else node.shape
 
 

@@ -19,6 +19,7 @@ CASES = [
     ("sum(X W + b^T)", "b", {}),
     ("sum(kron(a, x)) + sum(kron(x, a) .^ 2)", "x", {}),
     ("sum(exp(vec(X)))", "X", {}),
+    ("mean(exp(X)) + b^T mean(X, 2) + mean(X W, 1) a", "X", {}),
 ]
 
 

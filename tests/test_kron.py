@@ -47,7 +47,7 @@ def test_square_totals_with_factors_that_are_not_square(text, wrt):
 @pytest.mark.parametrize("text, wrt, printed", [
     ("tr(kron(y, x^T))", "x", "y"),  # tr(kron(y, x^T)) = y^T x
     ("sum(diag(kron(v^T, v)))", "v", "2 v"),  # the diagonal of v v^T
-    ("sum(kron(x^T, x))", "x", "2 sum(x) ones"),  # sum(x x^T) = sum(x)^2
+    ("sum(kron(x^T, x))", "x", "2 sum(x) ones[n]"),  # sum(x x^T) = sum(x)^2; ones has the size of x
 ])
 def test_vector_factors_read_as_written(text, wrt, printed):
     r = _checked(matcalc.gradient(text, wrt=wrt))

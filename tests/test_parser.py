@@ -638,7 +638,7 @@ def test_the_commutation_matrix_transposes_vec():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("J[n, m]", "only K takes sizes in brackets"),
+    ("J[n, m]", "only K\\[m, n\\] .* take sizes in brackets"),
     ("K[0, n]", "a size is a name or a whole number"),
     ("K[1.5, n]", "a size is a name or a whole number"),
 ])

@@ -414,17 +414,76 @@ class Norm(Expr):
         return (1, 1)
 
 
-class Softmax(Expr):
-    fields = ("arg",)
+class Count(Expr):
+    """A size as a number, 1 x 1: ``sum(ones)`` and ``tr(I)`` are n, and a mean divides by one."""
+
+    fields = ("n",)
 
     def _shape(self):
-        require_column(self.arg, "softmax")
-        return self.arg.shape
-
-
-class LogSumExp(Expr):
-    fields = ("arg",)
-
-    def _shape(self):
-        require_column(self.arg, "logsumexp")
         return (1, 1)
+
+
+# ---------------------------------------------------------------- along an axis
+
+
+def axis_shape(e: Expr, axis, what: str):
+    """The shape of a reduction of ``e`` along ``axis``: None (all entries) gives 1 x 1, 1 (down
+    the columns) a row, 2 (along the rows) a column, numbered as in MATLAB."""
+    if axis is None:
+        return (1, 1)
+    if axis not in (1, 2):
+        raise ShapeError(f"{what} runs along dimension 1 or 2, got {axis}")
+    return (1, e.shape[1]) if axis == 1 else (e.shape[0], 1)
+
+
+class AlongAxis:
+    """What the nodes below share (a mixin, not a node type): each runs along dimension ``axis``
+    of its argument (1: down each column, 2: along each row), or over all entries where ``axis``
+    is None; ``name`` is how it is written."""
+
+    fields = ("arg", "axis")
+    name = ""
+    reduces = True  # False: the result has the argument's shape (softmax)
+
+    def _shape(self):
+        if not self.reduces:
+            axis_shape(self.arg, self.axis, self.name)
+            return self.arg.shape
+        return axis_shape(self.arg, self.axis, self.name)
+
+    @property
+    def numpy_axis(self):
+        """The axis as NumPy numbers it (from 0), None for all entries."""
+        return None if self.axis is None else self.axis - 1
+
+
+class Softmax(AlongAxis, Expr):
+    """exp(U) normalised along ``axis`` (a column: axis 1; a matrix: along each row by default)."""
+
+    name, reduces = "softmax", False
+
+
+class LogSoftmax(AlongAxis, Expr):
+    """log(softmax(U)), computed without forming softmax: U - logsumexp(U) repeated."""
+
+    name, reduces = "logsoftmax", False
+
+
+class LogSumExp(AlongAxis, Expr):
+    name = "logsumexp"
+
+
+class Mean(AlongAxis, Expr):
+    name = "mean"
+
+
+class Var(AlongAxis, Expr):
+    """The population variance (dividing by the count), as normalisation layers use."""
+
+    name = "var"
+
+
+class Std(AlongAxis, Expr):
+    """The square root of the population variance."""
+
+    name = "std"

@@ -29,12 +29,13 @@ from functools import reduce
 
 from .. import kinds
 from ..errors import MatcalcError, ShapeError
-from ..shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resolve, unify
+from ..shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resolve, unified_now, unify
 from .nodes import (
     Add,
     Apply,
     Commutation,
     Const,
+    Count,
     Det,
     DiagMatrix,
     DiagVector,
@@ -46,20 +47,25 @@ from .nodes import (
     Inverse,
     Kron,
     LogDet,
+    LogSoftmax,
     LogSumExp,
     MatMul,
     MatPower,
+    Mean,
     Norm,
     Ones,
     Power,
     Scale,
     Softmax,
+    Std,
     Sum,
     Symbol,
     Trace,
     Transpose,
+    Var,
     Vec,
     Zero,
+    axis_shape,
     described,
     require_scalar,
     require_square,
@@ -107,6 +113,8 @@ def _term_key(e: Expr):
         return ("product", frozenset(Counter(e.factors).items()))
     if isinstance(e, (Identity, Ones, Zero)):  # while parsing, two `I` carry placeholders that unify later
         return (type(e).__name__, tuple(resolve(d) for d in e.shape))
+    if isinstance(e, Count):
+        return ("Count", resolve(e.n))
     return e
 
 
@@ -234,8 +242,35 @@ def sub(a: Expr, b: Expr) -> Expr:
 
 
 # fmt: off
+def _divided_by(s: Expr, n) -> Expr | None:
+    """``s size[n]`` where s divides by the size n (``-1 / size[n]`` gives -1), else None."""
+    factors = s.factors if is_scalar_product(s) else (s,)
+    for f in factors:
+        if isinstance(f, Power) and f.exponent == -1 and isinstance(f.base, Count) and resolve(f.base.n) == resolve(n):
+            return mul(s, f.base)
+    return None
+
+
+def _means_of_rows(s: Expr, m: MatMul):
+    """U ones ones^T / n = mean(U, 2) ones^T for U with n columns, and ones ones^T U / n = ones mean(U, 1)
+    for U with n rows: a mean repeated, as the papers write the gradients of normalisation layers."""
+    first, last = m.factors[0], m.factors[-1]
+    if isinstance(last, Ones) and len(m.factors) > 1 and not is_one(last.shape[0]):
+        rest = _divided_by(s, last.shape[0])
+        if rest is not None:
+            u = matmul(*m.factors[:-1])
+            return scale(rest, mul(mean(u, 2), transpose(Ones((last.shape[1], 1)))))
+    if isinstance(first, Ones) and len(m.factors) > 1 and not is_one(first.shape[1]):
+        rest = _divided_by(s, first.shape[1])
+        if rest is not None:
+            u = matmul(*m.factors[1:])
+            return scale(rest, mul(Ones((first.shape[0], 1)), mean(u, 1)))
+    return None
+
+
 SCALE_IDENTITIES = table(  # on the scaled matrix
     (Scale, "scalings combine", "a (b U) = (a b) U", lambda s, m: scale(mul(s, m.coeff), m.arg)),
+    (MatMul, "sums over a size, divided by it, are means", "U ones ones^T / n = mean(U, 2) ones^T", _means_of_rows),
 )
 # fmt: on
 
@@ -266,12 +301,27 @@ def _powers_of_one_scalar(factors) -> list | None:
     return [power(base, p) for base, p in exponents.items() if p != 0]
 
 
+def _sizes_multiply(factors) -> list | None:
+    """Sizes with the same exponent as one size: size[m] size[n] = size[m*n], the count of an m x n
+    matrix (so that a mean over all entries divides by one number however it was written)."""
+    by_exponent: dict = {}
+    for f in factors:
+        base, p = (f.base, f.exponent) if isinstance(f, Power) else (f, Fraction(1))
+        if isinstance(base, Count):
+            by_exponent.setdefault(p, []).append(base)
+    if all(len(sizes) < 2 for sizes in by_exponent.values()):
+        return None
+    kept = [f for f in factors if not isinstance(f.base if isinstance(f, Power) else f, Count)]
+    return kept + [power(count(product_dim(*(c.n for c in sizes))), p) for p, sizes in by_exponent.items()]
+
+
 # fmt: off
 SCALAR_PRODUCT_IDENTITIES = sequence(  # on the factors of a product of scalars, numbers aside
     ("powers of one scalar add", "s^p s^q = s^(p+q)", _powers_of_one_scalar),
+    ("sizes multiply",           "size[m] size[n] = size[m*n]", _sizes_multiply),
 )
 # fmt: on
-(_POWERS_OF_ONE_SCALAR,) = SCALAR_PRODUCT_IDENTITIES
+_POWERS_OF_ONE_SCALAR, _SIZES_MULTIPLY = SCALAR_PRODUCT_IDENTITIES
 
 
 def _scalar_product(a: Expr, b: Expr) -> Expr:
@@ -286,7 +336,7 @@ def _scalar_product(a: Expr, b: Expr) -> Expr:
             factors.append(f)
     if number == 0:
         return Zero((1, 1))
-    merged = rewritten(_POWERS_OF_ONE_SCALAR, factors)
+    merged = rewritten(_SIZES_MULTIPLY, rewritten(_POWERS_OF_ONE_SCALAR, factors))
     if merged is not factors:  # a power may have folded to a number: 2^(1/2) 2^(1/2) = 2
         factors = []
         for f in merged:
@@ -312,6 +362,17 @@ def _sign_of_negative_sum(g: Add) -> Expr | None:
 
 def _all_ones(a: Ones, b: Ones):
     return (Ones((a.shape[0], b.shape[1])),) if is_one(b.shape[0]) else None
+
+
+def _identity_selects(a: DiagMatrix, b: DiagMatrix):
+    """diag(vec(I)) diag(vec(B)) = diag(vec(I .* B)), for B square as I is: the embedding of diag
+    times a diagonal written as one diagonal, so that B's sizes are I's when read again."""
+    for first, second in ((a, b), (b, a)):
+        if (isinstance(first.arg, Vec) and isinstance(first.arg.arg, Identity) and isinstance(second.arg, Vec)
+                and unified_now(second.arg.arg.shape[0], second.arg.arg.shape[1]) is not None
+                and unified_now(first.arg.arg.n, second.arg.arg.shape[0]) is not None):
+            return (diag(vec(hadamard(first.arg.arg, second.arg.arg))),)
+    return None
 
 
 def _ones_row_diag(a: Ones, b: DiagMatrix):
@@ -436,6 +497,18 @@ def _pull_scalar_chains(coeff: Expr, factors: list) -> tuple[Expr, list]:
     return coeff, factors
 
 
+def _ones_times_ones(coeff: Expr, factors: list):
+    """(ones ones^T)(ones ones^T) = n ones ones^T: each entry of a product of all-ones matrices
+    counts the n terms of its inner product."""
+    for i in range(len(factors) - 1):
+        a, b = factors[i], factors[i + 1]
+        if isinstance(a, Ones) and isinstance(b, Ones) and not is_one(a.shape[1]):
+            merged = Ones((a.shape[0], b.shape[1]))
+            rest = factors[:i] + ([merged] if not is_scalar_shape(merged.shape) else []) + factors[i + 2:]
+            return mul(coeff, count(a.shape[1])), rest
+    return None
+
+
 def _ones_inner_product(coeff: Expr, factors: list):
     if len(factors) == 2 and is_scalar_shape((factors[0].shape[0], factors[1].shape[1])):
         for a, b in (factors, factors[::-1]):
@@ -458,6 +531,7 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
     ((Symbol, Transpose),  "an orthogonal matrix's transpose is its inverse", "Q Q^T = I",                lambda a, b: _orthogonal_cancels(b, a)),
     ((Symbol, Ones),       "the rows of a row-stochastic (or one-hot rows) matrix sum to one", "Y ones = ones", _rows_sum_to_one),
     ((Ones, Transpose),    "the rows of a row-stochastic (or one-hot rows) matrix sum to one", "ones^T Y^T = ones^T", lambda a, b: tuple(transpose(o) for o in _rows_sum_to_one(b.arg, transpose(a)) or ()) or None),
+    ((DiagMatrix, DiagMatrix), "the diagonal of the identity selects a diagonal", "diag(vec(I)) diag(vec(B)) = diag(vec(I .* B))", _identity_selects),
     ((Ones, DiagMatrix),   "ones row times a diagonal matrix",          "ones^T diag(v) = v^T",                   _ones_row_diag),
     ((DiagMatrix, Ones),   "a diagonal matrix times ones",              "diag(v) ones = v",                       _diag_ones),
     ((Kron, Kron),         "mixed product of Kronecker products",       "(A kron B)(C kron D) = AC kron BD",      _mixed_product),
@@ -475,6 +549,7 @@ PRODUCT_PAIR_IDENTITIES = pair_table(  # on the last factor of the chain and the
 PRODUCT_CHAIN_IDENTITIES = sequence(  # on the whole chain, (coefficient, factors): the chain rewritten
     ("a scalar sub-chain moves to the front",                           "a b^T c d^T = (b^T c) a d^T",            _scalar_chain_to_front),
     ("ones times a vector is the sum of its entries",                   "ones^T v = v^T ones = sum(v)",           _ones_inner_product),
+    ("a product of all-ones matrices counts its inner size",            "(ones ones^T)(ones ones^T) = n ones ones^T", _ones_times_ones),
     ("commutation matrices swap the factors of a Kronecker product",    "K(p,m) (A kron B) K(n,q) = B kron A",    _commuted_kron),
 )
 # fmt: on
@@ -854,6 +929,7 @@ TRACE_IDENTITIES = table(
     (Scale,      "a scalar factor leaves the trace",             "tr(a U) = a tr(U)",           lambda e: mul(e.coeff, trace(e.arg))),
     (Transpose,  "the trace of a transpose",                     "tr(U^T) = tr(U)",             lambda e: trace(e.arg)),
     (DiagMatrix, "the trace of a diagonal matrix",               "tr(diag(v)) = sum(v)",        lambda e: sum_entries(e.arg)),
+    (Identity,   "the trace of the identity is its size",        "tr(I) = n",                   lambda e: count(e.n)),
     (Kron,       "the trace of a Kronecker product",             "tr(A kron B) = tr(A) tr(B)",  lambda e: mul(trace(e.left), trace(e.right)) if is_square(e.left) and is_square(e.right) else None),  # for square factors only
     (Add,        "the trace of a sum",                           "tr(U + V) = tr(U) + tr(V)",   lambda e: add(*(trace(t) for t in e.terms))),
     (MatMul,     "an orthogonal change of basis keeps the trace", "tr(Q^T A Q) = tr(A)",        lambda e: trace(a) if (a := _orthogonal_similarity(e)) is not None else None),
@@ -866,6 +942,7 @@ SUM_ENTRIES_IDENTITIES = table(
     (DiagMatrix, "the sum of entries of a diagonal matrix",      "sum(diag(v)) = sum(v)",       lambda e: sum_entries(e.arg)),
     (Symbol,     "a one-hot or probability vector sums to one",  "sum(y) = 1",                  lambda e: ONE if kinds.declared(e, kinds.SUMS_TO_ONE) else None),
     (Softmax,    "softmax is a probability vector: it sums to one", "sum(softmax(u)) = 1",      lambda e: ONE if is_column_shape(e.shape) else None),
+    (Ones,       "the sum of ones is the number of entries",     "sum(ones) = n",               lambda e: count(product_dim(*e.shape))),
 )
 NORM_IDENTITIES = table(
     (Expr,       "the norm of a scalar is its absolute value",   "||a|| = |a|",                 lambda e: apply("abs", e) if is_scalar(e) else None),
@@ -922,12 +999,88 @@ def diag(e: Expr) -> Expr:
     return DiagMatrix(e) if column else DiagVector(e)
 
 
-def softmax(e: Expr) -> Expr:
-    return Softmax(e)
+def count(n) -> Expr:
+    """The size ``n`` as a number: a constant where it is known, else ``Count``."""
+    known = resolve(n)
+    return const(known) if isinstance(known, int) else Count(n)
 
 
-def logsumexp(e: Expr) -> Expr:
-    return LogSumExp(e)
+# ---------------------------------------------------------------- along an axis
+
+
+def default_axis(e: Expr) -> int:
+    """Where softmax, logsoftmax and logsumexp run when no axis is given: down a column vector
+    (axis 1), along each row of a matrix (axis 2: rows are examples)."""
+    return 1 if is_one(e.shape[1]) else 2
+
+
+def run_length(e: Expr, axis):
+    """How many entries an operation along ``axis`` runs over: a column's, a row's, or all."""
+    if axis is None:
+        return product_dim(*e.shape)
+    return e.shape[axis - 1]
+
+
+def _ones_of(shape) -> Expr:
+    return ONE if is_scalar_shape(shape) else Ones(shape)
+
+
+def _reduced(e: Expr, axis):
+    """The axis a reduction of ``e`` keeps: None (all entries) where the other dimension is 1,
+    since mean(x, 1) of a column is mean(x)."""
+    if axis is not None and is_one(e.shape[2 - axis]):
+        return None
+    return axis
+
+
+def softmax(e: Expr, axis=None) -> Expr:
+    axis = default_axis(e) if axis is None else axis
+    axis_shape(e, axis, "softmax")
+    if is_one(run_length(e, axis)):  # each entry normalised by itself
+        return _ones_of(e.shape)
+    return Softmax(e, axis)
+
+
+def logsoftmax(e: Expr, axis=None) -> Expr:
+    axis = default_axis(e) if axis is None else axis
+    axis_shape(e, axis, "logsoftmax")
+    if is_one(run_length(e, axis)):
+        return Zero(e.shape)
+    return LogSoftmax(e, axis)
+
+
+def logsumexp(e: Expr, axis=None) -> Expr:
+    axis = default_axis(e) if axis is None else axis
+    axis_shape(e, axis, "logsumexp")
+    if is_one(run_length(e, axis)):  # log(exp(u)) = u
+        return e
+    return LogSumExp(e, axis)
+
+
+def mean(e: Expr, axis=None) -> Expr:
+    axis_shape(e, axis, "mean")
+    if is_one(run_length(e, axis)):
+        return e
+    axis = _reduced(e, axis)
+    if isinstance(e, Zero):
+        return Zero(axis_shape(e, axis, "mean"))
+    if isinstance(e, Scale):  # a scalar factor leaves the mean
+        return mul(e.coeff, mean(e.arg, axis))
+    return Mean(e, axis)
+
+
+def var(e: Expr, axis=None) -> Expr:
+    axis_shape(e, axis, "var")
+    if is_one(run_length(e, axis)) or isinstance(e, Zero):
+        return Zero(axis_shape(e, axis, "var"))
+    return Var(e, _reduced(e, axis))
+
+
+def std(e: Expr, axis=None) -> Expr:
+    axis_shape(e, axis, "std")
+    if is_one(run_length(e, axis)) or isinstance(e, Zero):
+        return Zero(axis_shape(e, axis, "std"))
+    return Std(e, _reduced(e, axis))
 
 
 # ---------------------------------------------------------------- Kronecker products and vec
@@ -1002,6 +1155,9 @@ def inner(a: Expr, b: Expr) -> Expr:
 TABLES = {name: tuple(getattr(rows, "rows", rows)) for name, rows in list(globals().items()) if name.endswith("_IDENTITIES")}
 
 
+ALONG_AXIS = {Softmax: softmax, LogSoftmax: logsoftmax, LogSumExp: logsumexp, Mean: mean, Var: var, Std: std}
+
+
 def rebuild(node: Expr, kids: list) -> Expr:
     """Build ``node`` again from new children through the smart constructors."""
     t = type(node)
@@ -1017,7 +1173,7 @@ def rebuild(node: Expr, kids: list) -> Expr:
     constructors = {
         Scale: scale, Transpose: transpose, Inverse: inverse, Det: det, LogDet: logdet,
         Trace: trace, Sum: sum_entries, Norm: norm, DiagMatrix: diag, DiagVector: diag,
-        Softmax: softmax, LogSumExp: logsumexp, Kron: kron,
+        Kron: kron,
     }
     if t in constructors:
         return constructors[t](*kids)
@@ -1029,4 +1185,6 @@ def rebuild(node: Expr, kids: list) -> Expr:
         return elem_power(kids[0], node.exponent)
     if t is Apply:
         return apply(node.fn, kids[0])
+    if t in ALONG_AXIS:
+        return ALONG_AXIS[t](kids[0], node.axis)
     return node.map_children(dict(zip(node.children(), kids, strict=False)).get)

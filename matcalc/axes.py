@@ -1,0 +1,40 @@
+"""Operations along an axis, written with the nodes there are: sums along an axis are products
+with ``ones``, and a value per row or column is repeated back across them the same way.
+
+The convention is MATLAB's: an axis is the dimension an operation runs along, numbered from 1.
+Along axis 2 (each row) of an m x n matrix U, ``U ones`` sums each row and ``c ones^T``
+repeats a column c across the n columns; along axis 1 (each column), ``ones^T U`` and
+``ones r``; over all entries (axis None), ``sum(U)`` and ``s ones ones^T``.
+"""
+
+from __future__ import annotations
+
+from . import expr as E
+
+
+def sums(u: E.Expr, axis) -> E.Expr:
+    """The sums of ``u`` along ``axis``: ``U ones`` (each row), ``ones^T U`` (each column), ``sum(U)``."""
+    if axis is None:
+        return E.sum_entries(u)
+    if axis == 2:
+        return E.mul(u, E.Ones((u.shape[1], 1)))
+    return E.mul(E.transpose(E.Ones((u.shape[0], 1))), u)
+
+
+def repeated(c: E.Expr, axis, shape) -> E.Expr:
+    """``c``, one value per row (axis 2), per column (axis 1) or one in all (None), repeated to ``shape``."""
+    if axis is None:
+        return E.scale(c, E.Ones(shape)) if not E.is_scalar(E.Ones(shape)) else c
+    if axis == 2:
+        return E.mul(c, E.transpose(E.Ones((shape[1], 1))))
+    return E.mul(E.Ones((shape[0], 1)), c)
+
+
+def count(u: E.Expr, axis) -> E.Expr:
+    """How many entries an operation along ``axis`` runs over, as a number."""
+    return E.count(E.run_length(u, axis))
+
+
+def centred(u: E.Expr, axis) -> E.Expr:
+    """``U`` minus its means along ``axis``, repeated: the deviations var and std are made of."""
+    return E.sub(u, repeated(E.mean(u, axis), axis, u.shape))

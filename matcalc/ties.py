@@ -1,0 +1,202 @@
+"""Printed results whose sizes tie when they are read again.
+
+Text carries no size names: read back, each ``I``, ``ones`` and ``0`` gets a size of its own,
+which the rest of the text ties to the sizes of the variables (``2 A x``, ``X - ones b^T``).
+Where nothing does (an ``I`` inside a Kronecker product, the ones of ``2 sum(x) ones``), the
+print writes the size in brackets, ``I[n]``, ``ones[n]``, ``ones[m, n]``: a name in brackets is
+the size of the variables the parser names so (n, m, p, ... in order of appearance, rows before
+columns), so the sizes are written under the names the text will give them.  A size as a
+number (what a mean divides by) is ``size(X, 1)`` where a variable has it, else ``size[n]``.
+Ordinary results print as before.
+"""
+
+from __future__ import annotations
+
+from . import expr as E
+from .errors import MatcalcError
+from .printing import ATOM, MUL, POW, TextPrinter, carriers_of, to_text
+from .shapes import fresh_labels, size_factors
+
+
+def parse_program(text, declare):  # the parser imports the printers: imported when first needed
+    from .parser import parse_program
+
+    return parse_program(text, declare)
+
+
+def variable_labels(text, declare):
+    from .parser import variable_labels
+
+    return variable_labels(text, declare)
+
+SIZED_LEAVES = (E.Identity, E.Ones, E.Zero, E.Count, E.Commutation)
+UNSIZED = (E.Identity, E.Ones, E.Zero)  # what reads back with a size of its own unless written
+
+
+class SizedTextPrinter(TextPrinter):
+    """The text printer, writing the sizes of the leaves in ``sized`` in brackets."""
+
+    def __init__(self, sized: set, carriers: dict):
+        self.sized, self.carriers = sized, carriers
+
+    def broadcasts(self, arg) -> bool:
+        ones = arg.factors[0] if isinstance(arg, E.MatMul) else arg
+        return ones not in self.sized
+
+    def _Identity(self, e):
+        return (f"I[{self.size(e.n)}]", ATOM) if e in self.sized else super()._Identity(e)
+
+    def _Ones(self, e):
+        if e not in self.sized:
+            return super()._Ones(e)
+        rows, cols = e.shape
+        if E.is_one(cols):
+            return f"ones[{self.size(rows)}]", ATOM
+        if E.is_one(rows):
+            return f"ones[{self.size(cols)}]^T", POW
+        return f"ones[{self.size(rows)}, {self.size(cols)}]", ATOM
+
+    def _Zero(self, e):
+        if e not in self.sized or E.is_scalar(e):
+            return super()._Zero(e)
+        return f"0 {self._Ones(E.Ones(e.shape))[0]}", MUL
+
+
+def _leaf_sizes(e: E.Expr) -> tuple:
+    if isinstance(e, E.Symbol):
+        return tuple(e.dims)
+    return (e.n,) if isinstance(e, (E.Identity, E.Count)) else tuple(e.dims)
+
+
+def _names(dims) -> set:
+    return {name for d in dims for name in size_factors(d)[1]}
+
+
+def _all_names(e: E.Expr) -> set:
+    """Every size name of the leaves of ``e`` (variables and sized leaves)."""
+    return _names(d for n in E.nodes(e) if isinstance(n, (E.Symbol, *SIZED_LEAVES)) for d in _leaf_sizes(n))
+
+
+def _declarations(e: E.Expr) -> dict:
+    return {s.name: s.kind for s in E.nodes(e) if isinstance(s, E.Symbol)}
+
+
+def _read(text: str, e: E.Expr):
+    """``text`` parsed as the program it is, with the kinds of the variables of ``e``; None where it does not parse."""
+    try:
+        return parse_program(text, _declarations(e))
+    except MatcalcError:
+        return None
+
+
+def _bracket_names(e: E.Expr, order: list, labels: dict) -> dict:
+    """The names under which the sizes of ``e`` are written in brackets: a variable's size by the name
+    the parser gives it (``labels``, read from a print with names of their own in brackets), any
+    other its own name where that is free."""
+    rename: dict = {}
+    for s in order:
+        for axis, d in enumerate(s.dims, start=1):
+            label = labels.get((s.name, axis))
+            if isinstance(d, str) and d not in rename and label is not None:
+                rename[d] = label
+    taken = set(rename.values())
+    spare = (n for n in fresh_labels() if n not in taken)
+    for name in sorted(_all_names(e) - set(rename)):
+        rename[name] = name if name not in taken else next(spare)
+        taken.add(rename[name])
+    return rename
+
+
+def _ties_as(e: E.Expr, back: E.Expr) -> bool | None:
+    """Whether ``back`` is ``e`` with its sizes renamed one to one (the same ties, no more, no fewer);
+    None where it is not the same tree.  A product of sizes renames factor by factor."""
+    pairs, stack, seen = [], [(e, back)], set()
+    while stack:
+        a, b = stack.pop()
+        if (id(a), id(b)) in seen:
+            continue
+        seen.add((id(a), id(b)))
+        if type(a) is not type(b) or len(a.children()) != len(b.children()):
+            return None
+        if isinstance(a, (E.Symbol, *SIZED_LEAVES)):
+            pairs.extend(zip(_leaf_sizes(a), _leaf_sizes(b), strict=True))
+        stack.extend(zip(a.children(), b.children(), strict=True))
+    forward: dict = {}
+    factored = [(size_factors(x), size_factors(y)) for x, y in pairs]
+    for (nx, fx), (ny, fy) in sorted(factored, key=lambda p: len(p[0][1])):  # single names first
+        if nx != ny or len(fx) != len(fy):
+            return False
+        unmapped = [f for f in fx if f not in forward]
+        rest = list(fy)
+        for f in fx:
+            if f in forward:
+                if forward[f] not in rest:
+                    return False
+                rest.remove(forward[f])
+        forward.update(zip(unmapped, rest, strict=True))
+    return len(set(forward.values())) == len(forward)
+
+
+def _untied(back: E.Expr, e: E.Expr) -> set | None:
+    """The leaves of ``e`` whose sizes, in ``back`` (``e`` printed and read again), no variable
+    carries; None where ``back`` is not the same tree."""
+    bound = _names(d for s in E.nodes(back) if isinstance(s, E.Symbol) for d in s.dims)
+    untied, stack, seen = set(), [(e, back)], set()
+    while stack:
+        a, b = stack.pop()
+        if (id(a), id(b)) in seen:
+            continue
+        seen.add((id(a), id(b)))
+        if type(a) is not type(b) or len(a.children()) != len(b.children()):
+            return None
+        if isinstance(a, SIZED_LEAVES) and not _names(_leaf_sizes(b)) <= bound:
+            untied.add(a)
+        stack.extend(zip(a.children(), b.children(), strict=True))
+    return untied
+
+
+def _alone(leaf: E.Expr, e: E.Expr) -> bool:
+    """Whether no other leaf of ``e`` (nor a variable) has a size of ``leaf``: then nothing ties it, written or not."""
+    others = _names(d for n in E.nodes(e) if isinstance(n, (E.Symbol, *SIZED_LEAVES)) and n != leaf
+                    for d in _leaf_sizes(n))
+    return _names(_leaf_sizes(leaf)).isdisjoint(others)
+
+
+def _keeps_ties(e: E.Expr, back: E.Expr) -> bool:
+    """Whether ``back``, ``e`` printed and read again, ties its sizes as ``e`` does: the same tree with
+    its sizes renamed one to one, or, where the normal form built it otherwise, no more sizes than ``e``
+    (a size in brackets names its variable's size, so one too many is one that nothing tied)."""
+    same = _ties_as(e, back)
+    return len(_all_names(back)) <= len(_all_names(e)) if same is None else same
+
+
+def tied_text(e: E.Expr) -> str:
+    """``e`` as text that reads back with its sizes: plain where that keeps every tie between
+    them, else with the sizes in brackets on the leaves that nothing ties."""
+    plain = to_text(e)
+    if not any(isinstance(n, SIZED_LEAVES) for n in E.nodes(e)):
+        return plain
+    program = _read(plain, e)
+    back = None if program is None else program.function
+    if back is not None and _keeps_ties(e, back):
+        return plain
+    untied = None if back is None else _untied(back, e)
+    if untied and all(_alone(n, e) for n in untied):  # its size is its own anyway: 2 I
+        return plain
+    if not untied:  # read back with other ties than e has: write every size
+        untied = None
+    leaves = {n for n in E.nodes(e) if isinstance(n, UNSIZED)}
+    sized = leaves if untied is None else untied & leaves
+    options = dict(sized=sized, carriers=carriers_of(e))
+    # first with names of their own in brackets, which tie to nothing: how the parser names the variables
+    own = SizedTextPrinter(**options)
+    own.order, own.rename = [], {name: f"z_{i}" for i, name in enumerate(sorted(_all_names(e)))}
+    try:
+        labels = variable_labels(own(e), _declarations(e))
+    except MatcalcError:
+        return plain
+    printer = SizedTextPrinter(**options)
+    printer.rename = _bracket_names(e, own.order, labels)
+    text = printer(e)
+    again = _read(text, e)
+    return text if again is not None and _keeps_ties(e, again.function) else plain

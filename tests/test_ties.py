@@ -1,0 +1,70 @@
+"""Printed results read back with their sizes tied: the size of an I or ones that nothing else ties
+is written in brackets (I[n], ones[n]), and a name in brackets is the size of the variables the
+parser names so (n, m, p, ... in order of appearance)."""
+
+import numpy as np
+import pytest
+
+import matcalc
+import matcalc.expr as E
+from matcalc.evaluate import bind_sizes, evaluate
+from matcalc.shapes import size_factors
+from matcalc.verify import domain_points, symbols_of
+
+
+def read_back_equal(r, declare=None):
+    """str(r) parses back to an expression whose sizes all come from its variables, equal in value."""
+    text = str(r)
+    back = matcalc.parse(text, declare)
+    for values, sizes in domain_points(r.expr, 2, seed=3, extra=(r.function,)):
+        bound = bind_sizes(symbols_of(back), values)
+        if not symbols_of(back):  # no variable to read sizes from: the names in brackets are its own
+            bound = sizes
+        needed = {n for node in E.nodes(back) for d in node.shape for n in size_factors(d)[1]}
+        assert needed <= set(bound), f"{text!r}: the sizes {needed - set(bound)} are tied to no variable"
+        np.testing.assert_allclose(evaluate(back, values, bound), evaluate(r.expr, values, sizes), rtol=1e-10,
+                                   atol=1e-12, err_msg=text)
+    return text
+
+
+@pytest.mark.parametrize("kind, text, wrt, declare, printed", [
+    ("jacobian", "tanh(W x + b)", "W", None, "kron(x^T, diag(1 - tanh(W x + b) .^ 2))"),  # README's
+    ("jacobian", "v v^T", "v", None, "kron(v, I[n]) + kron(I[n], v)"),
+    ("jacobian", "b Y", "b", {"b": "scalar"}, "vec(Y)"),
+    ("jacobian", "exp(A^T) x", "A", None, "kron(x^T, I[p]) diag(vec(exp(A^T))) K[n, p]"),
+    ("jacobian", "diag(X)", "X", None, "kron(ones[n]^T, I[n]) diag(vec(I[n]))"),
+    ("jacobian", "W exp(diag(C))", "C", None, None),
+    ("jacobian", "u .* diag(exp(C))", "C", None, "kron(ones[n]^T, diag(u)) diag(vec(I[n] .* exp(C)))"),
+    ("gradient", "sum(kron(x^T, x))", "x", None, "2 sum(x) ones[n]"),
+    ("gradient", "var(X W)", "W", None, "2 X^T (X W - mean(X W)) / (size(W, 2) size(X, 1))"),
+    ("hessian", "x^T x x^T x", "x", None, None),
+    ("hessian", "sum(exp(C + u^T))", "u", None, None),  # printed while its sizes were placeholders
+])
+def test_printed_results_read_back_with_their_sizes(kind, text, wrt, declare, printed):
+    r = getattr(matcalc, kind)(text, wrt=wrt, declare=declare)
+    got = read_back_equal(r, declare)
+    if printed is not None:
+        assert got == printed
+
+
+def test_ordinary_results_stay_as_they_were():
+    assert str(matcalc.gradient("x^T A x", "x")) == "(A + A^T) x"
+    assert str(matcalc.gradient("sum(x)", "x")) == "ones"
+    assert str(matcalc.jacobian("A x", "x")) == "A"
+    assert str(matcalc.gradient("sum(X W + ones b^T)", "b")) == "size[n] ones"
+
+
+def test_names_in_brackets_are_the_sizes_of_the_variables():
+    # n is the first size the text shows, x's: the identity has its size
+    e = matcalc.parse("kron(x, I[n]) + kron(I[n], x)")
+    assert e.shape[1] == "n" and str(e.shape[0]) == "n*n"
+    assert matcalc.parse("x + ones[n]").shape == ("n", 1)
+    # a name no variable's size has is a size of its own, tied by the rest as usual
+    assert matcalc.parse("K[p, q] x").shape[1] == 1
+    with pytest.raises(matcalc.ShapeError, match="the size n in brackets is the size n of the variables"):
+        matcalc.parse("kron(x, x) + ones[n]")  # n is x's size, not n*n
+
+
+def test_a_size_of_a_variable_not_in_the_result_is_its_own():
+    # the size of A, which the gradient does not hold: named, and tied to nothing else
+    assert str(matcalc.gradient("logdet(||x||^2 A)", "x")) == "2 size[m] x / ||x||^2"
