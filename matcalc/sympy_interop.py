@@ -119,7 +119,7 @@ class _Reader:
 
     def scalar_symbol(self, node) -> E.Expr:
         if node in self.sizes:
-            return E.sum_entries(E.Ones((self.size(node, node.name), 1)))  # the number n, as matcalc writes it
+            return E.count(self.size(node, node.name))  # the number n: a size
         return self.symbol(node.name, (1, 1))
 
     def shaped(self, cls, node) -> E.Expr:
@@ -320,13 +320,60 @@ class _Writer:
         u = self.write(e.arg)
         return sp.Abs(u) if not isinstance(u, sp.MatrixExpr) else sp.sqrt(sp.Trace(u.T * u))
 
+    # operations along an axis, written as matcalc.axes writes them: sums along an axis are
+    # products with ones, and a value per row or column is repeated back across them the same way
+    @staticmethod
+    def _sums(u, axis):
+        rows, cols = u.shape
+        if axis is None:
+            return sp.Trace(sp.OneMatrix(1, rows) * u * sp.OneMatrix(cols, 1))
+        return u * sp.OneMatrix(cols, 1) if axis == 2 else sp.OneMatrix(1, rows) * u
+
+    @staticmethod
+    def _repeated(c, axis, shape):
+        rows, cols = shape
+        if axis is None:
+            return c * sp.OneMatrix(rows, cols)
+        return c * sp.OneMatrix(1, cols) if axis == 2 else sp.OneMatrix(rows, 1) * c
+
+    @staticmethod
+    def _count(u, axis):
+        rows, cols = u.shape
+        return rows * cols if axis is None else cols if axis == 2 else rows
+
+    @staticmethod
+    def _elementwise(fn, u):
+        return u.applyfunc(fn) if isinstance(u, sp.MatrixExpr) else fn(u)
+
     def softmax(self, e: E.Softmax):
         z = self.write(e.arg).applyfunc(sp.exp)
-        return z / sp.Trace(sp.OneMatrix(1, z.shape[0]) * z)
+        if z.shape[1] == 1 and e.axis == 1:
+            return z / sp.Trace(sp.OneMatrix(1, z.shape[0]) * z)
+        return sp.hadamard_product(z, sp.HadamardPower(self._repeated(self._sums(z, e.axis), e.axis, z.shape), -1))
 
     def logsumexp(self, e: E.LogSumExp):
         z = self.write(e.arg).applyfunc(sp.exp)
-        return sp.log(sp.Trace(sp.OneMatrix(1, z.shape[0]) * z))
+        return self._elementwise(sp.log, self._sums(z, e.axis))
+
+    def logsoftmax(self, e: E.LogSoftmax):
+        u = self.write(e.arg)
+        lse = self._elementwise(sp.log, self._sums(u.applyfunc(sp.exp), e.axis))
+        return u - self._repeated(lse, e.axis, u.shape)
+
+    def mean(self, e: E.Mean):
+        u = self.write(e.arg)
+        return self._sums(u, e.axis) / self._count(u, e.axis)
+
+    def var(self, e: E.Var):
+        u = self.write(e.arg)
+        c = u - self._repeated(self._sums(u, e.axis) / self._count(u, e.axis), e.axis, u.shape)
+        return self._sums(sp.HadamardPower(c, 2), e.axis) / self._count(u, e.axis)
+
+    def std(self, e: E.Std):
+        return self._elementwise(sp.sqrt, self.var(e))
+
+    def count(self, e: E.Count):
+        return self.size(e.n)
 
 
 def _rational(value: Fraction):
@@ -365,6 +412,11 @@ WRITE = {
     E.Norm:       _Writer.norm,
     E.Softmax:    _Writer.softmax,
     E.LogSumExp:  _Writer.logsumexp,
+    E.LogSoftmax: _Writer.logsoftmax,
+    E.Mean:       _Writer.mean,
+    E.Var:        _Writer.var,
+    E.Std:        _Writer.std,
+    E.Count:      _Writer.count,
 }
 # fmt: on
 # vec(X) and the commutation matrix K have no SymPy matrix expression (sizes may be symbolic):

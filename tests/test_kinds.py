@@ -172,10 +172,10 @@ def test_a_declaration_that_contradicts_the_shape_is_a_one_line_error(capsys):
     assert main(["grad", "-(y^T log(softmax(W x)))", "--wrt", "W", "--let", "y=onehot_rows"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "y is declared onehot_rows (n x m), used first at column 3)" in err, err
-    assert main(["grad", "x^T x + sum(softmax(Q))", "--wrt", "x", "--let", "Q=orthogonal"]) == 2
+    assert main(["grad", "x^T x + sum(diag(Q) x)", "--wrt", "x", "--let", "Q=orthogonal"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == ("error: softmax needs a column vector, got Q (m x m; Q is declared orthogonal (m x m), "
-                   "used first at column 21)"), err
+    assert err == ("error: cannot multiply diag(Q) (m x 1; Q is declared orthogonal (m x m), used first at column 18) "
+                   "by x (n x 1)"), err
 
 
 def _softmax(u):

@@ -941,7 +941,7 @@ SUM_ENTRIES_IDENTITIES = table(
     (Add,        "the sum of entries of a sum",                  "sum(U + V) = sum(U) + sum(V)", lambda e: add(*(sum_entries(t) for t in e.terms))),
     (DiagMatrix, "the sum of entries of a diagonal matrix",      "sum(diag(v)) = sum(v)",       lambda e: sum_entries(e.arg)),
     (Symbol,     "a one-hot or probability vector sums to one",  "sum(y) = 1",                  lambda e: ONE if kinds.declared(e, kinds.SUMS_TO_ONE) else None),
-    (Softmax,    "softmax is a probability vector: it sums to one", "sum(softmax(u)) = 1",      lambda e: ONE if is_column_shape(e.shape) else None),
+    (Softmax,    "softmax sums to one along its axis (a matrix's: once per row)", "sum(softmax(u)) = 1", lambda e: count(e.shape[0] if e.axis == 2 else e.shape[1])),
     (Ones,       "the sum of ones is the number of entries",     "sum(ones) = n",               lambda e: count(product_dim(*e.shape))),
 )
 NORM_IDENTITIES = table(
