@@ -186,7 +186,7 @@ def _each(wrt, results: dict):
 @user_errors
 def gradient(expr, wrt, declare: dict | None = None):
     """The gradient of a scalar expression: a Result, or a dict of them when ``wrt`` is a list."""
-    program = pipeline.read(expr, declare)
+    program = pipeline.read(expr, declare, scalar=True)
     pipeline.require_scalar(program, "gradient")
     f = program.function
     gradients = pipeline.gradients(f, pipeline.variables(program, wrt))
@@ -211,7 +211,7 @@ def hessian(expr, wrt, declare: dict | None = None):
     (n, n) for a vector, (mn, mn) in column-major vec order for a matrix.  With a list of names,
     every block of the Hessian with respect to them together, keyed by the pair of names:
     ``{("W1", "W2"): Result}``, the block d vec(grad_W1 f) / d vec(W2)^T."""
-    program = pipeline.read(expr, declare)
+    program = pipeline.read(expr, declare, scalar=True)
     pipeline.require_scalar(program, "Hessian")
     f = program.function
     xs = pipeline.variables(program, wrt)
@@ -232,7 +232,7 @@ def hvp(expr, wrt: str, direction: str | None = None, declare: dict | None = Non
     variable it is the map D -> sym(H[D]) on symmetric D."""
     if not isinstance(wrt, str):
         raise DerivativeError("the Hessian as a linear map is taken along one variable at a time: wrt is one name")
-    program = pipeline.read(expr, declare)
+    program = pipeline.read(expr, declare, scalar=True)
     pipeline.require_scalar(program, "Hessian")
     f = program.function
     (x,) = pipeline.variables(program, [wrt])

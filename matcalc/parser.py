@@ -12,6 +12,8 @@ of depth k has O(k) distinct nodes, not 2^k.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,9 +27,10 @@ from lark.lexer import PatternStr
 
 from . import expr as E
 from . import kinds
-from .errors import DeclarationError, MatcalcError, ParseError
+from .errors import DeclarationError, MatcalcError, ParseError, ShapeError
 from .functions import FUNCTIONS
 from .guard import recursion_room
+from .names import alternatives, closest, greek_stem
 from .resources import resource_text
 from .shapes import DimVar, Unifier, fresh_labels, product_dim, unifying
 
@@ -46,6 +49,7 @@ CALLS = {
 ARITY = {"kron": 2}
 # fmt: on
 RESERVED = {"I", "ones"}
+NOTATION = {"norm1": "||x||_1", "norm2": "||x||", "fro": "||X||_F", "transpose": "x^T", "inverse": "inv(X)"}
 NAME_PATTERN = re.compile(r"[A-Za-z]+(_[A-Za-z0-9]+|[0-9]+)?")
 LETTER_PIECE = re.compile(r"[A-Za-z](_[A-Za-z0-9]+|[0-9]+)?")
 OPERAND_END = {"NAME", "NUMBER", "RPAR", "RBRACE", "RSQB", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
@@ -66,8 +70,10 @@ class _Context:
     definitions: where each name is defined (found by the post-lexer before parsing), the
     values of those read so far, and which statement refers to which defined name."""
 
-    def __init__(self, declare: dict[str, str]):
+    def __init__(self, declare: dict[str, str], guessed: Mapping[str, str] | None = None):
         self.declare = declare
+        self.guessed = guessed or {}  # kinds tried for undeclared lowercase Greek names (scalar by default)
+        self.readings: list[str] = []  # notes on how a text that could surprise was read
         self.symbols: dict[str, E.Symbol] = {}
         self.size_names: dict[str, DimVar] = {}
         self.unifier = Unifier()
@@ -94,9 +100,16 @@ class _Context:
         if name == "ones":
             return E.Ones((self.dim(), 1))
         if name not in self.symbols:
-            kind = self.declare.get(name) or ("matrix" if name[0].isupper() else "vector")
+            kind = self.declare.get(name) or self._default_kind(name)
             self.symbols[name] = E.Symbol(name, kind, kinds.kind_of(kind).dims(self.dim))
         return self.symbols[name]
+
+    def _default_kind(self, name: str) -> str:
+        if name in self.guessed:
+            return self.guessed[name]
+        if name[0].isupper():
+            return "matrix"
+        return "scalar" if greek_stem(name) else "vector"
 
     def value_of(self, tok: Token) -> E.Expr:
         """What a name stands for: a definition read before it, or else a variable.  Every
@@ -126,6 +139,19 @@ class _Context:
             raise _error(f"cannot define {name} {_at(tok)}: it is {meaning}", tok)
         self.values[name] = value
 
+    def divisors(self, factors) -> None:
+        """A scalar divided by names that are not scalars (||r||^2 / 2N, the names standing as
+        factors of the denominator): they can only be scalars, so when none was declared the text
+        is read again with them scalars."""
+        names = sorted({f.name for f in factors if isinstance(f, E.Symbol) and f.name not in self.declare
+                        and f.name not in self.guessed and f.name not in self.values})
+        if names:
+            raise _ReadAgain(names)
+
+    def read_as(self, note: str) -> None:
+        if note not in self.readings:
+            self.readings.append(note)
+
     def notes(self) -> tuple[str, ...]:
         """A note for each definition the function does not depend on, directly or through others."""
         names = list(self.values)
@@ -148,6 +174,14 @@ class _Context:
         return tuple(notes)
 
 
+class _ReadAgain(Exception):  # noqa: N818 - not an error: a request to read the text again
+    """Names that can only be scalars, found while reading: the text is read again with them so."""
+
+    def __init__(self, names: list[str]):
+        super().__init__(names)
+        self.names = names
+
+
 _context: contextvars.ContextVar[_Context] = contextvars.ContextVar("parse_context")
 
 
@@ -161,8 +195,11 @@ class _PostLexer(PostLex):
         ctx, text = _context.get(), _text.get()
         tokens = list(stream)
         ctx.defined_at = _definition_sites(tokens)
-        depth, open_norms, previous = 0, [], None
+        depth, open_norms, previous, skip = 0, [], None, 0
         for i, tok in enumerate(tokens):
+            if skip:
+                skip -= 1
+                continue
             following = tokens[i + 1] if i + 1 < len(tokens) else None
             if tok.type == "NEWLINE":
                 if depth == 0 and not open_norms and _ends_statement(previous, _next_line(tokens, i)):
@@ -176,6 +213,8 @@ class _PostLexer(PostLex):
                 continue
             if tok.type == "NUMBER":
                 self._check_number(tokens, i, text)
+                if _fraction_at(tokens, i, previous):
+                    tok, skip = Token.new_borrow_pos("FRACTION", text[tok.start_pos:tokens[i + 2].end_pos], tok), 2
             if tok.type in ("LPAR", "LBRACE"):
                 depth += 1
                 if depth > MAX_NESTING:
@@ -212,15 +251,12 @@ class _PostLexer(PostLex):
             return [tok]  # the name being defined, whole, whatever it is: the builder says if it may be
         if name in CALLS:
             return [Token.new_borrow_pos("FUNC", name, tok)]
-        if name in ctx.defined_at or name in ctx.declare or name in RESERVED or LETTER_PIECE.fullmatch(name):
+        if name in ctx.defined_at or name in ctx.declare or name in RESERVED:
             return [tok]
-        if following is not None and following.type == "LPAR":
-            # a run before '(' is never read as a product: ELU(x) is a function, not E L U x; where the
-            # run could be one (capitals, or declared names as ac with a and c), say how to write it
-            letters = [m.group(0) for m in LETTER_PIECE.finditer(name)]
-            product = not name.islower() or all(p in ctx.declare for p in letters)
-            hint = f": write {' '.join(letters)} (...) for a product, or declare {name}" if product else ""
-            raise _error(f"unknown function '{name}' {_at(tok)}{hint}", tok)
+        if following is not None and following.type == "LPAR" and not LETTER_PIECE.fullmatch(name):
+            raise _error(_unknown_function(tok, ctx, text, following), tok)
+        if LETTER_PIECE.fullmatch(name) or greek_stem(name):
+            return [tok]
         pieces = []
         for m in LETTER_PIECE.finditer(name):
             piece = Token("NAME", m.group(0), start_pos=tok.start_pos + m.start(), line=tok.line,
@@ -231,6 +267,50 @@ class _PostLexer(PostLex):
 
 
 _text: contextvars.ContextVar[str] = contextvars.ContextVar("parse_text", default="")
+
+SHORT_ARGUMENT = 40  # characters of a bracket quoted in a message
+
+
+def _unknown_function(tok: Token, ctx: _Context, text: str, bracket: Token) -> str:
+    """Why a name before '(' is refused: an undeclared run of letters there is a function's name,
+    never a product, so say which functions it is close to, or how to write the product."""
+    name = tok.value
+    cause = f"unknown function '{name}' {_at(tok)}"
+    group = _bracket_text(text, bracket.start_pos)
+    close = [NOTATION[name]] if name in NOTATION else closest(name, CALLS)
+    letters = [m.group(0) for m in LETTER_PIECE.finditer(name)]
+    if greek_stem(name):
+        product = f"{name} * {group}"
+    elif name.isupper() or all(p in ctx.declare for p in letters):
+        product = f"{' '.join(letters)} {group}"
+    else:
+        product = None
+    if close:
+        return cause + f": did you mean {alternatives(close)}?" + (f" (for a product, write {product})" if product else "")
+    return cause + (f": write {product} for a product" if product else "")
+
+
+def _bracket_text(text: str, start: int) -> str:
+    """The bracket opening at ``start`` as written, shortened to (...) when long or unclosed."""
+    depth = 0
+    for i in range(start, min(len(text), start + SHORT_ARGUMENT)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return " ".join(text[start:i + 1].split())
+    return "(...)"
+
+
+def _fraction_at(tokens, i: int, previous) -> bool:
+    """Whether the number at ``i`` begins a fraction of two numbers, 1/2, which reads as one number:
+    not after '/', '^' or '.^' (x / 1/2 and x^1/2 keep reading left to right), nor when the
+    denominator touches a name (1/2N is 1/(2N)) or is raised to a power (2/3^2 is 2/9)."""
+    if i + 2 >= len(tokens) or tokens[i + 1].value != "/" or tokens[i + 2].type != "NUMBER":
+        return False
+    if previous is not None and previous.value in ("/", "^", ".^"):
+        return False
+    after = tokens[i + 3] if i + 3 < len(tokens) else None
+    touching = after is not None and after.type == "NAME" and after.start_pos == tokens[i + 2].end_pos
+    return not touching and not (after is not None and after.value in ("^", ".^"))
 
 
 def _definition_sites(tokens) -> dict[str, Token]:
@@ -291,6 +371,31 @@ def _exponent_value(e: E.Expr) -> Fraction:
     return e.value
 
 
+@dataclass(frozen=True)
+class _Juxtaposed:
+    """A denominator of several factors written by juxtaposition: their product, and the factors."""
+
+    expr: E.Expr
+    factors: tuple[E.Expr, ...]
+
+    @staticmethod
+    def expr_of(e) -> E.Expr:
+        return e.expr if isinstance(e, _Juxtaposed) else e
+
+    @staticmethod
+    def factors_of(e) -> tuple[E.Expr, ...]:
+        return e.factors if isinstance(e, _Juxtaposed) else (e,)
+
+
+def _short(e: E.Expr) -> str:
+    """An operand as text for a note: short, in parentheses where it is a sum."""
+    from .printing import to_text
+
+    text = to_text(e)
+    text = text if len(text) <= SHORT_ARGUMENT else text[:SHORT_ARGUMENT] + "..."
+    return f"({text})" if isinstance(e, E.Add) else text
+
+
 class _Builder(Transformer):
     """One method per rule alias of the grammar; each calls a smart constructor."""
 
@@ -304,6 +409,13 @@ class _Builder(Transformer):
 
     def number(self, children):
         return E.const(_number(children[0]))
+
+    def fraction(self, children):
+        tok = children[0]
+        top, bottom = (_number(Token("NUMBER", part.strip())) for part in str(tok).split("/"))
+        if bottom == 0:
+            raise _error(f"division by zero {_at(tok)}", tok)
+        return E.const(top / bottom)
 
     def name(self, children):
         return _context.get().value_of(children[0])
@@ -334,7 +446,22 @@ class _Builder(Transformer):
         return E.mul(c[0], c[1])
 
     def div(self, c):
-        return E.div(c[0], c[1])
+        top, bottom = c
+        factors = _Juxtaposed.factors_of(bottom)
+        if isinstance(bottom, _Juxtaposed):
+            bottom = bottom.expr
+        if E.is_scalar(top) and not E.is_scalar(bottom):
+            _context.get().divisors(factors)
+        if len(factors) > 1:
+            written = " ".join(map(_short, factors))
+            _context.get().read_as(f"read {_short(top)} / {written} as ({_short(top)}) / ({written}): a "
+                                   "denominator written by juxtaposition runs to the next operator")
+        return E.div(top, bottom)
+
+    def juxtaposed(self, c):
+        """A factor of a denominator written by juxtaposition: x^T x in x^T A x / x^T x."""
+        left, right = c
+        return _Juxtaposed(E.mul(_Juxtaposed.expr_of(left), right), (*_Juxtaposed.factors_of(left), right))
 
     def hadamard(self, c):
         return E.hadamard(c[0], c[1])
@@ -447,16 +574,84 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
     return parse_program(text, declare).function
 
 
-def parse_program(text: str, declare: dict | None = None) -> Program:
+def parse_program(text: str, declare: dict | None = None, scalar: bool = False) -> Program:
     """Parse ``text``, definitions ``NAME = expression`` separated by ';' or line breaks, then the
-    function: the function, the definitions and the notes on the unused ones."""
+    function: the function, the definitions and the notes on the unused ones and on readings that
+    could surprise.  ``scalar``: the function must be a scalar (a gradient's), which may fix the
+    kinds of undeclared Greek names."""
     if not isinstance(text, str):
         raise ParseError(f"an expression must be a string, got {type(text).__name__}")
     if len(text) > MAX_INPUT:
         raise ParseError(f"the expression is {len(text)} characters long; the limit is {MAX_INPUT}")
     if not text.strip(" \t\f\r\n;"):
         raise ParseError("empty expression")
-    ctx = _Context(check_declarations(declare))
+    declare = check_declarations(declare)
+    greek = sorted({m.group(0) for m in NAME_PATTERN.finditer(text)
+                    if greek_stem(m.group(0)) and m.group(0)[0].islower() and m.group(0) not in declare})
+    if not greek:
+        return _parse_once(text, declare, {})
+    return _parse_guessing(text, declare, greek, scalar)
+
+
+GUESSED_KINDS = ("scalar", "vector")  # what an undeclared lowercase Greek name may be, the usual first
+MAX_GUESSED = 4  # undeclared Greek names whose kinds are found by trying each reading
+
+
+def _parse_guessing(text: str, declare: dict, greek: list[str], scalar: bool) -> Program:
+    """The reading of a text with undeclared lowercase Greek names (alpha, lambda, theta) in which
+    they have the only kinds that make it valid (and a scalar, when ``scalar``); more than one such
+    reading is refused with a request to declare.  A name is guessed only if the text uses it as a
+    variable, so readings that differ only in the others are one."""
+    if len(greek) > MAX_GUESSED:
+        raise DeclarationError(f"declare the kinds of {', '.join(greek)}: more than {MAX_GUESSED} undeclared Greek "
+                               "names are not guessed (--let theta=vector, or declare={'theta': 'vector'})")
+    readings: dict[tuple, Program] = {}
+    first_error = None
+    for kinds_tried in itertools.product(GUESSED_KINDS, repeat=len(greek)):
+        guessed = dict(zip(greek, kinds_tried, strict=True))
+        try:
+            program = _parse_once(text, declare, guessed)
+        except ShapeError as err:  # a reading in which the sizes do not fit: try the next
+            first_error = first_error or err
+            continue
+        if scalar and not E.is_scalar(program.function):
+            first_error = first_error or ShapeError("the function is not a scalar")
+            continue
+        used = tuple((s.name, s.kind) for s in program.symbols if s.name in guessed)
+        readings.setdefault(used, program)
+    if not readings:
+        raise first_error
+    if len(readings) > 1:
+        names = sorted({name for used in readings for name, _ in used
+                        if len({dict(u).get(name) for u in readings}) > 1})
+        ways = " or ".join(f"a {kind}" for kind in sorted({kind for used in readings for name, kind in used
+                                                          if name in names}))
+        raise DeclarationError(f"the kind of {alternatives(names).replace(' or ', ' and ')} is not fixed by the "
+                               f"expression (it reads as {ways}): declare it, e.g. --let {names[0]}=vector, "
+                               f"or declare={{'{names[0]}': 'vector'}}")
+    ((used, program),) = readings.items()
+    notes = tuple(f"read {name} as a {kind}, the only kind that fits (declare it to say otherwise)"
+                  for name, kind in used)
+    return dataclasses.replace(program, notes=(*notes, *program.notes))
+
+
+def _parse_once(text: str, declare: dict, guessed: dict) -> Program:
+    """One reading, with the names a scalar is divided by read as scalars (each time the reader
+    meets more, it reads the text again: at most once per name)."""
+    divisors: list[str] = []
+    while True:
+        try:
+            program = _read(text, declare, guessed | dict.fromkeys(divisors, "scalar"))
+        except _ReadAgain as again:
+            divisors += again.names
+            continue
+        notes = tuple(f"read {name} as a scalar: a scalar is divided by it (declare it to say otherwise)"
+                      for name in divisors)
+        return dataclasses.replace(program, notes=(*notes, *program.notes)) if notes else program
+
+
+def _read(text: str, declare: dict, guessed: dict) -> Program:
+    ctx = _Context(declare, guessed)
     ctx_token, text_token = _context.set(ctx), _text.set(text)
     try:
         with unifying(ctx.unifier), recursion_room():
@@ -475,7 +670,7 @@ def parse_program(text: str, declare: dict | None = None) -> Program:
     with recursion_room():
         function, *rest = _with_names([function, *ctx.values.values(), *ctx.symbols.values()], final_size)
     values, symbols = rest[:len(ctx.values)], rest[len(ctx.values):]
-    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes, tuple(symbols))
+    return Program(function, tuple(zip(ctx.values, values, strict=True)), (*ctx.readings, *notes), tuple(symbols))
 
 
 def _function_dims_first(ctx: _Context, function: E.Expr) -> list[DimVar]:

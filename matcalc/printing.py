@@ -11,14 +11,11 @@ from fractions import Fraction
 
 from . import expr as E
 from .errors import UnsupportedError
+from .names import GREEK
 from .registry import describe
 from .shapes import is_one
 
 ADD, NEG, MUL, POW, ATOM = 1, 2, 3, 4, 5
-
-GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
-         "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega", "Gamma", "Delta",
-         "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"}
 
 
 def _number(value: Fraction) -> str:
@@ -367,7 +364,7 @@ class LatexPrinter(Printer):
     def name(self, n):
         m = re.fullmatch(r"([A-Za-z]+)(?:_?([A-Za-z0-9]+))?", n)
         stem, sub = (m.group(1), m.group(2)) if m else (n, None)
-        stem = "\\" + stem if stem in GREEK else (stem if len(stem) == 1 else rf"\mathit{{{stem}}}")
+        stem = GREEK.get(stem) or (stem if len(stem) == 1 else rf"\mathit{{{stem}}}")
         return f"{stem}_{{{sub}}}" if sub else stem
 
     def differential(self, n):

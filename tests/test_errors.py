@@ -173,10 +173,18 @@ def test_unknown_function(text, name, column):
 
 
 @pytest.mark.parametrize("text, declare, message", [
-    ("ac (x^T x)", {"a": "scalar", "c": "scalar"}, "unknown function 'ac' at column 1: write a c (...) for a product, or declare ac"),
-    ("ELU(x)", None, "unknown function 'ELU' at column 1: write E L U (...) for a product, or declare ELU"),
-    ("x + AB(y)", None, "unknown function 'AB' at column 5: write A B (...) for a product, or declare AB"),
-    ("elu(x)", None, "unknown function 'elu' at column 1"),
+    ("ac (x^T x)", {"a": "scalar", "c": "scalar"}, "unknown function 'ac' at column 1: write a c (x^T x) for a product"),
+    ("ELU(x)", None, "unknown function 'ELU' at column 1: did you mean elu? (for a product, write E L U (x))"),
+    ("x + AB(y)", None, "unknown function 'AB' at column 5: did you mean abs? (for a product, write A B (y))"),
+    ("x + XY(y)", None, "unknown function 'XY' at column 5: write X Y (y) for a product"),
+    ("sum(Tr(A) x)", None, "unknown function 'Tr' at column 5: did you mean tr?"),
+    ("DET(A)", None, "unknown function 'DET' at column 1: did you mean det? (for a product, write D E T (A))"),
+    ("sum(ReLU(x))", None, "unknown function 'ReLU' at column 5: did you mean relu?"),
+    ("Softmax(x)", None, "unknown function 'Softmax' at column 1: did you mean softmax?"),
+    ("norm1(x)", None, "unknown function 'norm1' at column 1: did you mean ||x||_1?"),
+    ("sum(sigma(x))", None, "unknown function 'sigma' at column 5: did you mean sigmoid or sign? (for a product, write sigma * (x))"),
+    ("lambda (x^T x)", None, "unknown function 'lambda' at column 1: write lambda * (x^T x) for a product"),
+    ("foo(x)", None, "unknown function 'foo' at column 1"),
 ])
 def test_a_run_of_letters_before_a_bracket_is_never_a_product(text, declare, message):
     err = raises_quickly(lambda t: matcalc.parse(t, declare), text)
