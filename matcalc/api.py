@@ -8,6 +8,7 @@ from . import codegen, kinds, pipeline
 from . import expr as E
 from .cse import share
 from .errors import DerivativeError, DomainError, MatcalcError
+from .functions import describe_kinked, kink_of
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .guard import user_errors
 from .parser import Program
@@ -37,7 +38,8 @@ class Result:
         self.definitions = program.definitions
         self.symbols = program.symbols  # every symbol of the text, those that cancel included: their sizes bind
         cancelled = pipeline.cancelled(program, variable)
-        self.notes = [*program.notes, *([cancelled] if cancelled else []), *_notes(of if kind in ("hessian", "hvp") else None)]
+        self.notes = [*program.notes, *([cancelled] if cancelled else []), *_kinks(function if kind in ("gradient", "jacobian") else None),
+                      *_notes(of if kind in ("hessian", "hvp") else None)]
 
     @property
     def shape(self):
@@ -175,6 +177,18 @@ def _notes(gradient: E.Expr | None) -> list[str]:
     kinks = sorted({node.fn for node in E.nodes(gradient) if isinstance(node, E.Apply) and node.fn in ("step", "sign")})
     return [f"the gradient contains {fn}(...), whose derivative is zero except at 0, where it does not exist: "
             "this Hessian holds only away from those points" for fn in kinks]
+
+
+def _kinks(function: E.Expr | None) -> list[str]:
+    """Where the function is not differentiable (the kink of relu at 0): the result holds away from there."""
+    if function is None:
+        return []
+    kinks = {}
+    for node in E.nodes(function):
+        where = kink_of(node)
+        if where is not None:
+            kinks.setdefault(f"{describe_kinked(node)} is not differentiable at {where}: the result holds away from there", None)
+    return sorted(kinks)
 
 
 def _each(wrt, results: dict):

@@ -181,7 +181,7 @@ class _Generator:
 
     def _Apply(self, e, kids):
         self.helpers.setdefault("f_" + e.fn, numpy_source(e.fn))
-        return f"_f_{e.fn}({kids[0]})"
+        return f"_f_{e.fn}({', '.join(kids)})"
 
     def broadcast_term(self, term: E.Expr) -> str:
         if isinstance(term, E.Ones):

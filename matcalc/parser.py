@@ -28,7 +28,7 @@ from lark.lexer import PatternStr
 from . import expr as E
 from . import kinds
 from .errors import DeclarationError, MatcalcError, ParseError, ShapeError
-from .functions import FUNCTIONS
+from .functions import ALIASES, FUNCTIONS
 from .guard import recursion_room
 from .names import alternatives, closest, greek_stem
 from .resources import resource_text
@@ -45,6 +45,7 @@ CALLS = {
     "sum": E.sum_entries, "softmax": E.softmax, "logsumexp": E.logsumexp, "diag": E.diag,
     "norm": E.norm, "kron": E.kron, "vec": E.vec,
     **{name: partial(E.apply, name) for name in FUNCTIONS},
+    **{alias: partial(E.apply, name) for alias, name in ALIASES.items()},
 }
 ARITY = {"kron": 2}
 # fmt: on
@@ -512,6 +513,9 @@ class _Builder(Transformer):
 
     def call(self, c):
         fn, args = str(c[0]), c[1:]
+        row = FUNCTIONS.get(ALIASES.get(fn, fn))
+        if row is not None and row.params:
+            return _with_params(c[0], row, args)
         if len(args) != ARITY.get(fn, 1):
             raise _error(f"{fn} takes {ARITY.get(fn, 1)} argument(s), got {len(args)}", c[0])
         return CALLS[fn](*args)
@@ -526,6 +530,26 @@ class _Builder(Transformer):
             if which == "2" and not E.is_scalar(inner) and not (E.is_one(inner.shape[1]) or E.is_one(inner.shape[0])):
                 raise ParseError("the spectral norm ||X||_2 of a matrix is not supported: use ||X||_F")
         return E.norm(inner)
+
+
+def _with_params(tok: Token, row, args: list) -> E.Expr:
+    """A function of the table with scalar parameters after its argument: leaky_relu(z, 0.01),
+    elu(z, a) with a declared scalar; those not given take their defaults (elu(z) is alpha = 1)."""
+    words = [p.word for p in row.params]
+    if not 1 <= len(args) <= 1 + len(words):
+        takes = " and ".join(["the argument", *(f"its {w}" for w in words)])
+        raise _error(f"{tok} takes {takes} ({_count(1, 1 + len(words))}), got {len(args)} {_at(tok)}", tok)
+    for word, p in zip(words, args[1:]):
+        if not E.is_scalar(p):
+            names = sorted(s.name for s in p.free if isinstance(s, E.Symbol))
+            hint = f" (declare {names[0]} a scalar: --let {names[0]}=scalar)" if len(names) == 1 else ""
+            raise ShapeError(f"the {word} of {tok} {_at(tok)} must be a number or a scalar, got a "
+                             f"{p.shape[0]} x {p.shape[1]} array{hint}")
+    return E.apply(row.name, args[0], args[1:])
+
+
+def _count(low: int, high: int) -> str:
+    return f"{low} or {high} arguments" if high == low + 1 else f"{low} to {high} arguments"
 
 
 @cache

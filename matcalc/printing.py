@@ -11,6 +11,7 @@ from fractions import Fraction
 
 from . import expr as E
 from .errors import UnsupportedError
+from .functions import shown_params
 from .names import GREEK
 from .registry import describe
 from .shapes import is_one
@@ -234,7 +235,8 @@ class Printer:
 
     # -- functions
     def _Apply(self, e):
-        return self.call(e.fn, self.print(e.arg)[0]), ATOM
+        args = [self.print(a)[0] for a in (e.arg, *shown_params(e.fn, e.params))]
+        return self.call(e.fn, ", ".join(args)), ATOM
 
     def _Det(self, e):
         return self.call("det", self.print(e.arg)[0]), ATOM

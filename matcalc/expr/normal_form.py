@@ -29,6 +29,7 @@ from functools import reduce
 
 from .. import kinds
 from ..errors import MatcalcError, ShapeError
+from ..functions import with_defaults
 from ..shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resolve, unify
 from .nodes import (
     Add,
@@ -700,8 +701,8 @@ def elem_div(a: Expr, b: Expr) -> Expr:
     return hadamard(a, elem_power(b, -1))
 
 
-def apply(fn: str, e: Expr) -> Expr:
-    return Apply(fn, e)
+def apply(fn: str, e: Expr, params=()) -> Expr:
+    return Apply(fn, e, with_defaults(fn, params))
 
 
 # ---------------------------------------------------------------- functions of a matrix
@@ -901,5 +902,5 @@ def rebuild(node: Expr, kids: list) -> Expr:
     if t is ElemPower:
         return elem_power(kids[0], node.exponent)
     if t is Apply:
-        return apply(node.fn, kids[0])
+        return apply(node.fn, kids[0], kids[1:])
     return node.map_children(dict(zip(node.children(), kids, strict=False)).get)
