@@ -297,8 +297,9 @@ def _element_wise(name: str, form, u, params):
     known = _sympy_names()
     given = dict(zip(param_symbols(len(params)), params, strict=True))
 
-    def times(a, b):
-        return E.mul(a, b) if E.is_scalar(a) or E.is_scalar(b) else E.hadamard(a, b)
+    def times(a, b):  # a parameter scales; numbers and arrays multiply element-wise
+        scales = any(E.is_scalar(x) and not isinstance(x, E.Const) for x in (a, b))
+        return E.mul(a, b) if scales else E.hadamard(a, b)
 
     def build(s):
         if s == t:

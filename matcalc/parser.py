@@ -53,10 +53,10 @@ RESERVED = {"I", "ones"}
 NOTATION = {"norm1": "||x||_1", "norm2": "||x||", "fro": "||X||_F", "transpose": "x^T", "inverse": "inv(X)"}
 NAME_PATTERN = re.compile(r"[A-Za-z]+(_[A-Za-z0-9]+|[0-9]+)?")
 LETTER_PIECE = re.compile(r"[A-Za-z](_[A-Za-z0-9]+|[0-9]+)?")
-OPERAND_END = {"NAME", "NUMBER", "RPAR", "RBRACE", "RSQB", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
+OPERAND_END = {"NAME", "NUMBER", "FRACTION", "RPAR", "RBRACE", "RSQB", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
 # Terminals that are not literals, and those the post-lexer makes, in words; literals are shown quoted.
 DESCRIPTIONS = {
-    "NAME": "a name", "NUMBER": "a number", "NORM_SUB": "a norm subscript", "FUNC": "a function",
+    "NAME": "a name", "NUMBER": "a number", "FRACTION": "a number", "NORM_SUB": "a norm subscript", "FUNC": "a function",
     "NORM_CLOSE": "closing '||'", "NEWLINE": "a line break", "$END": "the end of the input",
 }
 SEPARATORS = {"SEMICOLON", "NEWLINE"}  # between statements; the post-lexer keeps only the line breaks that separate
@@ -212,9 +212,14 @@ class _PostLexer(PostLex):
                     yield piece
                 previous = tok
                 continue
+            if tok.type == "SLASH" and _lone_denominator(tokens, i):
+                # a / 2 b is (a/2) b: read as a * (1/2) b, the fraction made here
+                number = tokens[i + 1]
+                yield Token.new_borrow_pos("STAR", "*", tok)
+                tok, skip = Token.new_borrow_pos("FRACTION", f"1/{number.value}", number), 1
             if tok.type == "NUMBER":
                 self._check_number(tokens, i, text)
-                if _fraction_at(tokens, i, previous):
+                if _fraction_at(tokens, i):
                     tok, skip = Token.new_borrow_pos("FRACTION", text[tok.start_pos:tokens[i + 2].end_pos], tok), 2
             if tok.type in ("LPAR", "LBRACE"):
                 depth += 1
@@ -301,17 +306,30 @@ def _bracket_text(text: str, start: int) -> str:
     return "(...)"
 
 
-def _fraction_at(tokens, i: int, previous) -> bool:
-    """Whether the number at ``i`` begins a fraction of two numbers, 1/2, which reads as one number:
-    not after '/', '^' or '.^' (x / 1/2 and x^1/2 keep reading left to right), nor when the
-    denominator touches a name (1/2N is 1/(2N)) or is raised to a power (2/3^2 is 2/9)."""
+def _fraction_at(tokens, i: int) -> bool:
+    """Whether the number at ``i`` begins a fraction of two numbers written together, 1/2, which
+    reads as one number: not after '/', '^' or '.^' (x / 1/2 and x^-1/2 keep reading left to right),
+    nor when the denominator touches a name (1/2N is 1/(2N)) or is raised to a power (2/3^2 is 2/9)."""
     if i + 2 >= len(tokens) or tokens[i + 1].value != "/" or tokens[i + 2].type != "NUMBER":
         return False
-    if previous is not None and previous.value in ("/", "^", ".^"):
+    if not tokens[i].end_pos == tokens[i + 1].start_pos == tokens[i + 2].start_pos - 1:
+        return False
+    before = [t.value for t in tokens[max(0, i - 2):i]]
+    if before[-1:] in (["/"], ["^"], [".^"]) or before in (["^", "-"], [".^", "-"], ["/", "-"]):
         return False
     after = tokens[i + 3] if i + 3 < len(tokens) else None
     touching = after is not None and after.type == "NAME" and after.start_pos == tokens[i + 2].end_pos
     return not touching and not (after is not None and after.value in ("^", ".^"))
+
+
+def _lone_denominator(tokens, i: int) -> bool:
+    """Whether the '/' at ``i`` divides by a number alone: one standing apart from an operand that
+    follows (lambda/2 ||w||^2 is (lambda/2) ||w||^2), where a number touching a name joins the
+    juxtaposed denominator (||r||^2 / 2N is ||r||^2 / (2N))."""
+    if i + 2 >= len(tokens) or tokens[i + 1].type != "NUMBER":
+        return False
+    number, after = tokens[i + 1], tokens[i + 2]
+    return after.start_pos > number.end_pos and after.type in ("NAME", "NUMBER", "LPAR", "NORM_OPEN")
 
 
 def _definition_sites(tokens) -> dict[str, Token]:
@@ -523,12 +541,20 @@ class _Builder(Transformer):
     def norm(self, c):
         inner = [x for x in c if isinstance(x, E.Expr)][0]
         sub = [x for x in c if isinstance(x, Token) and x.type == "NORM_SUB"]
+        matrix = not E.is_scalar(inner) and not (E.is_one(inner.shape[1]) or E.is_one(inner.shape[0]))
         if sub:
             which = str(sub[0])[1:]
-            if which not in ("2", "F", "fro"):
-                raise _error(f"unsupported norm '||.||{sub[0]}': use ||x||, ||x||_2 or ||X||_F", sub[0])
-            if which == "2" and not E.is_scalar(inner) and not (E.is_one(inner.shape[1]) or E.is_one(inner.shape[0])):
+            if which not in ("1", "2", "F", "fro"):
+                raise _error(f"unsupported norm '||.||{sub[0]}' {_at(sub[0])}: use ||x||, ||x||_1, ||x||_2 or ||X||_F", sub[0])
+            if which == "2" and matrix:
                 raise ParseError("the spectral norm ||X||_2 of a matrix is not supported: use ||X||_F")
+            if which == "1":
+                # the 1-norm of the entries, as of a vector's: the induced norm of a matrix is another one
+                if matrix:
+                    written = _short(inner).removeprefix("(").removesuffix(")") if isinstance(inner, E.Add) else _short(inner)
+                    _context.get().read_as(f"read ||{written}||_1 as the entry-wise 1-norm sum(abs({written})), "
+                                           "not the induced 1-norm (the largest column sum)")
+                return E.sum_entries(E.apply("abs", inner))
         return E.norm(inner)
 
 
