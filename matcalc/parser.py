@@ -32,7 +32,7 @@ from .functions import ALIASES, FUNCTIONS
 from .guard import recursion_room
 from .names import alternatives, closest, greek_stem
 from .resources import resource_text
-from .shapes import DimVar, Unifier, fresh_labels, product_dim, unifying
+from .shapes import DimVar, Unifier, fresh_labels, product_dim, shape_str, unifying
 
 MAX_INPUT = 100_000
 MAX_NESTING = 500
@@ -535,7 +535,8 @@ class _Builder(Transformer):
         if row is not None and row.params:
             return _with_params(c[0], row, args)
         if len(args) != ARITY.get(fn, 1):
-            raise _error(f"{fn} takes {ARITY.get(fn, 1)} argument(s), got {len(args)}", c[0])
+            n = ARITY.get(fn, 1)
+            raise _error(f"{fn} takes {n} argument{'s' * (n > 1)}, got {len(args)} {_at(c[0])}", c[0])
         return CALLS[fn](*args)
 
     def norm(self, c):
@@ -567,10 +568,9 @@ def _with_params(tok: Token, row, args: list) -> E.Expr:
         raise _error(f"{tok} takes {takes} ({_count(1, 1 + len(words))}), got {len(args)} {_at(tok)}", tok)
     for word, p in zip(words, args[1:]):
         if not E.is_scalar(p):
-            names = sorted(s.name for s in p.free if isinstance(s, E.Symbol))
-            hint = f" (declare {names[0]} a scalar: --let {names[0]}=scalar)" if len(names) == 1 else ""
-            raise ShapeError(f"the {word} of {tok} {_at(tok)} must be a number or a scalar, got a "
-                             f"{p.shape[0]} x {p.shape[1]} array{hint}")
+            hint = f": declare {p.name} a scalar (--let {p.name}=scalar)" if isinstance(p, E.Symbol) else ""
+            raise ShapeError(f"the {word} of {tok} {_at(tok)} must be a number or a scalar, got {_short(p)} "
+                             f"({shape_str(p.shape)}){hint}")
     return E.apply(row.name, args[0], args[1:])
 
 

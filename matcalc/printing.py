@@ -353,7 +353,11 @@ class TextPrinter(Printer):
 
 _LATEX_FUNCTIONS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
                     "sinh": r"\sinh", "cosh": r"\cosh", "tanh": r"\tanh", "det": r"\det", "sigmoid": r"\sigma",
-                    "logdet": r"\log\det", "abs": None}
+                    "logdet": r"\log\det", "abs": None, "leaky_relu": r"\operatorname{LeakyReLU}",
+                    "elu": r"\operatorname{ELU}", "selu": r"\operatorname{SELU}", "dselu": r"\operatorname{SELU}'",
+                    "gelu": r"\operatorname{GELU}", "gelu_tanh": r"\operatorname{GELU}_{\tanh}",
+                    "dgelu_tanh": r"\operatorname{GELU}_{\tanh}'", "logsigmoid": r"\log\sigma",
+                    "dsinc": r"\operatorname{sinc}'", "erf": r"\operatorname{erf}", "normcdf": r"\Phi", "normpdf": r"\phi"}
 
 
 class LatexPrinter(Printer):
@@ -414,7 +418,7 @@ class LatexPrinter(Printer):
     def call(self, fn, arg):
         if fn == "abs":
             return rf"\left|{arg}\right|"
-        head = _LATEX_FUNCTIONS.get(fn) or rf"\operatorname{{{fn}}}"
+        head = _LATEX_FUNCTIONS.get(fn) or rf"\operatorname{{{fn}}}".replace("_", r"\_")
         return rf"{head}\left({arg}\right)"
 
     def norm(self, text, frobenius):
