@@ -158,7 +158,7 @@ FUNCTIONS = {fn.name: fn for fn in [
     ElementwiseFunction("step",     "Heaviside(t, 0)",                 "0",                   analytic=False),
     ElementwiseFunction("abs",      "Abs(t)",                          "sign(t)",             analytic=False, kinks="0"),
     ElementwiseFunction("sign",     "sign(t)",                         "0",                   analytic=False),
-    ElementwiseFunction("softsign", "t/(1 + Abs(t))",                  "(1 + abs(t))**-2",    analytic=False, kinks="0"),
+    ElementwiseFunction("softsign", "t/(1 + Abs(t))",                  "(1 + abs(t))**-2",    analytic=False),
 ]}
 ALIASES = {"silu": "swish"}  # another name for a row: read as the row, printed by the row's name
 # sympy's own functions of these names, which a row's formula means when it writes them
