@@ -52,6 +52,7 @@ ARITY = {"kron": 2}
 RESERVED = {"I", "ones"}
 NOTATION = {"norm1": "||x||_1", "norm2": "||x||", "fro": "||X||_F", "transpose": "x^T", "inverse": "inv(X)"}
 NAME_PATTERN = re.compile(r"[A-Za-z]+(_[A-Za-z0-9]+|[0-9]+)?")
+DEFINED = re.compile(r"(?:^|[;\n])\s*([A-Za-z]+(?:_[A-Za-z0-9]+|[0-9]+)?)\s*=")  # the names a text defines
 LETTER_PIECE = re.compile(r"[A-Za-z](_[A-Za-z0-9]+|[0-9]+)?")
 OPERAND_END = {"NAME", "NUMBER", "FRACTION", "RPAR", "RBRACE", "RSQB", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
 # Terminals that are not literals, and those the post-lexer makes, in words; literals are shown quoted.
@@ -261,7 +262,13 @@ class _PostLexer(PostLex):
             return [tok]
         if following is not None and following.type == "LPAR" and not LETTER_PIECE.fullmatch(name):
             raise _error(_unknown_function(tok, ctx, text, following), tok)
-        if LETTER_PIECE.fullmatch(name) or greek_stem(name):
+        if LETTER_PIECE.fullmatch(name):
+            return [tok]
+        if greek_stem(name):
+            letters = [m.group(0) for m in LETTER_PIECE.finditer(name)]
+            if all(p in ctx.declare for p in letters):  # mu with m and u declared: the product, or the letter?
+                raise _error(f"'{name}' {_at(tok)} is a Greek letter's name, and its letters are declared names: "
+                             f"declare {name} to mean the name, or write {' '.join(letters)} for the product", tok)
             return [tok]
         pieces = []
         for m in LETTER_PIECE.finditer(name):
@@ -406,13 +413,13 @@ class _Juxtaposed:
         return e.factors if isinstance(e, _Juxtaposed) else (e,)
 
 
-def _short(e: E.Expr) -> str:
-    """An operand as text for a note: short, in parentheses where it is a sum."""
+def _short(e: E.Expr, bracketed: bool = True) -> str:
+    """An operand as text for a note: short, in parentheses where it is a sum (if ``bracketed``)."""
     from .printing import to_text
 
     text = to_text(e)
     text = text if len(text) <= SHORT_ARGUMENT else text[:SHORT_ARGUMENT] + "..."
-    return f"({text})" if isinstance(e, E.Add) else text
+    return f"({text})" if bracketed and isinstance(e, E.Add) else text
 
 
 class _Builder(Transformer):
@@ -552,7 +559,7 @@ class _Builder(Transformer):
             if which == "1":
                 # the 1-norm of the entries, as of a vector's: the induced norm of a matrix is another one
                 if matrix:
-                    written = _short(inner).removeprefix("(").removesuffix(")") if isinstance(inner, E.Add) else _short(inner)
+                    written = _short(inner, bracketed=False)
                     _context.get().read_as(f"read ||{written}||_1 as the entry-wise 1-norm sum(abs({written})), "
                                            "not the induced 1-norm (the largest column sum)")
                 return E.sum_entries(E.apply("abs", inner))
@@ -636,8 +643,9 @@ def parse_program(text: str, declare: dict | None = None, scalar: bool = False) 
     if not text.strip(" \t\f\r\n;"):
         raise ParseError("empty expression")
     declare = check_declarations(declare)
-    greek = sorted({m.group(0) for m in NAME_PATTERN.finditer(text)
-                    if greek_stem(m.group(0)) and m.group(0)[0].islower() and m.group(0) not in declare})
+    defined = set(DEFINED.findall(text))
+    greek = sorted({m.group(0) for m in NAME_PATTERN.finditer(text) if greek_stem(m.group(0))
+                    and m.group(0)[0].islower() and m.group(0) not in declare and m.group(0) not in defined})
     if not greek:
         return _parse_once(text, declare, {})
     return _parse_guessing(text, declare, greek, scalar)

@@ -182,3 +182,12 @@ def test_a_fraction_of_numbers_divides_by_zero_with_its_position():
 def test_a_vector_divided_by_a_vector_is_still_refused():
     with pytest.raises(ShapeError):
         matcalc.parse("x / y")
+
+
+def test_a_greek_name_spelt_with_declared_letters_is_refused_as_ambiguous():
+    with pytest.raises(ParseError) as info:
+        matcalc.parse("mu x", {"m": "scalar", "u": "scalar"})
+    assert str(info.value).splitlines()[0] == ("'mu' at column 1 is a Greek letter's name, and its letters are declared "
+                                               "names: declare mu to mean the name, or write m u for the product")
+    assert set(symbols(matcalc.parse("m u x", {"m": "scalar", "u": "scalar"}))) == {"m", "u", "x"}
+    assert set(symbols(matcalc.parse("mu x", {"m": "scalar", "u": "scalar", "mu": "scalar"}))) == {"mu", "x"}
