@@ -255,3 +255,27 @@ def test_activation_on_the_command_line(capsys):
     assert out[0] == "grad_W f = (1/100 + (99/100) step(W x)) x^T"
     assert out[1] == "note: leaky_relu is not differentiable at 0: the result holds away from there"
     assert out[2].startswith("check: ok")
+
+
+@pytest.mark.parametrize("kind, text, wrt, declare", [
+    ("gradient", "sum(leaky_relu(W x, 0.2)) + sum(hardtanh(W x)) + sum(sinc(W x)) + sum(selu(W x))", "W", {}),
+    ("gradient", "sum(elu(W x, a)) + sum(gelu(W x)) + sum(gelu_tanh(W x))", "a", {"a": "scalar"}),
+    ("gradient", "sum(logsigmoid(W x)) + sum(erf(W x)) + sum(silu(W x))", "x", {}),
+    ("hessian", "sum(gelu(W x)) + sum(elu(W x, 2))", "x", {}),
+    ("jacobian", "leaky_relu(W x, a)", "a", {"a": "scalar"}),
+])
+def test_generated_code_of_the_activations_matches_evaluate(kind, text, wrt, declare):
+    r = getattr(matcalc, kind)(text, wrt=wrt, declare=declare)
+    values = {"W": 1.5 * RNG.standard_normal((4, 3)), "x": RNG.standard_normal(3), "a": 0.3}
+    values = {k: v for k, v in values.items() if k in {s.name for s in symbols_of(r.function)}}
+    np.testing.assert_allclose(r.to_numpy()(**values), r.evaluate(values), rtol=1e-12, atol=1e-14, err_msg=r.source())
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_has_latex_that_katex_can_read(name):
+    from matcalc.printing import to_latex
+
+    args = ", ".join(["x", *("2" for _ in FUNCTIONS[name].params)])
+    latex = to_latex(matcalc.parse(f"{name}({args})"))
+    head = latex.split(r"\left(")[0]
+    assert "_" not in head.replace("_{", "") or r"\_" in head, latex  # a bare _ inside a name would be a subscript
