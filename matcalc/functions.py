@@ -26,13 +26,12 @@ from .errors import MatcalcError
 
 
 class Param(NamedTuple):
-    """A scalar parameter of a row: its symbol ``a`` in the row's formulas, what it is called in
-    messages, its default (None: it must be given), and the derivative of the function with
-    respect to it, as a formula like the row's own (so gradients with respect to it need nothing
-    else)."""
+    """A scalar parameter of a row (``a``, ``b``, ... in the row's formulas, in order): what it is
+    called in messages, its default, and the derivative of the function with respect to it, as a
+    formula like the row's own (so gradients with respect to it need nothing else)."""
 
     word: str
-    default: Fraction | None
+    default: Fraction
     derivative: str
 
 
