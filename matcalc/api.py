@@ -8,8 +8,8 @@ from . import codegen, kinds, pipeline
 from . import expr as E
 from .cse import share
 from .errors import DerivativeError, DomainError, MatcalcError
-from .functions import describe_kinked, kink_of
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
+from .functions import describe_kinked, kink_of
 from .guard import user_errors
 from .parser import Program
 from .printing import to_latex, to_text

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache, partial
+from functools import cache, partial, reduce
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -54,10 +54,10 @@ NOTATION = {"norm1": "||x||_1", "norm2": "||x||", "fro": "||X||_F", "transpose":
 NAME_PATTERN = re.compile(r"[A-Za-z]+(_[A-Za-z0-9]+|[0-9]+)?")
 DEFINED = re.compile(r"(?:^|[;\n])\s*([A-Za-z]+(?:_[A-Za-z0-9]+|[0-9]+)?)\s*=")  # the names a text defines
 LETTER_PIECE = re.compile(r"[A-Za-z](_[A-Za-z0-9]+|[0-9]+)?")
-OPERAND_END = {"NAME", "NUMBER", "FRACTION", "RPAR", "RBRACE", "RSQB", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
+OPERAND_END = {"NAME", "NUMBER", "RPAR", "RBRACE", "RSQB", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
 # Terminals that are not literals, and those the post-lexer makes, in words; literals are shown quoted.
 DESCRIPTIONS = {
-    "NAME": "a name", "NUMBER": "a number", "FRACTION": "a number", "NORM_SUB": "a norm subscript", "FUNC": "a function",
+    "NAME": "a name", "NUMBER": "a number", "COEFFICIENT": "a number", "NORM_SUB": "a norm subscript", "FUNC": "a function",
     "NORM_CLOSE": "closing '||'", "NEWLINE": "a line break", "$END": "the end of the input",
 }
 SEPARATORS = {"SEMICOLON", "NEWLINE"}  # between statements; the post-lexer keeps only the line breaks that separate
@@ -76,6 +76,7 @@ class _Context:
         self.declare = declare
         self.guessed = guessed or {}  # kinds tried for undeclared lowercase Greek names (scalar by default)
         self.readings: list[str] = []  # notes on how a text that could surprise was read
+        self.coefficients: set[E.Expr] = set()  # the factors written as 2N
         self.symbols: dict[str, E.Symbol] = {}
         self.size_names: dict[str, DimVar] = {}
         self.unifier = Unifier()
@@ -142,13 +143,13 @@ class _Context:
         self.values[name] = value
 
     def divisors(self, factors) -> None:
-        """A scalar divided by names that are not scalars (||r||^2 / 2N, the names standing as
-        factors of the denominator): they can only be scalars, so when none was declared the text
-        is read again with them scalars."""
-        names = sorted({f.name for f in factors if isinstance(f, E.Symbol) and f.name not in self.declare
-                        and f.name not in self.guessed and f.name not in self.values})
-        if names:
-            raise _ReadAgain(names)
+        """A scalar divided by a run of factors none of whose beginnings is a scalar (||r||^2 / 2N,
+        1/N sum(x)): the first undeclared name standing as a factor (or as 2N) can only be meant as
+        a scalar, so the text is read again with it one."""
+        for f in factors:
+            name = f if isinstance(f, E.Symbol) else f.arg if isinstance(f, E.Scale) and isinstance(f.arg, E.Symbol) else None
+            if name is not None and name.name not in self.declare and name.name not in self.guessed:
+                raise _ReadAgain([name.name])
 
     def read_as(self, note: str) -> None:
         if note not in self.readings:
@@ -197,11 +198,8 @@ class _PostLexer(PostLex):
         ctx, text = _context.get(), _text.get()
         tokens = list(stream)
         ctx.defined_at = _definition_sites(tokens)
-        depth, open_norms, previous, skip = 0, [], None, 0
+        depth, open_norms, previous = 0, [], None
         for i, tok in enumerate(tokens):
-            if skip:
-                skip -= 1
-                continue
             following = tokens[i + 1] if i + 1 < len(tokens) else None
             if tok.type == "NEWLINE":
                 if depth == 0 and not open_norms and _ends_statement(previous, _next_line(tokens, i)):
@@ -213,15 +211,10 @@ class _PostLexer(PostLex):
                     yield piece
                 previous = tok
                 continue
-            if tok.type == "SLASH" and _lone_denominator(tokens, i):
-                # a / 2 b is (a/2) b: read as a * (1/2) b, the fraction made here
-                number = tokens[i + 1]
-                yield Token.new_borrow_pos("STAR", "*", tok)
-                tok, skip = Token.new_borrow_pos("FRACTION", f"1/{number.value}", number), 1
             if tok.type == "NUMBER":
                 self._check_number(tokens, i, text)
-                if _fraction_at(tokens, i):
-                    tok, skip = Token.new_borrow_pos("FRACTION", text[tok.start_pos:tokens[i + 2].end_pos], tok), 2
+                if following is not None and following.type == "NAME" and following.start_pos == tok.end_pos:
+                    tok = Token.new_borrow_pos("COEFFICIENT", tok.value, tok)  # 2N: one factor
             if tok.type in ("LPAR", "LBRACE"):
                 depth += 1
                 if depth > MAX_NESTING:
@@ -313,32 +306,6 @@ def _bracket_text(text: str, start: int) -> str:
     return "(...)"
 
 
-def _fraction_at(tokens, i: int) -> bool:
-    """Whether the number at ``i`` begins a fraction of two numbers written together, 1/2, which
-    reads as one number: not after '/', '^' or '.^' (x / 1/2 and x^-1/2 keep reading left to right),
-    nor when the denominator touches a name (1/2N is 1/(2N)) or is raised to a power (2/3^2 is 2/9)."""
-    if i + 2 >= len(tokens) or tokens[i + 1].value != "/" or tokens[i + 2].type != "NUMBER":
-        return False
-    if not tokens[i].end_pos == tokens[i + 1].start_pos == tokens[i + 2].start_pos - 1:
-        return False
-    before = [t.value for t in tokens[max(0, i - 2):i]]
-    if before[-1:] in (["/"], ["^"], [".^"]) or before in (["^", "-"], [".^", "-"], ["/", "-"]):
-        return False
-    after = tokens[i + 3] if i + 3 < len(tokens) else None
-    touching = after is not None and after.type == "NAME" and after.start_pos == tokens[i + 2].end_pos
-    return not touching and not (after is not None and after.value in ("^", ".^"))
-
-
-def _lone_denominator(tokens, i: int) -> bool:
-    """Whether the '/' at ``i`` divides by a number alone: one standing apart from an operand that
-    follows (lambda/2 ||w||^2 is (lambda/2) ||w||^2), where a number touching a name joins the
-    juxtaposed denominator (||r||^2 / 2N is ||r||^2 / (2N))."""
-    if i + 2 >= len(tokens) or tokens[i + 1].type != "NUMBER":
-        return False
-    number, after = tokens[i + 1], tokens[i + 2]
-    return after.start_pos > number.end_pos and after.type in ("NAME", "NUMBER", "LPAR", "NORM_OPEN")
-
-
 def _definition_sites(tokens) -> dict[str, Token]:
     """Where each name is first defined: a name followed by '='.  The grammar allows '=' only
     after the name that begins a statement, so in a text that parses these are its definitions;
@@ -399,14 +366,10 @@ def _exponent_value(e: E.Expr) -> Fraction:
 
 @dataclass(frozen=True)
 class _Juxtaposed:
-    """A denominator of several factors written by juxtaposition: their product, and the factors."""
+    """The juxtaposed factors after a '/', which the division splits into its denominator and the
+    factors that multiply the quotient."""
 
-    expr: E.Expr
     factors: tuple[E.Expr, ...]
-
-    @staticmethod
-    def expr_of(e) -> E.Expr:
-        return e.expr if isinstance(e, _Juxtaposed) else e
 
     @staticmethod
     def factors_of(e) -> tuple[E.Expr, ...]:
@@ -436,12 +399,12 @@ class _Builder(Transformer):
     def number(self, children):
         return E.const(_number(children[0]))
 
-    def fraction(self, children):
-        tok = children[0]
-        top, bottom = (_number(Token("NUMBER", part.strip())) for part in str(tok).split("/"))
-        if bottom == 0:
-            raise _error(f"division by zero {_at(tok)}", tok)
-        return E.const(top / bottom)
+    def coefficient(self, c):
+        """2N: a number written together with a name, one factor."""
+        number, factor = c
+        out = E.mul(E.const(_number(number)), factor)
+        _context.get().coefficients.add(out)
+        return out
 
     def name(self, children):
         return _context.get().value_of(children[0])
@@ -472,22 +435,31 @@ class _Builder(Transformer):
         return E.mul(c[0], c[1])
 
     def div(self, c):
-        top, bottom = c
-        factors = _Juxtaposed.factors_of(bottom)
-        if isinstance(bottom, _Juxtaposed):
-            bottom = bottom.expr
-        if E.is_scalar(top) and not E.is_scalar(bottom):
-            _context.get().divisors(factors)
-        if len(factors) > 1:
-            written = " ".join(map(_short, factors))
-            _context.get().read_as(f"read {_short(top)} / {written} as ({_short(top)}) / ({written}): a "
-                                   "denominator written by juxtaposition runs to the next operator")
-        return E.div(top, bottom)
+        """top / f1 f2 ...: the denominator is the shortest run f1 ... fk that is a scalar, and the
+        factors after it multiply the quotient; with none, the whole run (a scalar divided by names
+        that are not scalars reads the first of them as a scalar, reading the text again)."""
+        top, run = c
+        factors = _Juxtaposed.factors_of(run)
+        products = list(itertools.accumulate(factors, E.mul))
+        k = next((k for k, p in enumerate(products, 1) if E.is_scalar(p)), None)
+        if k is None:
+            if E.is_scalar(top):
+                _context.get().divisors(factors)
+            k = len(factors)
+        ctx = _context.get()
+        if k > 1:
+            written = " ".join(map(_short, factors[:k]))
+            ctx.read_as(f"read {_short(top)} / {written} as ({_short(top)}) / ({written}): a denominator runs over "
+                        "juxtaposed factors until it is a scalar")
+        elif factors[0] in ctx.coefficients:
+            ctx.read_as(f"read {_short(top)} / {_short(factors[0])} as ({_short(top)}) / ({_short(factors[0])}): a "
+                        "number written together with a name is one factor")
+        return reduce(E.mul, factors[k:], E.div(top, products[k - 1]))
 
     def juxtaposed(self, c):
-        """A factor of a denominator written by juxtaposition: x^T x in x^T A x / x^T x."""
+        """A factor after the first of a denominator's run: x in x^T A x / x^T x."""
         left, right = c
-        return _Juxtaposed(E.mul(_Juxtaposed.expr_of(left), right), (*_Juxtaposed.factors_of(left), right))
+        return _Juxtaposed((*_Juxtaposed.factors_of(left), right))
 
     def hadamard(self, c):
         return E.hadamard(c[0], c[1])

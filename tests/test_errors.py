@@ -214,8 +214,6 @@ def test_the_product_written_as_the_message_says():
     ("kron(A)", ParseError, "kron takes 2 arguments, got 1 at column 1"),
     ("sum(leaky_relu())", ParseError, "expected an expression before ')' at column 16"),
     ("||x||_inf", ParseError, "unsupported norm '||.||_inf' at column 6: use ||x||, ||x||_1, ||x||_2 or ||X||_F"),
-    ("x + 1/0", ParseError, "division by zero at column 5"),
-    ("x / 0 y", ParseError, "division by zero at column 5"),
 ])
 def test_bad_parameters_and_arguments(text, kind, message):
     err = raises_quickly(matcalc.parse, text, kind=kind)
