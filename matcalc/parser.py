@@ -454,6 +454,10 @@ class _Builder(Transformer):
         elif factors[0] in ctx.coefficients:
             ctx.read_as(f"read {_short(top)} / {_short(factors[0])} as ({_short(top)}) / ({_short(factors[0])}): a "
                         "number written together with a name is one factor")
+        if k < len(factors) and not isinstance(top, E.Const):  # 1/2 x is a coefficient, x / 2 y could surprise
+            rest = " ".join(map(_short, factors[k:]))
+            ctx.read_as(f"read {_short(top)} / {' '.join(map(_short, factors))} as ({_short(top)} / "
+                        f"{' '.join(map(_short, factors[:k]))}) {rest}: the denominator ends where it is a scalar")
         return reduce(E.mul, factors[k:], E.div(top, products[k - 1]))
 
     def juxtaposed(self, c):
@@ -515,7 +519,8 @@ class _Builder(Transformer):
             return _with_params(c[0], row, args)
         if len(args) != ARITY.get(fn, 1):
             n = ARITY.get(fn, 1)
-            raise _error(f"{fn} takes {n} argument{'s' * (n > 1)}, got {len(args)} {_at(c[0])}", c[0])
+            hint = ": write ||x||_1 for the 1-norm, ||x|| for the 2-norm" if fn == "norm" else ""
+            raise _error(f"{fn} takes {n} argument{'s' * (n > 1)}, got {len(args)} {_at(c[0])}{hint}", c[0])
         return CALLS[fn](*args)
 
     def norm(self, c):
@@ -770,6 +775,9 @@ def _statement_cause(token: Token, groups: list[Token], expected, where, text: s
     """A token that breaks the order of statements: an '=' that does not follow a statement's first
     name, a text ending with a definition, or an expression after a statement that was not one.
     ``expected`` is lark's own set: the look-aheads tell where only a definition could end."""
+    if token.type == "EQUAL" and groups and groups[-1].type == "CALL":
+        return (f"unexpected '=' {_at(where)}: a function's parameters are given by position, without names, "
+                "as in leaky_relu(z, 0.1)")
     if token.type == "EQUAL":
         return (f"unexpected '=' {_at(where)}: a definition is one name, '=' and an expression, "
                 "at the start of a statement")

@@ -198,3 +198,27 @@ def test_a_greek_name_spelt_with_declared_letters_is_refused_as_ambiguous():
                                                "names: declare mu to mean the name, or write m u for the product")
     assert set(symbols(matcalc.parse("m u x", {"m": "scalar", "u": "scalar"}))) == {"m", "u", "x"}
     assert set(symbols(matcalc.parse("mu x", {"m": "scalar", "u": "scalar", "mu": "scalar"}))) == {"mu", "x"}
+
+
+@pytest.mark.parametrize("text, note", [
+    ("x^T x / 2 lambda", "read x^T x / 2 lambda as (x^T x / 2) lambda: the denominator ends where it is a scalar"),
+    ("lambda/2 ||w||^2", "read lambda / 2 ||w||^2 as (lambda / 2) ||w||^2: the denominator ends where it is a scalar"),
+])
+def test_factors_after_a_scalar_denominator_are_noted(text, note):
+    r = matcalc.gradient(text, wrt="x" if "x" in text else "w")
+    assert note in r.notes
+
+
+def test_a_coefficient_over_a_number_has_no_note():
+    assert matcalc.gradient("1/2 ||A x - b||^2 + 1/N sum(x)", wrt="x", declare={"N": "scalar"}).notes == []
+
+
+@pytest.mark.parametrize("text, message", [
+    ("sum(leaky_relu(x, alpha=0.1))", "unexpected '=' at column 24: a function's parameters are given by position, "
+                                      "without names, as in leaky_relu(z, 0.1)"),
+    ("norm(x, 1)", "norm takes 1 argument, got 2 at column 1: write ||x||_1 for the 1-norm, ||x|| for the 2-norm"),
+])
+def test_other_spellings_of_parameters_say_what_to_write(text, message):
+    with pytest.raises(ParseError) as info:
+        matcalc.parse(text)
+    assert str(info.value).splitlines()[0] == message
