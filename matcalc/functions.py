@@ -80,18 +80,21 @@ return xp.where(positive, t, 0) + log1p"""
 LOGSIGMOID = "t = -t\n" + SOFTPLUS.replace("return xp.where(positive, t, 0) + log1p",
                                             "return -(xp.where(positive, t, 0) + log1p)")
 
-# NumPy has no erf.  erf(t) = 2/sqrt(pi) exp(-t^2) sum_n 2^n t^(2n+1) / (1 3 5 ... (2n+1)): the terms
-# are all positive for real t (no digits cancel), the series holds for complex t (the complex step),
-# and 160 terms reach double precision for |t| < 6, beyond which erf(t) is sign(t) to that precision.
+# NumPy has no erf.  erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1 3 5 ... (2n+1)): the terms are
+# all positive (no digits cancel), and 160 terms reach double precision for |x| < 6, beyond which erf(x)
+# is sign(x) to that precision.  A complex t = x + iy is met only in the complex step, with y tiny: there
+# erf(t) = erf(x) + iy erf'(x) to y^2, and the sum taken at x alone keeps the digits of erf'(x).
 ERF = """\
-inside = abs(xp.real(t)) < 6
-s = xp.where(inside, t, 0 * t)
+x = xp.real(t)
+inside = abs(x) < 6
+s = xp.where(inside, x, 0 * x)
 term, total = s, s
 for n in range(1, 160):
     term = term * (2 * s * s / (2 * n + 1))
     total = total + term
-series = 1.1283791670955126 * xp.exp(-s * s) * total
-erf = xp.where(inside, series, xp.sign(xp.real(t)) + 0 * t)"""
+erf = xp.where(inside, 1.1283791670955126 * xp.exp(-s * s) * total, xp.sign(x))
+if xp.iscomplexobj(t):
+    erf = erf + (t - x) * 1.1283791670955126 * xp.exp(-x * x)"""
 
 
 def _erf_of(argument: str, result: str) -> str:
