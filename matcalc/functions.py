@@ -83,23 +83,41 @@ LOGSIGMOID = "t = -t\n" + SOFTPLUS.replace("return xp.where(positive, t, 0) + lo
 # NumPy has no erf.  erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1 3 5 ... (2n+1)): the terms are
 # all positive (no digits cancel), and 160 terms reach double precision for |x| < 6, beyond which erf(x)
 # is sign(x) to that precision.  A complex t = x + iy is met only in the complex step, with y tiny: there
-# erf(t) = erf(x) + iy erf'(x) to y^2, and the sum taken at x alone keeps the digits of erf'(x).
-ERF = """\
-x = xp.real(t)
-inside = abs(x) < 6
-s = xp.where(inside, x, 0 * x)
+# f(t) = f(x) + iy f'(x) to y^2, and the sums taken at x alone keep the digits of f'(x).
+def _erf_lines(x: str, out: str) -> str:
+    """Lines setting ``out`` to erf of the real array ``x``."""
+    return f"""\
+inside = abs({x}) < 6
+s = xp.where(inside, {x}, 0 * {x})
 term, total = s, s
 for n in range(1, 160):
     term = term * (2 * s * s / (2 * n + 1))
     total = total + term
-erf = xp.where(inside, 1.1283791670955126 * xp.exp(-s * s) * total, xp.sign(x))
+{out} = xp.where(inside, 1.1283791670955126 * xp.exp(-s * s) * total, xp.sign({x}))"""
+
+
+ERF = f"""\
+x = xp.real(t)
+{_erf_lines("x", "erf")}
 if xp.iscomplexobj(t):
-    erf = erf + (t - x) * 1.1283791670955126 * xp.exp(-x * x)"""
+    erf = erf + (t - x) * 1.1283791670955126 * xp.exp(-x * x)
+return erf"""
 
-
-def _erf_of(argument: str, result: str) -> str:
-    """A body computing ``result`` from erf(argument), erf written out as ERF."""
-    return f"t_outer = t\nt = {argument}\n{ERF}\nt = t_outer\nreturn {result}"
+# normcdf(x) far below 0 is tiny, and 1 + erf(x / sqrt(2)) would lose its digits: the lower tail
+# normcdf(-|x|) = erfc(w) / 2, w = |x| / sqrt(2), is 1 + erf(-w) for w < 2 and beyond the continued
+# fraction erfc(w) = exp(-w^2) / (sqrt(pi) (w + (1/2) / (w + 1 / (w + (3/2) / (w + ...))))), 60 terms.
+NORMCDF = f"""\
+x = xp.real(t)
+w = abs(x) * 0.7071067811865476
+{_erf_lines("-w", "erf")}
+v = xp.where(w < 2, 2.0, w)
+fraction = v
+for k in range(60, 0, -1):
+    fraction = v + (k / 2) / fraction
+lower = xp.where(w < 2, (1 + erf) / 2, xp.exp(-v * v) / (fraction * 1.7724538509055159) / 2)
+cdf = xp.where(x < 0, lower, 1 - lower)
+if xp.iscomplexobj(t):
+    cdf = cdf + (t - x) * 0.3989422804014327 * xp.exp(-x * x / 2)"""
 
 
 SELU_SCALE = "Rational('1.0507009873554804934193349852946')"  # lambda and alpha of the SELU paper,
@@ -109,6 +127,14 @@ _SELU_SCALE, _SELU_ALPHA = 1.0507009873554804934193349852946, 1.6732632423543772
 # implementations use: an exact number, so that its derivatives are written in the table's terms
 GELU_C, GELU_K = "Rational('0.7978845608028654')", "Rational(44715, 1000000)"
 GELU_TANH = f"tanh({GELU_C}*(t + {GELU_K}*t**3))"
+# (1 + tanh(z))/2 = sigmoid(2z) = s, and (1 - tanh(z)^2)/4 = s (1 - s) = e/(1 + e)^2 with e = exp(-2|z|):
+# no digits cancel where tanh(z) is near -1 (t far below 0), and exp never overflows
+GELU_TANH_BODY = """\
+z = 0.7978845608028654 * (t + 0.044715 * t ** 3)
+positive = xp.real(z) >= 0
+e = xp.exp(xp.where(positive, -2 * z, 2 * z))
+s = xp.where(positive, 1 / (1 + e), e / (1 + e))
+return %s"""
 
 # fmt: off
 FUNCTIONS = {fn.name: fn for fn in [
@@ -139,17 +165,14 @@ FUNCTIONS = {fn.name: fn for fn in [
     ElementwiseFunction("dselu",    f"Piecewise(({SELU_SCALE}, t > 0), ({SELU_SCALE}*{SELU_ALPHA}*exp(t), True))",
                         "(1 - step(t))*f", analytic=False,
                         numpy=f"return xp.where(t > 0, {_SELU_SCALE!r}, {_SELU_SCALE * _SELU_ALPHA!r} * xp.exp(xp.minimum(t, 0)))"),
-    ElementwiseFunction("erf",      "erf(t)",                          "2*sqrt(2)*normpdf(sqrt(2)*t)", numpy=_erf_of("t", "erf")),
-    ElementwiseFunction("normcdf",  "(1 + erf(t/sqrt(2)))/2",          "normpdf(t)",
-                        numpy=_erf_of("t * 0.7071067811865476", "(1 + erf) / 2")),
+    ElementwiseFunction("erf",      "erf(t)",                          "2*sqrt(2)*normpdf(sqrt(2)*t)", numpy=ERF),
+    ElementwiseFunction("normcdf",  "(1 + erf(t/sqrt(2)))/2",          "normpdf(t)",          numpy=NORMCDF + "\nreturn cdf"),
     ElementwiseFunction("normpdf",  "exp(-t**2/2)/sqrt(2*pi)",         "-t*f",                numpy="return 0.3989422804014327 * xp.exp(-t * t / 2)"),
     ElementwiseFunction("gelu",     "t*(1 + erf(t/sqrt(2)))/2",        "normcdf(t) + t*normpdf(t)",
-                        numpy=_erf_of("t * 0.7071067811865476", "t * (1 + erf) / 2")),
-    ElementwiseFunction("gelu_tanh", f"t*(1 + {GELU_TANH})/2",         "dgelu_tanh(t)",
-                        numpy="return 0.5 * t * (1 + xp.tanh(0.7978845608028654 * (t + 0.044715 * t ** 3)))"),
+                        numpy=NORMCDF + "\nreturn t * cdf"),
+    ElementwiseFunction("gelu_tanh", f"t*(1 + {GELU_TANH})/2",         "dgelu_tanh(t)", numpy=GELU_TANH_BODY % "t * s"),
     ElementwiseFunction("dgelu_tanh", f"(1 + {GELU_TANH})/2 + t*(1 - {GELU_TANH}**2)*{GELU_C}*(1 + 3*{GELU_K}*t**2)/2",
-                        numpy="u = xp.tanh(0.7978845608028654 * (t + 0.044715 * t ** 3))\n"
-                              "return (1 + u) / 2 + t * (1 - u * u) * 0.7978845608028654 * (1 + 0.134145 * t * t) / 2"),
+                        numpy=GELU_TANH_BODY % "s + 2 * t * e / (1 + e) ** 2 * 0.7978845608028654 * (1 + 0.134145 * t * t)"),
     ElementwiseFunction("sinc",     "sinc(t)",                         "dsinc(t)",
                         numpy="safe = xp.where(t == 0, 1, t)\nreturn xp.where(t == 0, 1, xp.sin(safe) / safe)"),
     ElementwiseFunction("dsinc",    "(t*cos(t) - sin(t))/t**2",        None,

@@ -279,3 +279,26 @@ def test_every_function_has_latex_that_katex_can_read(name):
     latex = to_latex(matcalc.parse(f"{name}({args})"))
     head = latex.split(r"\left(")[0]
     assert "_" not in head.replace("_{", "") or r"\_" in head, latex  # a bare _ inside a name would be a subscript
+
+
+def test_normcdf_and_gelu_keep_their_digits_far_below_zero():
+    z = np.linspace(-37, 8, 901)
+    exact = np.array([0.5 * math.erfc(-v / math.sqrt(2)) for v in z])  # erfc: no digits lost in the lower tail
+    np.testing.assert_allclose(numpy_function("normcdf")(z), exact, rtol=1e-12)
+    np.testing.assert_allclose(numpy_function("gelu")(z), z * exact, rtol=1e-12)
+
+
+def test_gelu_tanh_keeps_its_digits_far_below_zero():
+    for v in (-4.0, -6.0, -9.0):
+        u = math.sqrt(2 / math.pi) * (v + 0.044715 * v**3)
+        s = math.exp(2 * u) / (1 + math.exp(2 * u))  # (1 + tanh(u)) / 2 without cancellation
+        assert np.isclose(numpy_function("gelu_tanh")(np.array(v)), v * s, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("text", ["gelu_tanh(-W diag(C))", "gelu(-3 W diag(C))", "normcdf(-3 W diag(C))",
+                                  "erf(diag(inv(inv(A + (I + A^T A)))))"])
+def test_jacobians_in_the_tails_pass_their_checks(text):
+    r = matcalc.jacobian(text, wrt="C" if "C" in text else "A")
+    for seed in range(4):
+        report = r.check(seed=seed)
+        assert report.ok, str(report)
