@@ -11,6 +11,7 @@ from . import expr as E
 from .cse import printed_length, share
 from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
+from .functions import describe_kinked, kink_of
 from .guard import user_errors
 from .parser import Program
 from .printing import to_latex, to_text
@@ -42,7 +43,8 @@ class Result:
         self.definitions = program.definitions
         self.symbols = program.symbols  # every symbol of the text, those that cancel included: their sizes bind
         cancelled = pipeline.cancelled(program, variable)
-        self.notes = [*program.notes, *([cancelled] if cancelled else []), *_notes(of if kind in ("hessian", "hvp") else None)]
+        self.notes = [*program.notes, *([cancelled] if cancelled else []), *_kinks(function if kind in ("gradient", "jacobian") else None),
+                      *_notes(of if kind in ("hessian", "hvp") else None)]
 
     @property
     def shape(self):
@@ -247,6 +249,18 @@ def _notes(gradient: E.Expr | None) -> list[str]:
             "this Hessian holds only away from those points" for fn in kinks]
 
 
+def _kinks(function: E.Expr | None) -> list[str]:
+    """Where the function is not differentiable (the kink of relu at 0): the result holds away from there."""
+    if function is None:
+        return []
+    kinks = {}
+    for node in E.nodes(function):
+        where = kink_of(node)
+        if where is not None:
+            kinks.setdefault(f"{describe_kinked(node)} is not differentiable at {where}: the result holds away from there", None)
+    return sorted(kinks)
+
+
 def _each(wrt, results: dict):
     from .display import Results
 
@@ -256,7 +270,7 @@ def _each(wrt, results: dict):
 @user_errors
 def gradient(expr, wrt, declare: dict | None = None):
     """The gradient of a scalar expression: a Result, or a dict of them when ``wrt`` is a list."""
-    program = pipeline.read(expr, declare)
+    program = pipeline.read(expr, declare, scalar=True)
     pipeline.require_scalar(program, "gradient")
     f = program.function
     gradients = pipeline.gradients(f, pipeline.variables(program, wrt))
@@ -281,7 +295,7 @@ def hessian(expr, wrt, declare: dict | None = None):
     (n, n) for a vector, (mn, mn) in column-major vec order for a matrix.  With a list of names,
     every block of the Hessian with respect to them together, keyed by the pair of names:
     ``{("W1", "W2"): Result}``, the block d vec(grad_W1 f) / d vec(W2)^T."""
-    program = pipeline.read(expr, declare)
+    program = pipeline.read(expr, declare, scalar=True)
     pipeline.require_scalar(program, "Hessian")
     f = program.function
     xs = pipeline.variables(program, wrt)
@@ -302,7 +316,7 @@ def hvp(expr, wrt: str, direction: str | None = None, declare: dict | None = Non
     variable it is the map D -> sym(H[D]) on symmetric D."""
     if not isinstance(wrt, str):
         raise DerivativeError("the Hessian as a linear map is taken along one variable at a time: wrt is one name")
-    program = pipeline.read(expr, declare)
+    program = pipeline.read(expr, declare, scalar=True)
     pipeline.require_scalar(program, "Hessian")
     f = program.function
     (x,) = pipeline.variables(program, [wrt])

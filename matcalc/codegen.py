@@ -277,7 +277,7 @@ class _Generator:
         if stable is not None:
             sign, u = stable
             return f"({sign}_f_softplus(xp, {sign}{self.code(u)}))"
-        return f"_f_{e.fn}(xp, {kids[0]})"
+        return f"_f_{e.fn}(xp, {', '.join(kids)})"
 
     def broadcast_term(self, term: E.Expr) -> str:
         if isinstance(term, E.Ones):

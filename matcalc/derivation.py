@@ -49,7 +49,7 @@ def derive(expr, wrt: str, declare: dict | None = None, order: int = 1, hvp: boo
         raise DerivativeError(f"order must be 1 (gradient) or 2 (Hessian), got {order}")
     if (hvp or direction is not None) and order != 2:
         raise DerivativeError("the Hessian as a linear map (hvp, direction) is a derivation of order 2")
-    program = pipeline.read(expr, declare)
+    program = pipeline.read(expr, declare, scalar=True)
     pipeline.require_scalar(program, "derivation")
     f = program.function
     (x,) = pipeline.variables(program, [wrt])

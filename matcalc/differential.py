@@ -11,7 +11,7 @@ from functools import reduce
 
 from . import expr as E
 from .axes import centred, repeated, sums
-from .functions import derivative
+from .functions import derivative, param_derivative
 from .registry import rule_for
 
 
@@ -64,6 +64,16 @@ def _matrix_power(e, d):
     return E.add(*(E.matmul(E.power(u, i), d(u), E.power(u, k - 1 - i)) for i in range(k)))
 
 
+def _element_wise(e, d):
+    """d f(U, a) = f'(U) .* dU + f_a(U) da: a parameter that varies (a scalar) adds its term."""
+    out = E.hadamard(derivative(e.fn, e.arg, e.params), d(e.arg))
+    for i, p in enumerate(e.params):
+        dp = d(p)
+        if not isinstance(dp, E.Zero):
+            out = E.add(out, E.mul(dp, param_derivative(e.fn, i, e.arg, e.params)))
+    return out
+
+
 # fmt: off
 RULES = {
     E.Add:        ("sum rule",                                  "d(U + V) = dU + dV",                  lambda e, d: E.add(*map(d, e.terms))),
@@ -75,7 +85,7 @@ RULES = {
     E.Power:      ("power rule",                                "d(a^p) = p a^(p-1) da",               lambda e, d: E.mul(E.mul(E.Const(e.exponent), E.power(e.base, e.exponent - 1)), d(e.base))),
     E.Hadamard:   ("product rule for the element-wise product", "d(U .* V) = dU .* V + U .* dV",       lambda e, d: _product_rule(e, e.factors, E.hadamard, d)),
     E.ElemPower:  ("element-wise power rule",                   "d(U .^ p) = p U .^ (p-1) .* dU",      lambda e, d: E.hadamard(E.mul(E.Const(e.exponent), E.elem_power(e.arg, e.exponent - 1)), d(e.arg))),
-    E.Apply:      ("chain rule for an element-wise function",   "d f(U) = f'(U) .* dU",                lambda e, d: E.hadamard(derivative(e.fn, e.arg), d(e.arg))),
+    E.Apply:      ("chain rule for an element-wise function",   "d f(U) = f'(U) .* dU",                _element_wise),
     E.Det:        ("differential of the determinant (Jacobi)",  "d det U = det U tr(U^-1 dU)",         lambda e, d: E.mul(e, E.trace(E.mul(E.inverse(e.arg), d(e.arg))))),
     E.LogDet:     ("differential of the log-determinant",       "d logdet U = tr(U^-1 dU)",            lambda e, d: E.trace(E.mul(E.inverse(e.arg), d(e.arg)))),
     E.Trace:      ("linearity of the trace",                    "d tr U = tr dU",                      lambda e, d: E.trace(d(e.arg))),

@@ -63,7 +63,7 @@ NUMPY = {
     E.MatPower:   lambda e, v: np.linalg.matrix_power(v[0], e.exponent),
     E.Power:      lambda e, v: v[0] ** as_float(e.exponent),
     E.ElemPower:  lambda e, v: v[0] ** as_float(e.exponent),
-    E.Apply:      lambda e, v: np.asarray(numpy_function(e.fn)(v[0]), dtype=v[0].dtype) * np.ones_like(v[0]),
+    E.Apply:      lambda e, v: np.asarray(numpy_function(e.fn)(*v), dtype=np.result_type(*v)) * np.ones_like(v[0]),
     E.Det:        lambda e, v: _scalar(np.linalg.det(v[0])),
     E.LogDet:     lambda e, v: _scalar(np.log(np.linalg.det(v[0]))),
     E.Norm:       lambda e, v: _scalar(np.sqrt((v[0] * v[0]).sum())),

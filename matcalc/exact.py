@@ -10,7 +10,7 @@ import sympy as sp
 
 from . import expr as E
 from .evaluate import commutation_matrix
-from .functions import FUNCTIONS, symbols
+from .functions import FUNCTIONS, param_symbols, symbols
 from .kinds import kind_of
 from .registry import rule_for
 from .shapes import size_factors
@@ -29,6 +29,12 @@ def _explicit(symbol: E.Symbol, size: int) -> sp.Matrix:
         return kind_of(symbol).explicit(symbol.name, rows, cols)
     entry = kind_of(symbol).entry  # positions holding the same entry share one sympy symbol
     return sp.Matrix(rows, cols, lambda i, j: sp.Symbol("{}_{}{}".format(symbol.name, *entry(i, j)), real=True))
+
+
+def _applied(fn: str, a, params: list):
+    """A row's definition at the entry ``a``, with its parameters' values."""
+    return FUNCTIONS[fn].definition.subs({symbols()[0]: a, **dict(zip(param_symbols(len(params)), params, strict=True))})
+
 
 
 def _along(u: sp.Matrix, axis, f) -> list:
@@ -86,7 +92,7 @@ SYMPY = {
     E.MatPower:   lambda e, v: v[0] ** e.exponent,
     E.Power:      lambda e, v: sp.Matrix([[v[0][0, 0] ** sp.Rational(e.exponent.numerator, e.exponent.denominator)]]),
     E.ElemPower:  lambda e, v: v[0].applyfunc(lambda a: a ** sp.Rational(e.exponent.numerator, e.exponent.denominator)),
-    E.Apply:      lambda e, v: v[0].applyfunc(lambda a: FUNCTIONS[e.fn].definition.subs(symbols()[0], a)),
+    E.Apply:      lambda e, v: v[0].applyfunc(lambda a: _applied(e.fn, a, [p[0, 0] for p in v[1:]])),
     E.Det:        lambda e, v: sp.Matrix([[v[0].det()]]),
     E.LogDet:     lambda e, v: sp.Matrix([[sp.log(v[0].det())]]),
     E.Norm:       lambda e, v: sp.Matrix([[sp.sqrt(sum(a**2 for a in v[0]))]]),

@@ -12,11 +12,13 @@ of depth k has O(k) distinct nodes, not 2^k.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import itertools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import cache, partial
+from functools import cache, partial, reduce
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
@@ -28,10 +30,11 @@ from . import kinds
 from .axes import sums
 from .errors import DeclarationError, MatcalcError, ParseError, ShapeError
 from .expr.nodes import described, text_of
-from .functions import FUNCTIONS
+from .functions import ALIASES, FUNCTIONS
 from .guard import recursion_room
+from .names import alternatives, closest, greek_stem
 from .resources import resource_text
-from .shapes import DimVar, Unifier, fresh_labels, product_dim, unifying
+from .shapes import DimVar, Unifier, fresh_labels, product_dim, shape_str, unifying
 
 MAX_INPUT = 100_000
 MAX_NESTING = 500
@@ -45,6 +48,7 @@ CALLS = {
     "norm": E.norm, "kron": E.kron, "vec": E.vec, "logsoftmax": E.logsoftmax, "mean": E.mean, "var": E.var,
     "std": E.std, "size": None,  # size(X, k), read by _size_of
     **{name: partial(E.apply, name) for name in FUNCTIONS},
+    **{alias: partial(E.apply, name) for alias, name in ALIASES.items()},
 }
 ARITY = {"kron": 2, "size": 2}
 # the functions that take an axis after their argument, f(U, 1) or f(U, 2) (MATLAB's numbering:
@@ -54,12 +58,14 @@ ALONG_AXIS = {"sum": sums, "mean": E.mean, "var": E.var, "std": E.std,
 AXIS_WORDS = {1: "down each column", 2: "along each row"}
 # fmt: on
 RESERVED = {"I", "ones"}
+NOTATION = {"norm1": "||x||_1", "norm2": "||x||", "fro": "||X||_F", "transpose": "x^T", "inverse": "inv(X)"}
 NAME_PATTERN = re.compile(r"[A-Za-z]+(_[A-Za-z0-9]+|[0-9]+)?")
+DEFINED = re.compile(r"(?:^|[;\n])\s*([A-Za-z]+(?:_[A-Za-z0-9]+|[0-9]+)?)\s*=")  # the names a text defines
 LETTER_PIECE = re.compile(r"[A-Za-z](_[A-Za-z0-9]+|[0-9]+)?")
 OPERAND_END = {"NAME", "NUMBER", "RPAR", "RBRACE", "RSQB", "QUOTE", "NORM_CLOSE", "NORM_SUB"}
 # Terminals that are not literals, and those the post-lexer makes, in words; literals are shown quoted.
 DESCRIPTIONS = {
-    "NAME": "a name", "NUMBER": "a number", "NORM_SUB": "a norm subscript", "FUNC": "a function",
+    "NAME": "a name", "NUMBER": "a number", "COEFFICIENT": "a number", "NORM_SUB": "a norm subscript", "FUNC": "a function",
     "NORM_CLOSE": "closing '||'", "NEWLINE": "a line break", "$END": "the end of the input",
 }
 SEPARATORS = {"SEMICOLON", "NEWLINE"}  # between statements; the post-lexer keeps only the line breaks that separate
@@ -74,8 +80,11 @@ class _Context:
     definitions: where each name is defined (found by the post-lexer before parsing), the
     values of those read so far, and which statement refers to which defined name."""
 
-    def __init__(self, declare: dict[str, str]):
+    def __init__(self, declare: dict[str, str], guessed: Mapping[str, str] | None = None):
         self.declare = declare
+        self.guessed = guessed or {}  # kinds tried for undeclared lowercase Greek names (scalar by default)
+        self.readings: list[str] = []  # notes on how a text that could surprise was read
+        self.coefficients: set[E.Expr] = set()  # the factors written as 2N
         self.symbols: dict[str, E.Symbol] = {}
         self.size_names: dict[str, DimVar] = {}
         self.unifier = Unifier()
@@ -104,9 +113,16 @@ class _Context:
         if name == "ones":
             return E.Ones((self.dim(), 1))
         if name not in self.symbols:
-            kind = self.declare.get(name) or ("matrix" if name[0].isupper() else "vector")
-            self.symbols[name] = E.Symbol(name, kind, kinds.dims_of(name, kind, self.dim))
+            kind = self.declare.get(name) or self._default_kind(name)
+            self.symbols[name] = E.Symbol(name, kind, kinds.kind_of(kind).dims(self.dim))
         return self.symbols[name]
+
+    def _default_kind(self, name: str) -> str:
+        if name in self.guessed:
+            return self.guessed[name]
+        if name[0].isupper():
+            return "matrix"
+        return "scalar" if greek_stem(name) else "vector"
 
     def value_of(self, tok: Token) -> E.Expr:
         """What a name stands for: a definition read before it, or else a variable.  Every
@@ -137,6 +153,19 @@ class _Context:
             raise _error(f"cannot define {name} {_at(tok)}: it is {meaning}", tok)
         self.values[name] = value
 
+    def divisors(self, factors) -> None:
+        """A scalar divided by a run of factors none of whose beginnings is a scalar (||r||^2 / 2N,
+        1/N sum(x)): the first undeclared name standing as a factor (or as 2N) can only be meant as
+        a scalar, so the text is read again with it one."""
+        for f in factors:
+            name = f if isinstance(f, E.Symbol) else f.arg if isinstance(f, E.Scale) and isinstance(f.arg, E.Symbol) else None
+            if name is not None and name.name not in self.declare and name.name not in self.guessed:
+                raise _ReadAgain([name.name])
+
+    def read_as(self, note: str) -> None:
+        if note not in self.readings:
+            self.readings.append(note)
+
     def notes(self) -> tuple[str, ...]:
         """A note for each definition the function does not depend on, directly or through others."""
         names = list(self.values)
@@ -157,6 +186,14 @@ class _Context:
             notes.append(f"{name} is defined but never used" if not users else
                          f"{name} is used only by definitions the function does not use ({', '.join(users)})")
         return tuple(notes)
+
+
+class _ReadAgain(Exception):  # noqa: N818 - not an error: a request to read the text again
+    """Names that can only be scalars, found while reading: the text is read again with them so."""
+
+    def __init__(self, names: list[str]):
+        super().__init__(names)
+        self.names = names
 
 
 _context: contextvars.ContextVar[_Context] = contextvars.ContextVar("parse_context")
@@ -187,6 +224,8 @@ class _PostLexer(PostLex):
                 continue
             if tok.type == "NUMBER":
                 self._check_number(tokens, i, text)
+                if following is not None and following.type == "NAME" and following.start_pos == tok.end_pos:
+                    tok = Token.new_borrow_pos("COEFFICIENT", tok.value, tok)  # 2N: one factor
             if tok.type in ("LPAR", "LBRACE"):
                 depth += 1
                 if depth > MAX_NESTING:
@@ -225,15 +264,18 @@ class _PostLexer(PostLex):
             return [tok]  # size[n]
         if name in CALLS:
             return [Token.new_borrow_pos("FUNC", name, tok)]
-        if name in ctx.defined_at or name in ctx.declare or name in RESERVED or LETTER_PIECE.fullmatch(name):
+        if name in ctx.defined_at or name in ctx.declare or name in RESERVED:
             return [tok]
-        if following is not None and following.type == "LPAR":
-            # a run before '(' is never read as a product: ELU(x) is a function, not E L U x; where the
-            # run could be one (capitals, or declared names as ac with a and c), say how to write it
+        if following is not None and following.type == "LPAR" and not LETTER_PIECE.fullmatch(name):
+            raise _error(_unknown_function(tok, ctx, text, following), tok)
+        if LETTER_PIECE.fullmatch(name):
+            return [tok]
+        if greek_stem(name):
             letters = [m.group(0) for m in LETTER_PIECE.finditer(name)]
-            product = not name.islower() or all(p in ctx.declare for p in letters)
-            hint = f": write {' '.join(letters)} (...) for a product, or declare {name}" if product else ""
-            raise _error(f"unknown function '{name}' {_at(tok)}{hint}", tok)
+            if all(p in ctx.declare for p in letters):  # mu with m and u declared: the product, or the letter?
+                raise _error(f"'{name}' {_at(tok)} is a Greek letter's name, and its letters are declared names: "
+                             f"declare {name} to mean the name, or write {' '.join(letters)} for the product", tok)
+            return [tok]
         pieces = []
         for m in LETTER_PIECE.finditer(name):
             piece = Token("NAME", m.group(0), start_pos=tok.start_pos + m.start(), line=tok.line,
@@ -244,6 +286,37 @@ class _PostLexer(PostLex):
 
 
 _text: contextvars.ContextVar[str] = contextvars.ContextVar("parse_text", default="")
+
+SHORT_ARGUMENT = 40  # characters of a bracket quoted in a message
+
+
+def _unknown_function(tok: Token, ctx: _Context, text: str, bracket: Token) -> str:
+    """Why a name before '(' is refused: an undeclared run of letters there is a function's name,
+    never a product, so say which functions it is close to, or how to write the product."""
+    name = tok.value
+    cause = f"unknown function '{name}' {_at(tok)}"
+    group = _bracket_text(text, bracket.start_pos)
+    close = [NOTATION[name]] if name in NOTATION else closest(name, CALLS)
+    letters = [m.group(0) for m in LETTER_PIECE.finditer(name)]
+    if greek_stem(name):
+        product = f"{name} * {group}"
+    elif name.isupper() or all(p in ctx.declare for p in letters):
+        product = f"{' '.join(letters)} {group}"
+    else:
+        product = None
+    if close:
+        return cause + f": did you mean {alternatives(close)}?" + (f" (for a product, write {product})" if product else "")
+    return cause + (f": write {product} for a product" if product else "")
+
+
+def _bracket_text(text: str, start: int) -> str:
+    """The bracket opening at ``start`` as written, shortened to (...) when long or unclosed."""
+    depth = 0
+    for i in range(start, min(len(text), start + SHORT_ARGUMENT)):
+        depth += {"(": 1, ")": -1}.get(text[i], 0)
+        if depth == 0:
+            return " ".join(text[start:i + 1].split())
+    return "(...)"
 
 
 def _definition_sites(tokens) -> dict[str, Token]:
@@ -304,6 +377,27 @@ def _exponent_value(e: E.Expr) -> Fraction:
     return e.value
 
 
+@dataclass(frozen=True)
+class _Juxtaposed:
+    """The juxtaposed factors after a '/', which the division splits into its denominator and the
+    factors that multiply the quotient."""
+
+    factors: tuple[E.Expr, ...]
+
+    @staticmethod
+    def factors_of(e) -> tuple[E.Expr, ...]:
+        return e.factors if isinstance(e, _Juxtaposed) else (e,)
+
+
+def _short(e: E.Expr, bracketed: bool = True) -> str:
+    """An operand as text for a note: short, in parentheses where it is a sum (if ``bracketed``)."""
+    from .printing import to_text
+
+    text = to_text(e)
+    text = text if len(text) <= SHORT_ARGUMENT else text[:SHORT_ARGUMENT] + "..."
+    return f"({text})" if bracketed and isinstance(e, E.Add) else text
+
+
 class _Builder(Transformer):
     """One method per rule alias of the grammar; each calls a smart constructor."""
 
@@ -317,6 +411,13 @@ class _Builder(Transformer):
 
     def number(self, children):
         return E.const(_number(children[0]))
+
+    def coefficient(self, c):
+        """2N: a number written together with a name, one factor."""
+        number, factor = c
+        out = E.mul(E.const(_number(number)), factor)
+        _context.get().coefficients.add(out)
+        return out
 
     def name(self, children):
         return _context.get().value_of(children[0])
@@ -352,7 +453,35 @@ class _Builder(Transformer):
         return E.mul(c[0], c[1])
 
     def div(self, c):
-        return E.div(c[0], c[1])
+        """top / f1 f2 ...: the denominator is the shortest run f1 ... fk that is a scalar, and the
+        factors after it multiply the quotient; with none, the whole run (a scalar divided by names
+        that are not scalars reads the first of them as a scalar, reading the text again)."""
+        top, run = c
+        factors = _Juxtaposed.factors_of(run)
+        products = list(itertools.accumulate(factors, E.mul))
+        k = next((k for k, p in enumerate(products, 1) if E.is_scalar(p)), None)
+        if k is None:
+            if E.is_scalar(top):
+                _context.get().divisors(factors)
+            k = len(factors)
+        ctx = _context.get()
+        if k > 1:
+            written = " ".join(map(_short, factors[:k]))
+            ctx.read_as(f"read {_short(top)} / {written} as ({_short(top)}) / ({written}): a denominator runs over "
+                        "juxtaposed factors until it is a scalar")
+        elif factors[0] in ctx.coefficients:
+            ctx.read_as(f"read {_short(top)} / {_short(factors[0])} as ({_short(top)}) / ({_short(factors[0])}): a "
+                        "number written together with a name is one factor")
+        if k < len(factors) and not isinstance(top, E.Const):  # 1/2 x is a coefficient, x / 2 y could surprise
+            rest = " ".join(map(_short, factors[k:]))
+            ctx.read_as(f"read {_short(top)} / {' '.join(map(_short, factors))} as ({_short(top)} / "
+                        f"{' '.join(map(_short, factors[:k]))}) {rest}: the denominator ends where it is a scalar")
+        return reduce(E.mul, factors[k:], E.div(top, products[k - 1]))
+
+    def juxtaposed(self, c):
+        """A factor after the first of a denominator's run: x in x^T A x / x^T x."""
+        left, right = c
+        return _Juxtaposed((*_Juxtaposed.factors_of(left), right))
 
     def hadamard(self, c):
         return E.hadamard(c[0], c[1])
@@ -407,8 +536,13 @@ class _Builder(Transformer):
             return _along_axis(fn, args[0], args[1], c[0])
         if fn in ALONG_AXIS and len(args) != 1:
             raise _error(f"{fn} takes 1 argument, or 2 with an axis ({fn}(X, 1) or {fn}(X, 2)), got {len(args)}", c[0])
+        row = FUNCTIONS.get(ALIASES.get(fn, fn))
+        if row is not None and row.params:
+            return _with_params(c[0], row, args)
         if len(args) != ARITY.get(fn, 1):
-            raise _error(f"{fn} takes {ARITY.get(fn, 1)} argument(s), got {len(args)}", c[0])
+            n = ARITY.get(fn, 1)
+            hint = ": write ||x||_1 for the 1-norm, ||x|| for the 2-norm" if fn == "norm" else ""
+            raise _error(f"{fn} takes {n} argument{'s' * (n > 1)}, got {len(args)} {_at(c[0])}{hint}", c[0])
         if fn == "size":
             return _size_of(args[0], args[1], c[0])
         return CALLS[fn](*args)
@@ -416,12 +550,20 @@ class _Builder(Transformer):
     def norm(self, c):
         inner = [x for x in c if isinstance(x, E.Expr)][0]
         sub = [x for x in c if isinstance(x, Token) and x.type == "NORM_SUB"]
+        matrix = not E.is_scalar(inner) and not (E.is_one(inner.shape[1]) or E.is_one(inner.shape[0]))
         if sub:
             which = str(sub[0])[1:]
-            if which not in ("2", "F", "fro"):
-                raise _error(f"unsupported norm '||.||{sub[0]}': use ||x||, ||x||_2 or ||X||_F", sub[0])
-            if which == "2" and not E.is_scalar(inner) and not (E.is_one(inner.shape[1]) or E.is_one(inner.shape[0])):
+            if which not in ("1", "2", "F", "fro"):
+                raise _error(f"unsupported norm '||.||{sub[0]}' {_at(sub[0])}: use ||x||, ||x||_1, ||x||_2 or ||X||_F", sub[0])
+            if which == "2" and matrix:
                 raise ParseError("the spectral norm ||X||_2 of a matrix is not supported: use ||X||_F")
+            if which == "1":
+                # the 1-norm of the entries, as of a vector's: the induced norm of a matrix is another one
+                if matrix:
+                    written = _short(inner, bracketed=False)
+                    _context.get().read_as(f"read ||{written}||_1 as the entry-wise 1-norm sum(abs({written})), "
+                                           "not the induced 1-norm (the largest column sum)")
+                return E.sum_entries(E.apply("abs", inner))
         return E.norm(inner)
 
 
@@ -460,6 +602,25 @@ def _along_axis(fn: str, u: E.Expr, axis: E.Expr, tok) -> E.Expr:
         raise _error(f"{fn}({text_of(u)}, {axis}) {_at(tok)} runs over one entry at a time ({described(u)}): "
                      f"write {fn}({text_of(u)})", tok)
     return ALONG_AXIS[fn](u, axis)
+
+
+def _with_params(tok: Token, row, args: list) -> E.Expr:
+    """A function of the table with scalar parameters after its argument: leaky_relu(z, 0.01),
+    elu(z, a) with a declared scalar; those not given take their defaults (elu(z) is alpha = 1)."""
+    words = [p.word for p in row.params]
+    if not 1 <= len(args) <= 1 + len(words):
+        takes = " and ".join(["the argument", *(f"its {w}" for w in words)])
+        raise _error(f"{tok} takes {takes} ({_count(1, 1 + len(words))}), got {len(args)} {_at(tok)}", tok)
+    for word, p in zip(words, args[1:]):
+        if not E.is_scalar(p):
+            hint = f": declare {p.name} a scalar (--let {p.name}=scalar)" if isinstance(p, E.Symbol) else ""
+            raise ShapeError(f"the {word} of {tok} {_at(tok)} must be a number or a scalar, got {_short(p)} "
+                             f"({shape_str(p.shape)}){hint}")
+    return E.apply(row.name, args[0], args[1:])
+
+
+def _count(low: int, high: int) -> str:
+    return f"{low} or {high} arguments" if high == low + 1 else f"{low} to {high} arguments"
 
 
 @cache
@@ -512,10 +673,12 @@ def parse(text: str, declare: dict | None = None) -> E.Expr:
     return parse_program(text, declare).function
 
 
-def parse_program(text: str, declare: dict | None = None) -> Program:
+def parse_program(text: str, declare: dict | None = None, scalar: bool = False) -> Program:
     """Parse ``text``, definitions ``NAME = expression`` separated by ';' or line breaks, then the
-    function: the function, the definitions and the notes on the unused ones."""
-    return _parse(text, declare)
+    function: the function, the definitions and the notes on the unused ones and on readings that
+    could surprise.  ``scalar``: the function must be a scalar (a gradient's), which may fix the
+    kinds of undeclared Greek names."""
+    return _parse(text, declare, scalar)
 
 
 def variable_labels(text: str, declare: dict | None = None) -> dict:
@@ -524,14 +687,85 @@ def variable_labels(text: str, declare: dict | None = None) -> dict:
     return _parse(text, declare, labels_only=True)
 
 
-def _parse(text: str, declare: dict | None, labels_only: bool = False):
+def _parse(text: str, declare: dict | None, scalar: bool = False, labels_only: bool = False):
     if not isinstance(text, str):
         raise ParseError(f"an expression must be a string, got {type(text).__name__}")
     if len(text) > MAX_INPUT:
         raise ParseError(f"the expression is {len(text)} characters long; the limit is {MAX_INPUT}")
     if not text.strip(" \t\f\r\n;"):
         raise ParseError("empty expression")
-    ctx = _Context(check_declarations(declare))
+    declare = check_declarations(declare)
+    defined = set(DEFINED.findall(text))
+    greek = sorted({m.group(0) for m in NAME_PATTERN.finditer(text) if greek_stem(m.group(0))
+                    and m.group(0)[0].islower() and m.group(0) not in declare and m.group(0) not in defined})
+    if labels_only:  # the labels do not depend on the kinds of Greek names: read them as scalars
+        return _parse_once(text, declare, dict.fromkeys(greek, "scalar"), labels_only=True)
+    if not greek:
+        return _parse_once(text, declare, {})
+    return _parse_guessing(text, declare, greek, scalar)
+
+
+GUESSED_KINDS = ("scalar", "vector")  # what an undeclared lowercase Greek name may be, the usual first
+MAX_GUESSED = 4  # undeclared Greek names whose kinds are found by trying each reading
+
+
+def _parse_guessing(text: str, declare: dict, greek: list[str], scalar: bool) -> Program:
+    """The reading of a text with undeclared lowercase Greek names (alpha, lambda, theta) in which
+    they have the only kinds that make it valid (and a scalar, when ``scalar``); more than one such
+    reading is refused with a request to declare.  A name is guessed only if the text uses it as a
+    variable, so readings that differ only in the others are one."""
+    if len(greek) > MAX_GUESSED:
+        raise DeclarationError(f"declare the kinds of {', '.join(greek)}: more than {MAX_GUESSED} undeclared Greek "
+                               "names are not guessed (--let theta=vector, or declare={'theta': 'vector'})")
+    readings: dict[tuple, Program] = {}
+    first_error = None
+    for kinds_tried in itertools.product(GUESSED_KINDS, repeat=len(greek)):
+        guessed = dict(zip(greek, kinds_tried, strict=True))
+        try:
+            program = _parse_once(text, declare, guessed)
+        except ShapeError as err:  # a reading in which the sizes do not fit: try the next
+            first_error = first_error or err
+            continue
+        if scalar and not E.is_scalar(program.function):
+            first_error = first_error or ShapeError("the function is not a scalar")
+            continue
+        used = tuple((s.name, s.kind) for s in program.symbols if s.name in guessed)
+        readings.setdefault(used, program)
+    if not readings:
+        raise first_error
+    if len(readings) > 1:
+        names = sorted({name for used in readings for name, _ in used
+                        if len({dict(u).get(name) for u in readings}) > 1})
+        ways = " or ".join(f"a {kind}" for kind in sorted({kind for used in readings for name, kind in used
+                                                          if name in names}))
+        raise DeclarationError(f"the kind of {alternatives(names).replace(' or ', ' and ')} is not fixed by the "
+                               f"expression (it reads as {ways}): declare it, e.g. --let {names[0]}=vector, "
+                               f"or declare={{'{names[0]}': 'vector'}}")
+    ((used, program),) = readings.items()
+    notes = tuple(f"read {name} as a {kind}, the only kind that fits (declare it to say otherwise)"
+                  for name, kind in used)
+    return dataclasses.replace(program, notes=(*notes, *program.notes))
+
+
+def _parse_once(text: str, declare: dict, guessed: dict, labels_only: bool = False) -> Program:
+    """One reading, with the names a scalar is divided by read as scalars (each time the reader
+    meets more, it reads the text again: at most once per name)."""
+    divisors: list[str] = []
+    while True:
+        try:
+            program = _read(text, declare, guessed | dict.fromkeys(divisors, "scalar"), labels_only)
+        except _ReadAgain as again:
+            divisors += again.names
+            continue
+        if labels_only:
+            return program
+        notes = tuple(f"read {name} as a scalar: a scalar is divided by it (declare it to say otherwise)"
+                      for name in divisors)
+        return dataclasses.replace(program, notes=(*notes, *program.notes)) if notes else program
+
+
+def _read(text: str, declare: dict, guessed: dict, labels_only: bool = False) -> Program:
+    ctx = _Context(declare, guessed)
     ctx_token, text_token = _context.set(ctx), _text.set(text)
     try:
         with unifying(ctx.unifier), recursion_room():
@@ -557,8 +791,8 @@ def _parse(text: str, declare: dict | None, labels_only: bool = False):
     with recursion_room():
         function, *rest = _with_names([function, *ctx.values.values(), *ctx.symbols.values()], final_size)
     values, symbols = rest[:len(ctx.values)], rest[len(ctx.values):]
-    return Program(function, tuple(zip(ctx.values, values, strict=True)), notes, tuple(symbols), first_use,
-                   ctx.variable_labels)
+    return Program(function, tuple(zip(ctx.values, values, strict=True)), (*ctx.readings, *notes), tuple(symbols),
+                   first_use, ctx.variable_labels)
 
 
 def _with_declared_positions(err: ShapeError, ctx: _Context) -> ShapeError:
@@ -665,6 +899,9 @@ def _statement_cause(token: Token, groups: list[Token], expected, where, text: s
     """A token that breaks the order of statements: an '=' that does not follow a statement's first
     name, a text ending with a definition, or an expression after a statement that was not one.
     ``expected`` is lark's own set: the look-aheads tell where only a definition could end."""
+    if token.type == "EQUAL" and groups and groups[-1].type == "CALL":
+        return (f"unexpected '=' {_at(where)}: a function's parameters are given by position, without names, "
+                "as in leaky_relu(z, 0.1)")
     if token.type == "EQUAL":
         return (f"unexpected '=' {_at(where)}: a definition is one name, '=' and an expression, "
                 "at the start of a statement")

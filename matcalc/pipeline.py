@@ -64,14 +64,15 @@ def _terms(e: E.Expr) -> tuple[E.Expr, ...]:
 # ------------------------------------------------------------------ the input
 
 
-def read(expr, declare=None) -> Program:
-    """A text parsed with its definitions (parse refuses what is not text), or an expression as it is."""
+def read(expr, declare=None, scalar: bool = False) -> Program:
+    """A text parsed with its definitions (parse refuses what is not text), or an expression as it
+    is; ``scalar``: the function must be a scalar, which may fix the kinds of Greek names."""
     if isinstance(expr, E.Expr):
         if declare:
             raise DeclarationError("declare applies to text; an expression's symbols carry their kinds already "
                                    "(give declare to from_sympy)")
         return Program(expr, symbols=tuple(s for s in expr.free if isinstance(s, E.Symbol)))
-    return parse_program(expr, declare)
+    return parse_program(expr, declare, scalar)
 
 
 SHORT_MESSAGE = 300  # characters of a function quoted in a message

@@ -11,14 +11,12 @@ from fractions import Fraction
 
 from . import expr as E
 from .errors import UnsupportedError
+from .functions import shown_params
+from .names import GREEK
 from .registry import describe
 from .shapes import fresh_labels, is_one, product_dim, size_factors
 
 ADD, NEG, MUL, POW, ATOM = 1, 2, 3, 4, 5
-
-GREEK = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu",
-         "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega", "Gamma", "Delta",
-         "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"}
 
 
 def _number(value: Fraction) -> str:
@@ -243,7 +241,8 @@ class Printer:
 
     # -- functions
     def _Apply(self, e):
-        return self.call(e.fn, self.print(e.arg)[0]), ATOM
+        args = [self.print(a)[0] for a in (e.arg, *shown_params(e.fn, e.params))]
+        return self.call(e.fn, ", ".join(args)), ATOM
 
     def _Det(self, e):
         return self.call("det", self.print(e.arg)[0]), ATOM
@@ -395,7 +394,11 @@ class TextPrinter(Printer):
 
 _LATEX_FUNCTIONS = {"exp": r"\exp", "log": r"\log", "sin": r"\sin", "cos": r"\cos", "tan": r"\tan",
                     "sinh": r"\sinh", "cosh": r"\cosh", "tanh": r"\tanh", "det": r"\det", "sigmoid": r"\sigma",
-                    "logdet": r"\log\det", "abs": None}
+                    "logdet": r"\log\det", "abs": None, "leaky_relu": r"\operatorname{LeakyReLU}",
+                    "elu": r"\operatorname{ELU}", "selu": r"\operatorname{SELU}", "dselu": r"\operatorname{SELU}'",
+                    "gelu": r"\operatorname{GELU}", "gelu_tanh": r"\operatorname{GELU}_{\tanh}",
+                    "dgelu_tanh": r"\operatorname{GELU}_{\tanh}'", "logsigmoid": r"\log\sigma",
+                    "dsinc": r"\operatorname{sinc}'", "erf": r"\operatorname{erf}", "normcdf": r"\Phi", "normpdf": r"\phi"}
 
 
 class LatexPrinter(Printer):
@@ -408,7 +411,7 @@ class LatexPrinter(Printer):
     def name(self, n):
         m = re.fullmatch(r"([A-Za-z]+)(?:_?([A-Za-z0-9]+))?", n)
         stem, sub = (m.group(1), m.group(2)) if m else (n, None)
-        stem = "\\" + stem if stem in GREEK else (stem if len(stem) == 1 else rf"\mathit{{{stem}}}")
+        stem = GREEK.get(stem) or (stem if len(stem) == 1 else rf"\mathit{{{stem}}}")
         return f"{stem}_{{{sub}}}" if sub else stem
 
     def differential(self, n):
@@ -456,7 +459,7 @@ class LatexPrinter(Printer):
     def call(self, fn, arg):
         if fn == "abs":
             return rf"\left|{arg}\right|"
-        head = _LATEX_FUNCTIONS.get(fn) or rf"\operatorname{{{fn}}}"
+        head = _LATEX_FUNCTIONS.get(fn) or rf"\operatorname{{{fn}}}".replace("_", r"\_")
         return rf"{head}\left({arg}\right)"
 
     def norm(self, text, frobenius):

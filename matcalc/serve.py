@@ -75,13 +75,20 @@ def _variables(text: str, declarations: dict) -> dict:
     from .printing import to_latex
     from .verify import symbols_of
 
+    def reading(declare):
+        """The text as a gradient reads it (Greek names scalars where that fixes them), else as a Jacobian does."""
+        try:
+            return read(text, declare, scalar=True)
+        except MatcalcError:
+            return read(text, declare)
+
     @user_errors
     def names():
-        program = read(text, declarations)
+        program = reading(declarations)
         inferred = {s.name: s.kind for s in symbols_of(program.function)}
         if declarations:  # the kind each name has undeclared, if the text reads without its declarations
             try:
-                inferred = {s.name: s.kind for s in symbols_of(read(text, {}).function)}
+                inferred = {s.name: s.kind for s in symbols_of(reading({}).function)}
             except MatcalcError:
                 inferred = {}
         defined = {name for name, _ in program.definitions}

@@ -41,7 +41,7 @@ SAFE_SQUARE = {N: ["A", "B", "S"], M: ["C"]}
 POSITIVE_DEFINITE = {N: ["S"], M: []}
 
 # element-wise functions defined on all reals, and on positive reals only
-REAL_FUNCTIONS = ["exp", "sin", "cos", "tanh", "sigmoid", "softplus"]
+REAL_FUNCTIONS = ["exp", "sin", "cos", "tanh", "sigmoid", "softplus", "gelu", "gelu_tanh", "logsigmoid", "erf", "sinc"]
 POSITIVE_FUNCTIONS = ["log", "sqrt"]
 # functions whose values are positive whatever their argument
 POSITIVE_VALUED = ["exp", "sigmoid", "softplus", "cosh"]

@@ -173,10 +173,18 @@ def test_unknown_function(text, name, column):
 
 
 @pytest.mark.parametrize("text, declare, message", [
-    ("ac (x^T x)", {"a": "scalar", "c": "scalar"}, "unknown function 'ac' at column 1: write a c (...) for a product, or declare ac"),
-    ("ELU(x)", None, "unknown function 'ELU' at column 1: write E L U (...) for a product, or declare ELU"),
-    ("x + AB(y)", None, "unknown function 'AB' at column 5: write A B (...) for a product, or declare AB"),
-    ("elu(x)", None, "unknown function 'elu' at column 1"),
+    ("ac (x^T x)", {"a": "scalar", "c": "scalar"}, "unknown function 'ac' at column 1: write a c (x^T x) for a product"),
+    ("ELU(x)", None, "unknown function 'ELU' at column 1: did you mean elu? (for a product, write E L U (x))"),
+    ("x + AB(y)", None, "unknown function 'AB' at column 5: did you mean abs? (for a product, write A B (y))"),
+    ("x + XY(y)", None, "unknown function 'XY' at column 5: write X Y (y) for a product"),
+    ("sum(Tr(A) x)", None, "unknown function 'Tr' at column 5: did you mean tr?"),
+    ("DET(A)", None, "unknown function 'DET' at column 1: did you mean det? (for a product, write D E T (A))"),
+    ("sum(ReLU(x))", None, "unknown function 'ReLU' at column 5: did you mean relu?"),
+    ("Softmax(x)", None, "unknown function 'Softmax' at column 1: did you mean softmax?"),
+    ("norm1(x)", None, "unknown function 'norm1' at column 1: did you mean ||x||_1?"),
+    ("sum(sigma(x))", None, "unknown function 'sigma' at column 5: did you mean sigmoid or sign? (for a product, write sigma * (x))"),
+    ("lambda (x^T x)", None, "unknown function 'lambda' at column 1: write lambda * (x^T x) for a product"),
+    ("foo(x)", None, "unknown function 'foo' at column 1"),
 ])
 def test_a_run_of_letters_before_a_bracket_is_never_a_product(text, declare, message):
     err = raises_quickly(lambda t: matcalc.parse(t, declare), text)
@@ -188,6 +196,51 @@ def test_the_product_written_as_the_message_says():
     r = matcalc.gradient("a c (x^T x)", wrt="x", declare={"a": "scalar", "c": "scalar"})
     assert r.check().ok
     assert str(matcalc.gradient("sum(AB (x))", wrt="x", declare={"AB": "scalar"})) == "AB ones"
+
+
+# ------------------------------------------------------------------ parameters of functions, readings
+
+
+@pytest.mark.parametrize("text, kind, message", [
+    ("sum(leaky_relu(x, y))", ShapeError,
+     "the slope of leaky_relu at column 5 must be a number or a scalar, got y (m x 1): declare y a scalar (--let y=scalar)"),
+    ("sum(elu(x, A))", ShapeError,
+     "the alpha of elu at column 5 must be a number or a scalar, got A (m x p): declare A a scalar (--let A=scalar)"),
+    ("sum(leaky_relu(x, ones))", ShapeError,
+     "the slope of leaky_relu at column 5 must be a number or a scalar, got ones (m x 1)"),
+    ("sum(elu(x, 1, 2))", ParseError, "elu takes the argument and its alpha (1 or 2 arguments), got 3 at column 5"),
+    ("sum(gelu(x, 1))", ParseError, "gelu takes 1 argument, got 2 at column 5"),
+    ("sum(hardtanh(x, 2))", ParseError, "hardtanh takes 1 argument, got 2 at column 5"),
+    ("kron(A)", ParseError, "kron takes 2 arguments, got 1 at column 1"),
+    ("sum(leaky_relu())", ParseError, "expected an expression before ')' at column 16"),
+    ("||x||_inf", ParseError, "unsupported norm '||.||_inf' at column 6: use ||x||, ||x||_1, ||x||_2 or ||X||_F"),
+])
+def test_bad_parameters_and_arguments(text, kind, message):
+    err = raises_quickly(matcalc.parse, text, kind=kind)
+    assert first_line(err) == message
+
+
+@pytest.mark.parametrize("text, wrt, message", [
+    ("elu(x)", "x", "f = elu(x) is not a scalar (it is n x 1): a gradient needs a scalar function"),
+    ("||X theta - y||^2", "theta", "the kind of theta is not fixed by the expression (it reads as a scalar or a "
+                                   "vector): declare it, e.g. --let theta=vector, or declare={'theta': 'vector'}"),
+    ("alpha + beta + gamma + delta + eps", "alpha", "declare the kinds of alpha, beta, delta, eps, gamma: more than 4 "
+                                                     "undeclared Greek names are not guessed"),
+])
+def test_functions_of_the_wrong_shape_and_kinds_not_fixed(text, wrt, message):
+    err = raises_quickly(matcalc.gradient, text, wrt=wrt)
+    assert first_line(err).startswith(message)
+
+
+@pytest.mark.parametrize("text", ["sum(leaky_relu(x, y))", "sum(elu(x, 1, 2))", "sum(ELU(x))", "||x||_3",
+                                  "||X theta - y||^2", "sum(sigma(x))", "elu(x)"])
+def test_bad_input_exits_with_status_two_and_one_line(text, capsys):
+    from matcalc.cli import main
+
+    assert main(["grad", text, "--wrt", "x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert len(err.splitlines()) in (1, 3)  # the cause, and for a position in the text the text and a caret
 
 
 # ------------------------------------------------------------------ sizes

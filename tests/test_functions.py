@@ -5,33 +5,61 @@ import pytest
 import sympy as sp
 
 import matcalc
-from matcalc.functions import FUNCTIONS, derivative_form, numpy_function, symbols
+from matcalc.functions import FUNCTIONS, derivative_form, numpy_function, param_symbols, symbols
 
 t, f = symbols()
+PARAMS = (sp.Rational(3, 10), sp.Rational(17, 10), sp.Integer(1))  # values tried for a row's parameters
 
 
 def _expand(expr, name):
     """Replace f and references to other rows by their definitions."""
     expr = expr.subs(f, FUNCTIONS[name].definition)
     for other in FUNCTIONS:
-        expr = expr.replace(sp.Function(other), lambda arg, other=other: FUNCTIONS[other].definition.subs(t, arg))
+        def defined(*args, other=other):
+            params = dict(zip(param_symbols(len(args) - 1), args[1:]))
+            values = dict(zip(param_symbols(len(FUNCTIONS[other].params)), (p.default for p in FUNCTIONS[other].params)))
+            return FUNCTIONS[other].definition.subs({t: args[0], **values, **params})
+        expr = expr.replace(sp.Function(other), defined)
     return expr
+
+
+def _settings(name):
+    """The parameter values a row is tested at: each of PARAMS for each parameter, or none."""
+    count = len(FUNCTIONS[name].params)
+    return [dict(zip(param_symbols(count), (v,) * count)) for v in PARAMS] if count else [{}]
+
+
+def _points(name):
+    return [0.3, 0.7, 1.9] + ([] if FUNCTIONS[name].domain == "positive" else [-0.4, -1.3])
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_derivative_agrees_with_sympy(name):
-    stated = sp.lambdify(t, _expand(derivative_form(name), name), "numpy")
-    exact = sp.diff(FUNCTIONS[name].definition, t)
-    points = [0.3, 0.7, 1.9] + ([] if FUNCTIONS[name].domain == "positive" else [-0.4, -1.3])
-    for p in points:
-        assert np.isclose(float(stated(p)), float(exact.subs(t, p)), rtol=1e-12, atol=1e-12), (name, p)
+    for values in _settings(name):
+        stated = _expand(derivative_form(name), name).subs(values)
+        exact = sp.diff(FUNCTIONS[name].definition, t).subs(values)
+        for p in _points(name):
+            assert np.isclose(float(stated.subs(t, p)), float(exact.subs(t, p)), rtol=1e-12, atol=1e-12), (name, p, values)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in FUNCTIONS if FUNCTIONS[n].params))
+def test_derivative_with_respect_to_a_parameter_agrees_with_sympy(name):
+    row = FUNCTIONS[name]
+    for i, a in enumerate(param_symbols(len(row.params))):
+        for values in _settings(name):
+            stated = _expand(row.param_derivatives[i], name).subs(values)
+            exact = sp.diff(row.definition, a).subs(values)
+            for p in _points(name):
+                assert np.isclose(float(stated.subs(t, p)), float(exact.subs(t, p)), rtol=1e-12, atol=1e-12), (name, p)
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_numpy_implementation_matches_definition(name):
     fn = numpy_function(name)
-    for p in [0.3, 1.7] + ([] if FUNCTIONS[name].domain == "positive" else [-0.8]):
-        assert np.isclose(float(fn(np.array(p))), float(FUNCTIONS[name].definition.subs(t, p)))
+    for values in _settings(name):
+        for p in [0.3, 1.7, 7.5] + ([] if FUNCTIONS[name].domain == "positive" else [-0.8, -7.5]):
+            expected = float(FUNCTIONS[name].definition.subs(values).subs(t, p))
+            assert np.isclose(float(fn(np.array(p), *map(float, values.values()))), expected, rtol=1e-13, atol=1e-15), (name, p)
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -27,10 +27,11 @@ KILL_AFTER = 2 * TIME_LIMIT + 1  # seconds without an answer before the child is
 
 FUNCTIONS = ["exp", "log", "sqrt", "sin", "cos", "tan", "sinh", "cosh", "tanh", "sigmoid", "softplus", "relu",
              "swish", "mish", "softsign", "abs", "sign", "step", "det", "logdet", "tr", "trace", "inv", "sum",
-             "diag", "softmax", "logsumexp", "norm", "kron"]
-TOKENS = (["x", "y", "A", "B", "S", "W", "X", "I", "ones", "theta", "mu", "b_2", "W1", "T", "K", "d", "e", "E",
+             "diag", "softmax", "logsumexp", "norm", "kron", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh",
+             "logsigmoid", "sinc", "hardtanh", "silu", "erf", "normcdf", "normpdf", "dselu", "dsinc", "dgelu_tanh"]
+TOKENS = (["x", "y", "A", "B", "S", "W", "X", "I", "ones", "theta", "mu", "lambda", "alpha", "eps", "Sigma", "2N", "b_2", "W1", "T", "K", "d", "e", "E",
            "0", "1", "2", "3", "64", "0.5", ".5", "1e3", "1e-3", "1e400", "300",
-           "(", ")", "{", "}", "||", "|", "||_F", "||_2", "_F", "_", "^", "^T", "^-1", "^-T", "'", ".*", "./", ".^",
+           "(", ")", "{", "}", "||", "|", "||_F", "||_2", "||_1", "_F", "_", "^", "^T", "^-1", "^-T", "'", ".*", "./", ".^",
            "+", "-", "*", "/", ",", ".", " ", "  ", "\t", "\n", "\r\n", ";", "=", "H =", "G =", "λ", "∑", "é", "\u200b", "\x00", "𝑥", "\ufeff"]
           + FUNCTIONS + [f + "(" for f in FUNCTIONS])
 NUMBER_TOKENS = ["0", "1", "2", "9", "64", "300", "0.5", "1e300", "x", "^", "^-", "(", ")", "+", "-", "*", "/", ".^"]

@@ -93,9 +93,9 @@ def test_declared_longer_name_is_one_symbol():
 
 
 def test_undeclared_longer_name_is_split_into_letters():
-    # t h e t a: a product of five column vectors cannot be formed
+    # x y z: a product of three column vectors cannot be formed
     with pytest.raises(matcalc.ShapeError):
-        parse("theta")
+        parse("xyz")
 
 
 def test_declared_name_inside_a_longer_expression():

@@ -80,7 +80,11 @@ def test_variables_with_their_kinds(server):
     assert answer["kinds"][:4] == ["scalar", "vector", "matrix", "symmetric"]
     assert {"onehot", "pm1", "orthogonal", "posdef"} <= set(answer["kinds"])
     kinds = {v["name"]: (v["kind"], v["inferred"]) for v in answer["variables"]}
-    assert kinds == {"A": ("symmetric", None), "theta": ("vector", None), "x": ("vector", None)}
+    # undeclared, the text reads too: theta as the only kind that fits, a vector
+    assert kinds == {"A": ("symmetric", "matrix"), "theta": ("vector", "vector"), "x": ("vector", "vector")}
+    status, answer = api(server, op="variables", expr="||X w - y||^2 + lambda ||w||^2")
+    assert {v["name"]: v["kind"] for v in answer["variables"]} == {"X": "matrix", "lambda": "scalar", "w": "vector",
+                                                                  "y": "vector"}
     status, answer = api(server, op="variables", expr="FC = X W; sum(FC)")
     assert [(v["name"], v["kind"], v["inferred"]) for v in answer["variables"]] == [("W", "matrix", "matrix"),
                                                                                     ("X", "matrix", "matrix")]

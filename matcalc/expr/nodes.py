@@ -381,9 +381,13 @@ class ElemPower(Expr):
 
 
 class Apply(Expr):
-    """An element-wise function from ``functions.FUNCTIONS``."""
+    """An element-wise function from ``functions.FUNCTIONS``, with its scalar parameters
+    (``leaky_relu(U, 0.01)``; every one the row takes, defaults filled in by ``apply``)."""
 
-    fields = ("fn", "arg")
+    fields = ("fn", "arg", "params")
+
+    def __init__(self, fn, arg, params=()):
+        super().__init__(fn, arg, tuple(params))
 
     def _shape(self):
         return self.arg.shape

@@ -29,6 +29,7 @@ from functools import reduce
 
 from .. import kinds
 from ..errors import MatcalcError, ShapeError
+from ..functions import with_defaults
 from ..shapes import is_column_shape, is_one, is_scalar_shape, product_dim, resolve, unified_now, unify
 from .nodes import (
     Add,
@@ -861,9 +862,9 @@ APPLY_IDENTITIES = table(  # on the argument of an element-wise function fn
 # fmt: on
 
 
-def apply(fn: str, e: Expr) -> Expr:
+def apply(fn: str, e: Expr, params=()) -> Expr:
     out = first_identity(APPLY_IDENTITIES[type(e)], e, fn)
-    return Apply(fn, e) if out is None else out
+    return Apply(fn, e, with_defaults(fn, params)) if out is None else out
 
 
 # ---------------------------------------------------------------- functions of a matrix
@@ -1184,7 +1185,7 @@ def rebuild(node: Expr, kids: list) -> Expr:
     if t is ElemPower:
         return elem_power(kids[0], node.exponent)
     if t is Apply:
-        return apply(node.fn, kids[0])
+        return apply(node.fn, kids[0], kids[1:])
     if t in ALONG_AXIS:
         return ALONG_AXIS[t](kids[0], node.axis)
     return node.map_children(dict(zip(node.children(), kids, strict=False)).get)
