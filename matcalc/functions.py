@@ -85,8 +85,9 @@ u = xp.exp(xp.where(positive, -t, t))
 return xp.where(positive, 1 / (1 + u), u / (1 + u))"""
 
 # log sigmoid(t) = -softplus(-t), as stable as softplus
-LOGSIGMOID = "t = -t\n" + SOFTPLUS.replace("return xp.where(positive, t, 0) + log1p",
-                                            "return -(xp.where(positive, t, 0) + log1p)")
+_SOFTPLUS_RETURN = "return xp.where(positive, t, xp.zeros_like(t)) + log1p"
+assert SOFTPLUS.endswith(_SOFTPLUS_RETURN)  # the line that LOGSIGMOID negates
+LOGSIGMOID = "t = -t\n" + SOFTPLUS.replace(_SOFTPLUS_RETURN, "return -(xp.where(positive, t, xp.zeros_like(t)) + log1p)")
 
 # NumPy has no erf.  erf(x) = 2/sqrt(pi) exp(-x^2) sum_n 2^n x^(2n+1) / (1 3 5 ... (2n+1)): the terms are
 # all positive (no digits cancel), and 160 terms reach double precision for |x| < 6, beyond which erf(x)
@@ -107,7 +108,7 @@ for n in range(1, 160):
 ERF = f"""\
 x = xp.real(t)
 {_erf_lines("x", "erf")}
-if xp.iscomplexobj(t):
+if xp.isdtype(t.dtype, "complex floating"):
     erf = erf + (t - x) * 1.1283791670955126 * xp.exp(-x * x)
 return erf"""
 
@@ -124,7 +125,7 @@ for k in range(60, 0, -1):
     fraction = v + (k / 2) / fraction
 lower = xp.where(w < 2, (1 + erf) / 2, xp.exp(-v * v) / (fraction * 1.7724538509055159) / 2)
 cdf = xp.where(x < 0, lower, 1 - lower)
-if xp.iscomplexobj(t):
+if xp.isdtype(t.dtype, "complex floating"):
     cdf = cdf + (t - x) * 0.3989422804014327 * xp.exp(-x * x / 2)"""
 
 

@@ -114,7 +114,7 @@ class _Context:
             return E.Ones((self.dim(), 1))
         if name not in self.symbols:
             kind = self.declare.get(name) or self._default_kind(name)
-            self.symbols[name] = E.Symbol(name, kind, kinds.kind_of(kind).dims(self.dim))
+            self.symbols[name] = E.Symbol(name, kind, kinds.dims_of(name, kind, self.dim))
         return self.symbols[name]
 
     def _default_kind(self, name: str) -> str:

@@ -26,7 +26,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from . import expr as E
 from .errors import DeclarationError, MatcalcError, ShapeError, UnsupportedError
-from .functions import FUNCTIONS, symbols
+from .functions import FUNCTIONS, param_symbols, symbols
 from .guard import user_errors
 from .parser import CALLS, NAME_PATTERN, RESERVED, check_declarations
 from .registry import rule_for
@@ -36,6 +36,30 @@ from .shapes import product_dim, size_factors
 
 
 @cache
+def _unsupported_piecewise(node):
+    raise UnsupportedError(f"from_sympy: SymPy's Piecewise is not supported unless it is one of matcalc's functions "
+                           f"written out (relu, leaky_relu, hardtanh, ...): got {node}")
+
+
+def _written_out(node) -> bool:
+    """Whether ``node`` may be a row's definition written out: what the reader has no rule for
+    (a Piecewise, a scalar holding pi) but the table's definitions have."""
+    return isinstance(node, sp.Expr) and not isinstance(node, sp.MatrixExpr) and node.has(sp.Piecewise, sp.pi)
+
+
+@cache
+def _definition_patterns() -> tuple:
+    """(name, definition with Wilds for its argument and parameters, those Wilds) of the rows whose
+    definitions the reader cannot read itself, as ``_written_out`` says."""
+    t, out = symbols()[0], []
+    for name, row in FUNCTIONS.items():
+        params = param_symbols(len(row.params))
+        argument, wilds = sp.Wild("argument"), [sp.Wild(f"param{i}") for i in range(len(params))]
+        if _written_out(row.definition):
+            out.append((name, row.definition.xreplace({t: argument, **dict(zip(params, wilds))}), argument, wilds))
+    return tuple(out)
+
+
 def _function_names() -> dict:
     """{definition in t: name} of matcalc's element-wise functions: ``exp(t)`` is exp."""
     return {row.definition: name for name, row in FUNCTIONS.items()}
@@ -70,6 +94,11 @@ class _Reader:
     def read(self, node) -> E.Expr:
         if node in self.memo:
             return self.memo[node]
+        if _written_out(node):  # relu, leaky_relu(t, a), normpdf, ...: a row of the table written out
+            found = self.table_function(node)
+            if found is not None:
+                self.memo[node] = found
+                return found
         for cls in type(node).__mro__:
             rule = READ.get(cls)
             if rule is not None:
@@ -143,6 +172,15 @@ class _Reader:
                                    f"{node.args[0]}.applyfunc({node.func.__name__})")
         return E.apply(name, arg)
 
+    def table_function(self, node) -> E.Expr | None:
+        """A function of the table whose definition, at some argument and parameters, is ``node``
+        (to_sympy writes relu as its Piecewise, normpdf with pi): that function of them."""
+        for name, pattern, argument, params in _definition_patterns():
+            found = node.match(pattern)
+            if found and argument in found and all(p in found for p in params):
+                return E.apply(name, self.read(found[argument]), [self.read(found[p]) for p in params])
+        return None
+
     def applied(self, node) -> E.Expr:
         """X.applyfunc(f): f's body read with its variable standing for X, so that its products and
         powers are element-wise (Lambda(u, u**2 + tanh(u)) is X .^ 2 + tanh(X))."""
@@ -204,6 +242,7 @@ READ = {
     sp.Number:               lambda r, e: E.const(_number(e)),
     type(sp.E):              lambda r, e: E.apply("exp", E.const(1)),
     sp.NumberSymbol:         lambda r, e: E.const(_number(e)),  # pi and the like: refused, by name
+    sp.Piecewise:            lambda r, e: _unsupported_piecewise(e),
     sp.MatAdd:               _sum,
     sp.Add:                  _sum,
     sp.MatMul:               _product,
@@ -290,11 +329,12 @@ class _Writer:
 
     def apply(self, e: E.Apply):
         t = symbols()[0]
+        params = dict(zip(param_symbols(len(e.params)), (self.write(p) for p in e.params)))
         definition = FUNCTIONS[e.fn].definition
         arg = self.write(e.arg)
         if not isinstance(arg, sp.MatrixExpr):
-            return definition.xreplace({t: arg})
-        return arg.applyfunc(sp.Lambda(t, definition))
+            return definition.xreplace({t: arg, **params})  # at once: a value may hold a symbol named like t
+        return arg.applyfunc(sp.Lambda(t, definition.xreplace(params)))
 
     def diagonal(self, e: E.DiagVector):
         """diag(M) as (I .* M) 1: SymPy's DiagonalOf fails once its sizes are numbers (SymPy 1.14)."""

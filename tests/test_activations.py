@@ -104,7 +104,7 @@ def test_a_two_layer_loss(text):
 
 @pytest.mark.parametrize("text, form", [
     ("sum(leaky_relu(x, 0.1))", "1/10 + (9/10) step(x)"),
-    ("sum(elu(x))", "(1 - step(x)) .* (1 + elu(x)) + step(x)"),
+    ("sum(elu(x))", "1 + elu(x) - step(x) .* elu(x)"),  # elu' = 1 for x > 0, elu(x) + 1 below: collected
     ("sum(gelu(x))", "x .* normpdf(x) + normcdf(x)"),
     ("sum(logsigmoid(x))", "1 - sigmoid(x)"),
     ("sum(hardtanh(x))", "step(1 + x) - step(x - 1)"),

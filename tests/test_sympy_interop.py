@@ -332,3 +332,18 @@ def test_operations_along_an_axis_are_written_with_ones(text):
     numbers = {m: sp.ImmutableMatrix({"X": Xv, "x": xv}[m.name]) for m in sized.atoms(sp.MatrixSymbol)}
     value = np.array(worked_out(sized, numbers), dtype=float)
     assert np.allclose(value.reshape(by_hand.shape), by_hand, rtol=1e-10)
+
+
+@pytest.mark.parametrize("text", ["relu(a)", "selu(a)", "normpdf(a)", "leaky_relu(a, 0.1)", "leaky_relu(x, a)",
+                                  "hardtanh(x)", "gelu(a)", "elu(a)", "2 relu(a) + 1", "sum(selu(x))"])
+def test_functions_written_out_read_back_as_the_functions(text):
+    """to_sympy writes relu as its Piecewise and normpdf with pi; from_sympy finds the row again."""
+    e = matcalc.parse(text, {"a": "scalar"})
+    back = from_sympy(to_sympy(e))
+    values = {"a": np.array([[-0.7]]), "x": np.array([[0.4], [-1.3], [2.2]])}
+    assert np.allclose(evaluate(back, values, {"n": 3}), evaluate(e, values, {"n": 3}), rtol=1e-12)
+
+
+def test_a_piecewise_that_is_no_function_of_the_table_is_refused_in_one_line():
+    with pytest.raises(matcalc.MatcalcError, match=r"^from_sympy: SymPy's Piecewise is not supported unless"):
+        from_sympy(sp.Piecewise((s, s > 1), (0, True)))
