@@ -7,9 +7,9 @@ from matcalc.verify import domain_points, symbols_of
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """The tests on other array libraries run last: JAX and PyTorch start threads, and a test that
+    """The tests on other array libraries (marked threaded_libraries) run last: JAX and PyTorch start threads, and a test that
     forks afterwards (the fuzz test's time limit, the server's workers) would copy them mid-lock."""
-    items.sort(key=lambda item: item.path.name == "test_backends.py")
+    items.sort(key=lambda item: item.get_closest_marker("threaded_libraries") is not None)
 
 
 @pytest.fixture

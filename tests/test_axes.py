@@ -258,6 +258,7 @@ def test_size_of_a_dimension():
         matcalc.parse("size(X, 0)")
 
 
+@pytest.mark.threaded_libraries
 def test_jax_code_along_an_axis():
     jnp = pytest.importorskip("jax.numpy")
     g = matcalc.gradient("sum(Y .* softmax(X W)) + var(X W, 1) b", "W")

@@ -14,6 +14,8 @@ from test_codegen import BENCHMARK_CASES, CASES, HVP_CASES
 import matcalc
 from matcalc.verify import domain_points
 
+pytestmark = pytest.mark.threaded_libraries  # JAX and PyTorch start threads: run after every test that forks
+
 
 def _installed(*modules: str) -> bool:
     return all(importlib.util.find_spec(m) is not None for m in modules)

@@ -79,6 +79,7 @@ def test_off_diagonal_blocks_are_transposes(blocks):
             assert np.allclose(blocks[(a, b)].evaluate(v), blocks[(b, a)].evaluate(v).T)
 
 
+@pytest.mark.threaded_libraries
 def test_the_assembled_hessian_matches_jax(blocks):
     jax = pytest.importorskip("jax")
     jax.config.update("jax_enable_x64", True)
