@@ -93,6 +93,7 @@ class _Context:
         self.defined_at: dict[str, Token] = {}
         self.values: dict[str, E.Expr] = {}
         self.references: list[tuple[int, str]] = []  # (statement, name); statement k follows k definitions
+        self.split_runs: list[str] = []  # runs of letters read as products (AXB), named when the shapes do not fit
         self.first_use: dict[str, Token] = {}  # where each variable first occurs, for a message about its declaration
         self.variable_labels: dict = {}  # (variable, dimension 1 or 2) -> the name a size in brackets calls it
 
@@ -276,6 +277,7 @@ class _PostLexer(PostLex):
                 raise _error(f"'{name}' {_at(tok)} is a Greek letter's name, and its letters are declared names: "
                              f"declare {name} to mean the name, or write {' '.join(letters)} for the product", tok)
             return [tok]
+        ctx.split_runs.append(name)
         pieces = []
         for m in LETTER_PIECE.finditer(name):
             piece = Token("NAME", m.group(0), start_pos=tok.start_pos + m.start(), line=tok.line,
@@ -796,7 +798,23 @@ def _read(text: str, declare: dict, guessed: dict, labels_only: bool = False) ->
 
 
 def _with_declared_positions(err: ShapeError, ctx: _Context) -> ShapeError:
-    return ShapeError(with_positions(str(err), {name: _at(tok) for name, tok in ctx.first_use.items()}))
+    message = with_positions(str(err), {name: _at(tok) for name, tok in ctx.first_use.items()})
+    return ShapeError(message + _split_runs_hint(ctx.split_runs))
+
+
+def _split_runs_hint(runs: list[str]) -> str:
+    """Where shapes do not fit, the runs of letters read as products, which may have been meant as
+    one name (Wq for W_q): a hint how to write that."""
+    def one_name(run):
+        letters = [m.group(0) for m in LETTER_PIECE.finditer(run)]
+        return f"{letters[0]}_{''.join(letters[1:])}" if len(letters) > 1 and run[0].isalpha() else run
+
+    runs = list(dict.fromkeys(runs))[:2]
+    if not runs:
+        return ""
+    read = "; ".join(f"{r} was read as the product {' '.join(m.group(0) for m in LETTER_PIECE.finditer(r))}"
+                     for r in runs)
+    return f" ({read}: for one name write {one_name(runs[0])} or declare {runs[0]})"
 
 
 def with_positions(message: str, where: Mapping[str, str]) -> str:

@@ -222,3 +222,14 @@ def test_other_spellings_of_parameters_say_what_to_write(text, message):
     with pytest.raises(ParseError) as info:
         matcalc.parse(text)
     assert str(info.value).splitlines()[0] == message
+
+
+def test_a_shape_error_names_the_runs_of_letters_read_as_products():
+    # Wq is the product W q (README: an undeclared run of letters is a product); where the shapes
+    # then do not fit, the message says so and how to write one name
+    with pytest.raises(matcalc.MatcalcError) as err:
+        matcalc.gradient("tr(softmax(X Wq Wk^T X^T) X Wv)", wrt="X")
+    message = str(err.value)
+    assert "\n" not in message and "(Wq was read as the product W q; Wk was read as the product W k: " \
+                                   "for one name write W_q or declare Wq)" in message
+    assert str(matcalc.gradient("tr(softmax(X W_q W_k^T X^T) X W_v)", wrt="W_v")).startswith("X^T")
