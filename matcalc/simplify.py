@@ -89,6 +89,30 @@ def _collect_weights(e: E.Add) -> E.Expr:
     return E.add(*(E.scale(simplify(E.add(*weights)), rest) for rest, weights in groups.values()))
 
 
+def _scalar_factors(weight: E.Expr) -> list:
+    return list(weight.factors) if isinstance(weight, E.MatMul) and E.is_scalar_product(weight) else [weight]
+
+
+def _common_weight(e: E.Add) -> E.Expr:
+    """A symbolic scalar factor of every term's weight taken out of the sum:
+    ``s / n - y / n -> (s - y) / n``, ``lambda A x + lambda b -> lambda (A x + b)``."""
+    weights = [term.coeff if isinstance(term, E.Scale) else None for term in e.terms]
+    if any(w is None for w in weights):
+        return e
+    common = Counter(f for f in _scalar_factors(weights[0]) if not isinstance(f, E.Const))
+    for w in weights[1:]:
+        common &= Counter(_scalar_factors(w))
+    if not common:
+        return e
+    shared = list(common.elements())
+
+    def rest_of(weight):
+        left = Counter(_scalar_factors(weight)) - common
+        return reduce(E.mul, left.elements()) if left else E.ONE
+
+    return E.scale(reduce(E.mul, shared), E.add(*(E.scale(rest_of(w), term.arg) for w, term in zip(weights, e.terms))))
+
+
 def _collect_kron(e: E.Add) -> E.Expr:
     """Kronecker products with the same left (or right) factor: by bilinearity,
     ``a kron(A, B) + b kron(A, C) -> kron(A, a B + b C)``."""
@@ -237,6 +261,10 @@ def simplify(node: E.Expr) -> E.Expr:
             rebuilt = simplify(candidate)
     if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
         candidate = _collect_weights(rebuilt)
+        if candidate is not rebuilt and weight(candidate) < weight(rebuilt):
+            rebuilt = simplify(candidate)
+    if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
+        candidate = _common_weight(rebuilt)
         if candidate is not rebuilt and weight(candidate) < weight(rebuilt):
             rebuilt = simplify(candidate)
     if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):

@@ -144,3 +144,15 @@ def test_the_gradient_of_the_negative_entropy_of_a_softmax():
 
 def test_softmax_sums_to_one():
     assert str(matcalc.parse("sum(softmax(W x)) + ones^T softmax(z) x")) == "1 + x"
+
+
+def test_a_scalar_weight_of_every_term_is_taken_out_of_the_sum():
+    # the mean of the logistic loss: X^T (sigmoid(X w) - y) / N, as a person writes it
+    rng = np.random.default_rng(11)
+    X, w, y = rng.normal(size=(5, 3)), rng.normal(size=(3, 1)), (rng.random((5, 1)) < 0.5).astype(float)
+    r = matcalc.gradient("-mean(y .* log(sigmoid(X w)) + (1 - y) .* log(1 - sigmoid(X w)))", wrt="w")
+    assert str(r) == "X^T (sigmoid(X w) - y) / size(X, 1)"
+    assert np.allclose(r.evaluate({"X": X, "w": w, "y": y}), X.T @ (1 / (1 + np.exp(-X @ w)) - y) / 5)
+    r = matcalc.gradient("a x^T x + a b^T x", wrt="x", declare={"a": "scalar"})
+    assert str(r) == "a (2 x + b)"
+    assert r.check().ok
