@@ -471,6 +471,11 @@ class LatexPrinter(Printer):
     def count(self, n):
         return str(n).replace("*", " ")
 
+    def _Apply(self, e):
+        if e.fn == "sqrt" and E.is_scalar(e.arg):  # of a matrix it stays sqrt(X): element-wise, not the matrix root
+            return self.sqrt(self.print(e.arg)[0]), ATOM
+        return super()._Apply(e)
+
     def power_of(self, base, p):
         if p == Fraction(1, 2):
             return self.sqrt(self.print(base)[0]), ATOM

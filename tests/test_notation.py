@@ -103,3 +103,12 @@ def test_long_lines_are_cut_between_terms_and_stay_balanced():
 def test_no_cut_inside_braces():
     latex = r"\frac{" + " + ".join(f"a_{{{i}}}" for i in range(60)) + "}{2}"
     assert broken(latex) == [latex]
+
+
+def test_the_square_root_of_a_scalar_is_typeset_with_a_radical():
+    import matcalc
+    from matcalc.printing import to_latex
+
+    # of a scalar, sqrt(d) is \sqrt{d}; of a matrix it stays sqrt(X), the element-wise root
+    assert to_latex(matcalc.parse("x / sqrt(d)", {"d": "scalar"})) == r"\frac{x}{\sqrt{d}}"
+    assert to_latex(matcalc.parse("sqrt(X)")) == r"\operatorname{sqrt}\left(X\right)"
