@@ -110,17 +110,11 @@ def _bracket_names(e: E.Expr, order: list, labels: dict) -> dict:
 def _ties_as(e: E.Expr, back: E.Expr) -> bool | None:
     """Whether ``back`` is ``e`` with its sizes renamed one to one (the same ties, no more, no fewer);
     None where it is not the same tree.  A product of sizes renames factor by factor."""
-    pairs, stack, seen = [], [(e, back)], set()
-    while stack:
-        a, b = stack.pop()
-        if (id(a), id(b)) in seen:
-            continue
-        seen.add((id(a), id(b)))
-        if type(a) is not type(b) or len(a.children()) != len(b.children()):
-            return None
-        if isinstance(a, (E.Symbol, *SIZED_LEAVES)):
-            pairs.extend(zip(_leaf_sizes(a), _leaf_sizes(b), strict=True))
-        stack.extend(zip(a.children(), b.children(), strict=True))
+    nodes = _paired(e, back)
+    if nodes is None:
+        return None
+    pairs = [sizes for a, b in nodes if isinstance(a, (E.Symbol, *SIZED_LEAVES))
+             for sizes in zip(_leaf_sizes(a), _leaf_sizes(b), strict=True)]
     forward: dict = {}
     factored = [(size_factors(x), size_factors(y)) for x, y in pairs]
     for (nx, fx), (ny, fy) in sorted(factored, key=lambda p: len(p[0][1])):  # single names first
@@ -141,7 +135,16 @@ def _untied(back: E.Expr, e: E.Expr) -> set | None:
     """The leaves of ``e`` whose sizes, in ``back`` (``e`` printed and read again), no variable
     carries; None where ``back`` is not the same tree."""
     bound = _names(d for s in E.nodes(back) if isinstance(s, E.Symbol) for d in s.dims)
-    untied, stack, seen = set(), [(e, back)], set()
+    nodes = _paired(e, back)
+    if nodes is None:
+        return None
+    return {a for a, b in nodes if isinstance(a, SIZED_LEAVES) and not _names(_leaf_sizes(b)) <= bound}
+
+
+def _paired(e: E.Expr, back: E.Expr) -> list | None:
+    """The nodes of ``e`` and ``back`` at the same places, each pair once; None where ``back`` is
+    not the same tree."""
+    pairs, stack, seen = [], [(e, back)], set()
     while stack:
         a, b = stack.pop()
         if (id(a), id(b)) in seen:
@@ -149,10 +152,9 @@ def _untied(back: E.Expr, e: E.Expr) -> set | None:
         seen.add((id(a), id(b)))
         if type(a) is not type(b) or len(a.children()) != len(b.children()):
             return None
-        if isinstance(a, SIZED_LEAVES) and not _names(_leaf_sizes(b)) <= bound:
-            untied.add(a)
+        pairs.append((a, b))
         stack.extend(zip(a.children(), b.children(), strict=True))
-    return untied
+    return pairs
 
 
 def _alone(leaf: E.Expr, e: E.Expr) -> bool:
