@@ -96,6 +96,7 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("MATRIX_POWER_IDENTITIES", "U^-k = (U^-1)^k"):                  E.MatPower(A, -2),
     ("MATRIX_POWER_IDENTITIES", "(U^j)^k = U^(j k)"):                E.MatPower(E.MatPower(A, 2), 3),
     ("POWER_IDENTITIES", "(s^p)^k = s^(p k)"):                       E.Power(E.Power(E.Norm(x), Fraction(1, 2)), Fraction(-4)),
+    ("POWER_IDENTITIES", "size[n]^2 = size[n*n]"):                   E.Power(E.Count(n), Fraction(2)),
     ("POWER_IDENTITIES", "(a b)^k = a^k b^k"):                       E.Power(E.MatMul((s, E.Trace(A))), Fraction(3)),
     ("HADAMARD_IDENTITIES", "a .* b = a b"):                         E.Hadamard((s, E.Trace(A))),
     ("HADAMARD_FACTOR_IDENTITIES", "ones ones^T .* U = U"):          E.Hadamard((E.Ones((n, m)), exp(X))),

@@ -386,3 +386,13 @@ def test_a_transposed_sum_whose_terms_cancel_cancels():
     r = matcalc.gradient("x^T (A - A^T) x", wrt="x")  # x^T (A - A^T) x = 0 for every x
     assert str(r) == "0 ones"
     assert str(matcalc.gradient("(W x + b)^T (W x + b)", wrt="W")) == "2 (W x + b) x^T"  # kept whole
+
+
+def test_a_power_of_a_size_reads_back_as_the_same_size():
+    # sum(1 + S .^ 2) holds sum(ones) of an n x n matrix, size[n*n]; printed size(S, 1) size(S, 1) and
+    # read again it was size[n]^2, another tree for the same number
+    from matcalc.printing import to_text
+
+    e = matcalc.parse("log(sum(1 + S .^ 2))", {"S": "symmetric"})
+    assert matches_up_to_sizes(e, matcalc.parse(to_text(e), {"S": "symmetric"}))
+    assert to_text(matcalc.parse("size(S, 1)^2", {"S": "symmetric"})) == "size[n*n]"

@@ -717,6 +717,7 @@ MATRIX_POWER_IDENTITIES = table(  # U^k for an integer k other than 0 and 1
 POWER_IDENTITIES = table(  # s^p for a scalar s, p other than 0 and 1
     (Power,     "a power of a power, to an integer",           "(s^p)^k = s^(p k)",        lambda s, p: power(s.base, s.exponent * p) if p.denominator == 1 else None),
     (MatMul,    "a power of a product of scalars, to an integer", "(a b)^k = a^k b^k",     lambda s, p: reduce(mul, (power(f, p) for f in s.factors)) if p.denominator == 1 and is_scalar_product(s) else None),
+    (Count,     "a power of a size is the size of a product",  "size[n]^2 = size[n*n]",    lambda s, p: count(product_dim(*[s.n] * int(p))) if p.denominator == 1 and 1 < p <= 8 else None),
 )
 # fmt: on
 
