@@ -35,8 +35,11 @@ def workload(name: str):
     if name == "corpus":
         from corpus import CASES
 
+        chosen = os.environ.get(CASES_VARIABLE)
+        cases = CASES if chosen is None else [CASES[int(i)] for i in chosen.split(",") if i]
+
         def once():
-            for c in CASES:
+            for c in cases:
                 (matcalc.hessian if c.kind == "hessian" else matcalc.gradient)(c.text, wrt=c.wrt, declare=c.declare)
         return once
     from bench_depth import mlp_loss, variables
@@ -53,6 +56,32 @@ def worker(source: str, passes: int, name: str) -> None:
     once = workload(name)
     for _ in range(passes):
         once()
+
+
+CASES_VARIABLE = "MATCALC_INSTRUCTION_CASES"  # the corpus cases both trees answer, by index
+
+
+def answerable(source: str) -> set[int]:
+    """The indices of the corpus cases that the tree at ``source`` answers (a baseline predates the
+    newer ones: both trees are counted on the cases both answer)."""
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--answerable", source],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return {int(i) for i in done.stdout.split()}
+
+
+def _answerable_worker(source: str) -> None:
+    sys.path.insert(0, source)
+    sys.path.insert(1, HERE)
+    sys.setrecursionlimit(20000)
+    import matcalc
+    from corpus import CASES
+
+    for i, c in enumerate(CASES):
+        try:
+            (matcalc.hessian if c.kind == "hessian" else matcalc.gradient)(c.text, wrt=c.wrt, declare=c.declare)
+        except Exception:  # a case this tree cannot read or derive
+            continue
+        print(i)
 
 
 def instructions(source: str, passes: int, name: str) -> int:
@@ -76,7 +105,11 @@ def main(argv=None) -> int:
     ap.add_argument("--baseline", help="a tree of matcalc to compare with (a git worktree of an earlier commit)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "instructions.md"))
     ap.add_argument("--worker", nargs=3, metavar=("SOURCE", "PASSES", "WORKLOAD"), help=argparse.SUPPRESS)
+    ap.add_argument("--answerable", metavar="SOURCE", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.answerable:
+        _answerable_worker(args.answerable)
+        return 0
     if args.worker:
         worker(args.worker[0], int(args.worker[1]), args.worker[2])
         return 0
@@ -86,6 +119,9 @@ def main(argv=None) -> int:
     for label, tree in (("this tree", ROOT), ("baseline", args.baseline)):
         commit[label] = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], capture_output=True,
                                        text=True).stdout.strip()
+    common = sorted(answerable(ROOT) & answerable(args.baseline))
+    os.environ[CASES_VARIABLE] = ",".join(map(str, common))
+    print(f"corpus: the {len(common)} cases both trees answer", flush=True)
     rows = []
     for name in WORKLOADS:
         here, base = per_pass(ROOT, name), per_pass(args.baseline, name)
@@ -95,7 +131,7 @@ def main(argv=None) -> int:
              f"`python benchmarks/bench_instructions.py --baseline DIR`: this tree (commit {commit['this tree']}) "
              f"against the baseline (commit {commit['baseline']}), millions of instructions for one pass of each "
              "workload (valgrind callgrind; the difference of a three-pass and a one-pass run, halved). Ratio: this "
-             "tree / baseline (below 1: fewer instructions).", "",
+             f"tree / baseline (below 1: fewer instructions). The corpus: the {len(common)} cases both trees answer.", "",
              "| workload | this tree | baseline | ratio |", "| --- | --- | --- | --- |"]
     lines += [f"| {r['workload']} | {r['this_tree'] / 1e6:.1f} | {r['baseline'] / 1e6:.1f} | {r['ratio']:.3f} |" for r in rows]
     with open(args.out, "w") as fh:

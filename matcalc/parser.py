@@ -156,12 +156,18 @@ class _Context:
 
     def divisors(self, factors) -> None:
         """A scalar divided by a run of factors none of whose beginnings is a scalar (||r||^2 / 2N,
-        1/N sum(x)): the first undeclared name standing as a factor (or as 2N) can only be meant as
-        a scalar, so the text is read again with it one."""
+        1/N sum(x), 1 / sqrt(d)): the first undeclared name standing as a factor (or as 2N, or as
+        the argument of an element-wise function) can only be meant as a scalar, so the text is
+        read again with it one."""
         for f in factors:
-            name = f if isinstance(f, E.Symbol) else f.arg if isinstance(f, E.Scale) and isinstance(f.arg, E.Symbol) else None
-            if name is not None and name.name not in self.declare and name.name not in self.guessed:
+            name = f.arg if isinstance(f, (E.Scale, E.Apply)) else f
+            if isinstance(name, E.Symbol) and name.name not in self.declare and name.name not in self.guessed:
                 raise _ReadAgain([name.name])
+
+    def undeclared_in(self, e: E.Expr) -> list[str]:
+        """The names of ``e`` that took their kind from their case, not from a declaration."""
+        return sorted(s.name for s in E.nodes(e) if isinstance(s, E.Symbol) and s.name in self.symbols
+                      and s.name not in self.declare and s.name not in self.guessed)
 
     def read_as(self, note: str) -> None:
         if note not in self.readings:
@@ -478,7 +484,14 @@ class _Builder(Transformer):
             rest = " ".join(map(_short, factors[k:]))
             ctx.read_as(f"read {_short(top)} / {' '.join(map(_short, factors))} as ({_short(top)} / "
                         f"{' '.join(map(_short, factors[:k]))}) {rest}: the denominator ends where it is a scalar")
-        return reduce(E.mul, factors[k:], E.div(top, products[k - 1]))
+        try:
+            quotient = E.div(top, products[k - 1])
+        except ShapeError as err:  # x / y with vectors may mean x ./ y: no guess, but say how to mean a scalar
+            names = ctx.undeclared_in(products[k - 1])
+            if not names:
+                raise
+            raise ShapeError(f"{err}; for a scalar {names[0]}, declare it (--let {names[0]}=scalar)") from None
+        return reduce(E.mul, factors[k:], quotient)
 
     def juxtaposed(self, c):
         """A factor after the first of a denominator's run: x in x^T A x / x^T x."""

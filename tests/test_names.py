@@ -233,3 +233,14 @@ def test_a_shape_error_names_the_runs_of_letters_read_as_products():
     assert "\n" not in message and "(Wq was read as the product W q; Wk was read as the product W k: " \
                                    "for one name write W_q or declare Wq)" in message
     assert str(matcalc.gradient("tr(softmax(X W_q W_k^T X^T) X W_v)", wrt="W_v")).startswith("X^T")
+
+
+def test_a_denominator_that_is_not_a_scalar_says_how_to_declare_one():
+    # attention's Q K^T / sqrt(d) with d undeclared (a vector by its case): x / y may mean x ./ y, so
+    # no guess, but the message says what to declare; under a scalar, 1 / sqrt(d) reads d as one
+    with pytest.raises(ShapeError) as err:
+        matcalc.gradient("A = softmax(Q K^T / sqrt(d)); sum(G .* (A V))", wrt="Q")
+    assert str(err.value).endswith("; for a scalar d, declare it (--let d=scalar)") and "\n" not in str(err.value)
+    r = matcalc.gradient("sum(x) / sqrt(d)", wrt="x")
+    assert "read d as a scalar: a scalar is divided by it (declare it to say otherwise)" in r.notes
+    assert r.check().ok
