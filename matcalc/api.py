@@ -8,6 +8,7 @@ import numpy as np
 
 from . import codegen, kinds, pipeline
 from . import expr as E
+from .expr.predicates import cached_on_node
 from .cse import printed_length, share
 from .errors import DerivativeError, DomainError, MatcalcError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
@@ -251,14 +252,17 @@ def _notes(gradient: E.Expr | None) -> list[str]:
 
 def _kinks(function: E.Expr | None) -> list[str]:
     """Where the function is not differentiable (the kink of relu at 0): the result holds away from there."""
-    if function is None:
-        return []
+    return [] if function is None else list(_kink_notes(function))
+
+
+@cached_on_node  # every gradient of a network shares its function: walk it once
+def _kink_notes(function: E.Expr) -> tuple[str, ...]:
     kinks = {}
     for node in E.nodes(function):
         where = kink_of(node)
         if where is not None:
             kinks.setdefault(f"{describe_kinked(node)} is not differentiable at {where}: the result holds away from there", None)
-    return sorted(kinks)
+    return tuple(sorted(kinks))
 
 
 def _each(wrt, results: dict):
