@@ -15,6 +15,7 @@ from fractions import Fraction
 from functools import reduce
 
 from . import expr as E
+from .expr.predicates import cached_on_node
 from .expr.recording import cached_citing
 from .shapes import is_one
 
@@ -175,6 +176,7 @@ def _ratio_cancel(e: E.Expr) -> E.Expr | None:
 MAX_MONOMIALS = 32  # element-wise products expanded at most this far: beyond it no collection pays
 
 
+@cached_on_node  # subexpressions shared along many paths are opened once: linear in the DAG
 def _monomials(term: E.Expr):
     """``term`` as a sum of element-wise monomials ``(number, symbolic weight, factors)``, element-wise
     products opened over the sums among their factors: ``(1 - y) .* s -> s - y .* s``; None when it
