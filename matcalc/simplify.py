@@ -249,6 +249,8 @@ def _collect_elementwise(e: E.Expr) -> E.Expr | None:
 
 
 REWRITES = [_logistic, _ratio_cancel, _collect_elementwise]
+# on a sum of matrices, in this order, each returning the sum itself where it does not apply
+MATRIX_SUM_REWRITES = [_collect_weights, _common_weight, _collect_kron]
 
 
 @cached_citing
@@ -261,18 +263,11 @@ def simplify(node: E.Expr) -> E.Expr:
         candidate = rewrite(rebuilt)
         if candidate is not None and weight(candidate) < weight(rebuilt):
             rebuilt = simplify(candidate)
-    if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
-        candidate = _collect_weights(rebuilt)
-        if candidate is not rebuilt and weight(candidate) < weight(rebuilt):
-            rebuilt = simplify(candidate)
-    if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
-        candidate = _common_weight(rebuilt)
-        if candidate is not rebuilt and weight(candidate) < weight(rebuilt):
-            rebuilt = simplify(candidate)
-    if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
-        candidate = _collect_kron(rebuilt)
-        if candidate is not rebuilt and weight(candidate) < weight(rebuilt):
-            rebuilt = simplify(candidate)
+    for rewrite in MATRIX_SUM_REWRITES:
+        if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
+            candidate = rewrite(rebuilt)
+            if candidate is not rebuilt and weight(candidate) < weight(rebuilt):
+                rebuilt = simplify(candidate)
     if isinstance(rebuilt, E.Add) and not E.is_scalar(rebuilt):
         for side in (-1, 0):
             candidate = _factor_sum(rebuilt, side)
