@@ -26,8 +26,8 @@ EXAMPLES = [
     ("batched_cross_entropy", "-sum(Y .* logsoftmax(X W + ones b^T))", "W", {}, 1),
     ("attention", "Q = X W_q; K = X W_k; V = X W_v; A = softmax(Q K^T / sqrt(d)); sum(G .* (A V))", "W_q",
      {"d": "scalar"}, 1),
-    ("layer_norm", "Xh = (X - mean(X, 2) ones^T) ./ (std(X, 2) ones^T); sum(G .* Xh)",
-     "X", {}, 1),
+    ("layer_norm", "Xh = (X - mean(X, 2) ones^T) ./ (sqrt(var(X, 2) + eps) ones^T); sum(G .* (Xh .* (ones g^T) + ones b^T))",
+     "X", {"eps": "scalar"}, 1),
     ("residual_block", "sum(G .* (X + relu(X W_1) W_2))", "W_1", {}, 1),
     ("two_layer_classifier", "H = relu(X W_1 + ones b_1^T); -sum(Y .* logsoftmax(H W_2 + ones b_2^T))", "W_1", {}, 1),
 ]

@@ -9,6 +9,8 @@ repeats a column c across the n columns; along axis 1 (each column), ``ones^T U`
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from . import expr as E
 
 
@@ -38,3 +40,49 @@ def count(u: E.Expr, axis) -> E.Expr:
 def centred(u: E.Expr, axis) -> E.Expr:
     """``U`` minus its means along ``axis``, repeated: the deviations var and std are made of."""
     return E.sub(u, repeated(E.mean(u, axis), axis, u.shape))
+
+
+@dataclass(frozen=True)
+class Standardisation:
+    """``(U - mean(U)) ./ sigma`` along ``axis``, with ``sigma = sqrt(var(U) + c)`` (``c`` None for std(U)):
+    a normalisation layer's x̂, found among the factors of an element-wise product."""
+
+    deviations: E.Expr  # U - mean(U), repeated
+    reciprocal: E.Expr  # 1 ./ sigma, repeated
+    arg: E.Expr
+    axis: int | None
+    sigma: E.Expr
+    offset: E.Expr | None
+
+    @property
+    def node(self) -> E.Expr:
+        return E.hadamard(self.deviations, self.reciprocal)
+
+
+def _spreads(u: E.Expr, axis, within: E.Expr):
+    """The spreads of ``u`` along ``axis`` written in ``within``: (std(u), None) and (sqrt(var(u) + c), c)."""
+    for node in E.nodes(within):
+        if isinstance(node, E.Std) and node.arg == u and node.axis == axis:
+            yield node, None
+        elif isinstance(node, E.Apply) and node.fn == "sqrt" and not node.params and isinstance(node.arg, E.Add):
+            rest = [t for t in node.arg.terms if t != E.var(u, axis)]
+            if len(rest) == len(node.arg.terms) - 1:
+                yield node, E.add(*rest)
+
+
+def standardisation(factors) -> Standardisation | None:
+    """Two of ``factors`` that are ``U - mean(U)`` and ``1 ./ sigma``, both along one axis and repeated."""
+    for deviations in factors:
+        if not isinstance(deviations, E.Add):
+            continue
+        for mean in (n for n in E.nodes(deviations) if isinstance(n, E.Mean)):
+            u, axis = mean.arg, mean.axis
+            if deviations != centred(u, axis):
+                continue
+            shape = deviations.shape
+            for reciprocal in factors:
+                for sigma, offset in _spreads(u, axis, reciprocal):
+                    if reciprocal in (E.elem_power(repeated(sigma, axis, shape), -1),
+                                      repeated(E.elem_power(sigma, -1), axis, shape)):
+                        return Standardisation(deviations, reciprocal, u, axis, sigma, offset)
+    return None

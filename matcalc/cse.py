@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from functools import reduce
 
 from . import expr as E
 from .shapes import is_one
@@ -164,24 +165,47 @@ def _with_automatic_names(roots: list[E.Expr], min_size: int) -> tuple[list, lis
         new = node.map_children(lambda k: rewrite(k)) if kids else node
         big = min_size <= 1 or (weight(new) >= min_size and not E.is_scalar(new))
         if count.get(node, 0) >= 2 and _worth_naming(new) and big:
-            symbol = fresh(node)
-            definitions.append((symbol, new))
-            new = symbol
+            if isinstance(new, E.ElemPower) and new.exponent < 0 and _worth_naming(new.arg):
+                # a reciprocal is named by what it divides by: Z1 = sigma ones^T, then U ./ Z1
+                symbol = fresh(new.arg)
+                definitions.append((symbol, new.arg))
+                new = E.ElemPower(symbol, new.exponent)
+            else:
+                symbol = fresh(node)
+                definitions.append((symbol, new))
+                new = symbol
         replaced[node] = new
         return new
 
     return definitions, [rewrite(e) for e in roots]
 
 
+def _powers(factors) -> Counter:
+    """An element-wise product's factors as {base: exponent}: ``U .^ -2 .* V -> {U: -2, V: 1}``."""
+    out: Counter = Counter()
+    for f in factors:
+        base, p = (f.arg, f.exponent) if isinstance(f, E.ElemPower) else (f, 1)
+        out[base] += p
+    return out
+
+
+def _holds(powers: Counter, part: Counter) -> bool:
+    """Each base of ``part`` is in ``powers`` to an exponent of its sign, at least as large."""
+    return all(powers[b] * p > 0 and abs(powers[b]) >= abs(p) for b, p in part.items())
+
+
 class _Parts:
-    """The given sums and products, to find among the terms of a longer sum (any of them) or
-    the factors of a longer product (a run of them): the smart constructors flatten ``H1 + t``
-    into one sum and ``W2 (W1 x)`` into one product, where no node is H1 or ``W1 x`` any more."""
+    """The given sums and products, to find among the terms of a longer sum (any of them), the
+    factors of a longer product (a run of them) or of a longer element-wise product (any of them,
+    powers split): the smart constructors flatten ``H1 + t`` into one sum, ``W2 (W1 x)`` into one
+    product and ``x̂ .* G`` into ``(X - mu) .* sigma .^ -1 .* G``, where no node is H1, ``W1 x`` or
+    x̂ any more."""
 
     def __init__(self, given: list[E.Expr]):
         by_size = sorted(given, key=lambda e: -len(e.children()))
         self.sums = [e for e in by_size if isinstance(e, E.Add)]
         self.products = [e for e in by_size if isinstance(e, E.MatMul)]
+        self.elementwise = [e for e in by_size if isinstance(e, E.Hadamard)]
 
     def written_with(self, node: E.Expr, rewrite) -> E.Expr | None:
         """``node`` with its children rewritten and the given parts it holds named, longest
@@ -190,7 +214,27 @@ class _Parts:
             return self._in_sum(node, rewrite)
         if isinstance(node, E.MatMul) and self.products:
             return self._in_product(node, rewrite)
+        if isinstance(node, E.Hadamard) and self.elementwise:
+            return self._in_elementwise(node, rewrite)
         return None
+
+    def _in_elementwise(self, node: E.Hadamard, rewrite) -> E.Expr | None:
+        rest, found = _powers(node.factors), []
+        for part in self.elementwise:
+            wanted = _powers(part.factors)
+            times = 0
+            while part != node and _holds(rest, wanted):
+                rest.subtract(wanted)
+                times += 1
+            if times:
+                found.append(E.elem_power(part, times))
+        if not found:
+            return None
+        # what no part took, built as the constructors build it, so that it is the node it is elsewhere
+        kept = [E.elem_power(b, p) for b, p in rest.items() if p != 0]
+        if kept:
+            found.append(reduce(E.hadamard, kept))
+        return _joined(E.Hadamard, [rewrite(f) for f in found])
 
     def _in_sum(self, node: E.Add, rewrite) -> E.Expr | None:
         rest, found = Counter(node.terms), []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
-from .axes import centred, repeated, sums
+from .axes import centred, repeated, standardisation, sums
 from .functions import derivative, param_derivative
 from .registry import rule_for
 
@@ -59,6 +59,29 @@ def _std(e, d):
     return E.div(top, e) if E.is_scalar(e) else E.elem_div(top, e)
 
 
+def _hadamard(e, d):
+    """The product rule over the factors, a standardisation among them (x̂ .* (ones g^T)) kept as one
+    factor, so that its own rule below differentiates it."""
+    factors = list(e.factors)
+    found = standardisation(factors) if len(factors) > 2 else None
+    if found is not None:
+        factors = [found.node] + [f for f in factors if f not in (found.deviations, found.reciprocal)]
+    return _product_rule(e, factors, E.hadamard, d)
+
+
+def _standardised(e, d):
+    """d x̂ = (dU - mean(dU) - x̂ .* mean(x̂ .* dU)) ./ sigma for x̂ = (U - mean(U)) ./ sigma along an axis:
+    the deviations' differential, less x̂ times d sigma / sigma, where d sigma = mean((U - mean(U)) .* dU) / sigma
+    (see _std) puts the spread back into x̂; an offset that varies adds dc / (2 sigma) to the mean."""
+    found = standardisation(e.factors)
+    du, axis, shape = d(found.arg), found.axis, e.shape
+    spread = E.mean(E.hadamard(e, du), axis)
+    if found.offset is not None and not isinstance(dc := d(found.offset), E.Zero):
+        spread = E.add(spread, E.elem_div(dc, E.mul(E.const(2), found.sigma)))
+    deviations = E.sub(du, repeated(E.mean(du, axis), axis, shape))
+    return E.hadamard(E.sub(deviations, E.hadamard(e, repeated(spread, axis, shape))), found.reciprocal)
+
+
 def _matrix_power(e, d):
     u, k = e.arg, e.exponent
     return E.add(*(E.matmul(E.power(u, i), d(u), E.power(u, k - 1 - i)) for i in range(k)))
@@ -83,7 +106,7 @@ RULES = {
     E.Inverse:    ("differential of the inverse",               "d(U^-1) = -U^-1 dU U^-1",             lambda e, d: E.neg(E.matmul(e, d(e.arg), e))),
     E.MatPower:   ("differential of a matrix power",            "d(U^k) = sum_i U^i dU U^(k-1-i)",     _matrix_power),
     E.Power:      ("power rule",                                "d(a^p) = p a^(p-1) da",               lambda e, d: E.mul(E.mul(E.Const(e.exponent), E.power(e.base, e.exponent - 1)), d(e.base))),
-    E.Hadamard:   ("product rule for the element-wise product", "d(U .* V) = dU .* V + U .* dV",       lambda e, d: _product_rule(e, e.factors, E.hadamard, d)),
+    E.Hadamard:   ("product rule for the element-wise product", "d(U .* V) = dU .* V + U .* dV",       _hadamard),
     E.ElemPower:  ("element-wise power rule",                   "d(U .^ p) = p U .^ (p-1) .* dU",      lambda e, d: E.hadamard(E.mul(E.Const(e.exponent), E.elem_power(e.arg, e.exponent - 1)), d(e.arg))),
     E.Apply:      ("chain rule for an element-wise function",   "d f(U) = f'(U) .* dU",                _element_wise),
     E.Det:        ("differential of the determinant (Jacobi)",  "d det U = det U tr(U^-1 dU)",         lambda e, d: E.mul(e, E.trace(E.mul(E.inverse(e.arg), d(e.arg))))),
@@ -104,6 +127,23 @@ RULES = {
 }
 # fmt: on
 
+# Compound forms differentiated as a whole, in the form the literature writes their rule; a node of
+# such a form takes its lemma's row instead of its type's.
+# fmt: off
+LEMMAS = (
+    (lambda e: isinstance(e, E.Hadamard) and len(e.factors) == 2 and standardisation(e.factors) is not None,
+     "differential of a standardisation H of U by its spread", "d H = (dU - mean(dU) - H .* mean(H .* dU)) ./ s", _standardised),
+)
+# fmt: on
+
+
+def row_for(node: E.Expr) -> tuple:
+    """(words, identity, rule) that differentiates ``node``: its lemma's, else its type's."""
+    for applies, *row in LEMMAS:
+        if applies(node):
+            return tuple(row)
+    return rule_for(RULES, node, "the differential")
+
 
 def differential(e: E.Expr, variables) -> E.Expr:
     """``d e`` with respect to one variable or several at once: an expression linear in their
@@ -119,7 +159,7 @@ def differential(e: E.Expr, variables) -> E.Expr:
         elif node in variables:
             out = E.Differential(node)
         else:
-            out = rule_for(RULES, node, "the differential")[2](node, d)
+            out = row_for(node)[2](node, d)
         memo[node] = out
         return out
 

@@ -23,7 +23,7 @@ from . import expr as E
 from . import kinds
 from .canonical import gradients_from_differential
 from .cse import printed_length, share
-from .differential import RULES, differential
+from .differential import differential, row_for
 from .errors import DeclarationError, DerivativeError
 from .expr.recording import unrecorded
 from .jacobian import jacobian_from_differential
@@ -159,7 +159,7 @@ def _expand_once(e: E.Expr, variables: frozenset, used: list) -> E.Expr:
             return memo[node]
         if isinstance(node, E.DifferentialOf):
             u = node.arg
-            words, identity, rule = RULES[type(u)]
+            words, identity, rule = row_for(u)
             used.append((words, identity))
             out = rule(u, d)
         else:

@@ -19,7 +19,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from .cse import printed_length, share
 from .derivation import Derivation, Step
 from .errors import MatcalcError
-from .notation import broken, identity_latex
+from .notation import broken, identity_latex, width
 from .printing import to_latex, to_text
 from .resources import resource_dir
 
@@ -84,6 +84,9 @@ def latex_escape(text: str) -> str:
     return "".join(table.get(c, c) for c in text)
 
 
+HEADING = 52  # characters, as ``width`` counts them: what fits a heading beside its words
+
+
 def context(d: Derivation) -> dict:
     """What a template sees: LaTeX strings for every expression, and the rules of every step."""
     name = to_latex(d.variable)
@@ -93,7 +96,10 @@ def context(d: Derivation) -> dict:
               "rules": [{"words": latex_escape(w), "identity": latex_escape(i), "identity_text": i,
                          "latex": identity_latex(i)} for w, i in s.why]}
              for s in shown]
-    return {"function": to_latex(d.function), "variable": name, "order": d.order,
+    function = to_latex(d.function)
+    return {"function": function, "variable": name, "order": d.order,
+            # a function too wide for the heading is displayed under it, cut into lines
+            "function_lines": broken(function) if width(function) > HEADING else None,
             "kind": "Hessian" if d.order == 2 else "gradient", "result": to_latex(d.result.expr), "steps": steps,
             "definitions": [{"name": to_latex(n), "value": to_latex(v), "lines": broken(to_latex(v))}
                             for n, v in definitions]}

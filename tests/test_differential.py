@@ -6,7 +6,7 @@ from conftest import directional_fd, point_for, variable
 
 import matcalc
 from matcalc import expr as E
-from matcalc.differential import RULES, differential
+from matcalc.differential import LEMMAS, RULES, differential, row_for
 from matcalc.evaluate import evaluate
 from matcalc.functions import FUNCTIONS
 
@@ -63,6 +63,16 @@ CASES = [
     ("X .^ 2 ./ (1 + exp(X))", "X", {}),
 ]
 
+# (expression, variable, declarations): cases of each lemma, a compound form with a rule of its own
+LEMMA_CASES = [
+    ("(X - mean(X, 2) ones^T) ./ (std(X, 2) ones^T)", "X", {}),  # layer norm's x̂
+    ("(X - ones mean(X, 1)) ./ (ones sqrt(var(X, 1) + eps))", "X", {"eps": "scalar"}),  # batch norm's
+    ("(X W - mean(X W, 2)) ./ sqrt(var(X W, 2) + 0.1) .* (ones g^T)", "W", {}),  # of a product, scaled
+    ("(X - mean(X)) ./ std(X)", "X", {}),  # over all entries
+    ("(X - mean(X, 2)) ./ sqrt(var(X, 2) + eps ones)", "eps", {"eps": "scalar"}),  # the offset varies
+    ("(X - mean(X, 2)) ./ sqrt(var(X, 2) + e)", "X", {"e": "vector"}),  # an offset per row
+]
+
 
 def check_differential(text, name, declare, seed=0):
     f = matcalc.parse(text, declare)
@@ -93,6 +103,33 @@ def test_every_rule_has_a_case():
             covered.add(type(node))
             stack.extend(node.children())
     assert set(RULES) <= covered, f"rules without a numeric test: {set(RULES) - covered}"
+
+
+@pytest.mark.parametrize("text, name, declare", LEMMA_CASES)
+def test_lemma_matches_finite_differences(text, name, declare):
+    for seed in range(2):
+        check_differential(text, name, declare, seed)
+
+
+def lemmas_applied(f) -> set:
+    return {words for node in E.nodes(f) for applies, words, _, _ in LEMMAS if applies(node)}
+
+
+def test_every_lemma_has_a_case_it_applies_to():
+    applied = set().union(*(lemmas_applied(matcalc.parse(text, declare)) for text, _, declare in LEMMA_CASES))
+    assert {words for _, words, _, _ in LEMMAS} <= applied
+
+
+@pytest.mark.parametrize("text", [
+    "(X - mean(X, 2) ones^T) ./ (ones std(X, 1))",  # centred along one axis, spread along the other
+    "(X - mean(X, 2)) ./ std(Y, 2)",  # the spread of another matrix
+    "(X - mean(X, 2)) ./ sqrt(var(X, 2) .^ 2)",  # not the spread
+    "(X - mean(Y, 2)) ./ std(X, 2)",  # centred on another matrix's mean
+])
+def test_other_ratios_are_not_standardisations(text):
+    f = matcalc.parse(text)
+    assert not lemmas_applied(f)
+    check_differential(text, "X", {})  # and the ordinary rules differentiate them
 
 
 @pytest.mark.parametrize("fn", sorted(FUNCTIONS))

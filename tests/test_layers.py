@@ -117,12 +117,15 @@ def test_normalisation_against_the_papers_gradient(text, axis):
     np.testing.assert_allclose(got["b"], g_out.sum(axis=0)[:, None], rtol=1e-9)
     assert str(results["b"]) == "G^T ones"
     assert results["X"].check().ok
-    # the papers' first two terms as they write them, g/σ - mean(g/σ); the third, x̂ mean(g .* x̂) / σ,
-    # comes out with x̂ and the mean written out: ((g .* (x - μ) ./ σ^2) ones ./ σ) ones^T .* (x - μ) / n
-    s, spread = ("(sqrt(var(X, 2) + eps) ones^T)", "ones^T") if axis == 1 else ("(ones sqrt(var(X, 1) + eps))", "")
-    g_over_sigma = f"G ./ {s} .* (ones g^T)"
-    mean_term = f"mean({g_over_sigma}, {2 if axis == 1 else 1})" + (f" {spread}" if spread else "")
-    assert str(results["X"]).startswith(f"{g_over_sigma} - {mean_term} - "), str(results["X"])
+    # the papers' form, g - mean(g) - x̂ .* mean(x̂ .* g) with g the gradient wrt x̂ over σ, in the
+    # text's own name for x̂ (Xh); along each row (layer norm) or each column (batch norm)
+    lines = dict(line.split(" = ", 1) for line in results["X"].shared().splitlines())
+    spread, = (name for name, value in lines.items() if value.startswith(("sqrt(var(X, 2) + eps)", "ones sqrt(var(X, 1)")))
+    g, = (name for name, value in lines.items() if value == f"G ./ {spread} .* (ones g^T)")
+    mean_along = f"mean({g}, 2) ones^T" if axis == 1 else f"mean({g}, 1)"
+    mean_of_product = f"mean(Xh .* {g}, 2) ones^T" if axis == 1 else f"ones mean(Xh .* {g}, 1)"
+    assert lines["grad_X f"] == f"{g} - {mean_along} - Xh .* ({mean_of_product})", lines
+    assert lines["Xh"].endswith(f" ./ {spread}")
 
 
 def test_layer_norm_of_a_scalar_is_refused():

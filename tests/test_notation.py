@@ -9,7 +9,7 @@ import pytest
 from matcalc import expr as E
 from matcalc import kinds, pipeline
 from matcalc.canonical import ADJOINT
-from matcalc.differential import RULES
+from matcalc.differential import LEMMAS, RULES
 from matcalc.jacobian import JACOBIAN
 from matcalc.linear import DIAG_IDENTITIES
 from matcalc.notation import FORMS, NotationError, broken, identity_latex, width
@@ -17,6 +17,7 @@ from matcalc.notation import FORMS, NotationError, broken, identity_latex, width
 
 def every_identity() -> list[str]:
     found = [row[1] for table in (RULES, ADJOINT, JACOBIAN, DIAG_IDENTITIES) for row in table.values()]
+    found += [identity for _, _, identity, _ in LEMMAS]
     found += [row.identity for rows in E.TABLES.values() for row in rows]
     found += [value[1] for name, value in vars(pipeline).items()
               if name.isupper() and isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) for v in value)]
