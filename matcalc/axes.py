@@ -59,9 +59,18 @@ class Standardisation:
         return E.hadamard(self.deviations, self.reciprocal)
 
 
+def _near(e: E.Expr, depth: int = 3):
+    """``e`` and the nodes at most ``depth`` levels below it: where a repeated mean or spread sits in
+    its deviations or its reciprocal (a whole walk would make every product's rule cost its subtree)."""
+    yield e
+    if depth:
+        for k in e.children():
+            yield from _near(k, depth - 1)
+
+
 def _spreads(u: E.Expr, axis, within: E.Expr):
     """The spreads of ``u`` along ``axis`` written in ``within``: (std(u), None) and (sqrt(var(u) + c), c)."""
-    for node in E.nodes(within):
+    for node in _near(within):
         if isinstance(node, E.Std) and node.arg == u and node.axis == axis:
             yield node, None
         elif isinstance(node, E.Apply) and node.fn == "sqrt" and not node.params and isinstance(node.arg, E.Add):
@@ -70,19 +79,31 @@ def _spreads(u: E.Expr, axis, within: E.Expr):
                 yield node, E.add(*rest)
 
 
+def element_factors(e: E.Expr) -> list:
+    """What multiplies entry by entry in ``e``: an element-wise product's factors, a scaled matrix's
+    scalar factors and its matrix's; ``(x - mean(x)) / std(x) -> [std(x)^-1, x - mean(x)]``."""
+    if isinstance(e, E.Hadamard):
+        return list(e.factors)
+    if isinstance(e, E.Scale):
+        scalars = list(e.coeff.factors) if E.is_scalar_product(e.coeff) else [e.coeff]
+        return scalars + element_factors(e.arg)
+    return [e]
+
+
 def standardisation(factors) -> Standardisation | None:
-    """Two of ``factors`` that are ``U - mean(U)`` and ``1 ./ sigma``, both along one axis and repeated."""
+    """Two of ``factors`` that are ``U - mean(U)`` and ``1 ./ sigma``, both along one axis and repeated
+    (over all entries, ``1 / sigma`` is a scalar factor)."""
     for deviations in factors:
         if not isinstance(deviations, E.Add):
             continue
-        for mean in (n for n in E.nodes(deviations) if isinstance(n, E.Mean)):
+        for mean in (n for n in _near(deviations) if isinstance(n, E.Mean)):
             u, axis = mean.arg, mean.axis
             if deviations != centred(u, axis):
                 continue
             shape = deviations.shape
             for reciprocal in factors:
                 for sigma, offset in _spreads(u, axis, reciprocal):
-                    if reciprocal in (E.elem_power(repeated(sigma, axis, shape), -1),
-                                      repeated(E.elem_power(sigma, -1), axis, shape)):
+                    forms = (E.elem_power(repeated(sigma, axis, shape), -1), repeated(E.elem_power(sigma, -1), axis, shape))
+                    if reciprocal in forms or (E.is_scalar(sigma) and reciprocal == E.power(sigma, -1)):
                         return Standardisation(deviations, reciprocal, u, axis, sigma, offset)
     return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import reduce
 
 from . import expr as E
-from .axes import centred, repeated, standardisation, sums
+from .axes import centred, element_factors, repeated, standardisation, sums
 from .functions import derivative, param_derivative
 from .registry import rule_for
 
@@ -59,21 +59,36 @@ def _std(e, d):
     return E.div(top, e) if E.is_scalar(e) else E.elem_div(top, e)
 
 
+def _grouped(e):
+    """The factors of an element-wise product (or a scaled matrix), a standardisation among them
+    (x̂ .* (ones g^T), g x̂) as one factor, so that its own rule below differentiates it; None when
+    there is none, or when it is all of ``e``."""
+    factors = element_factors(e)
+    found = standardisation(factors)
+    if found is None or found.node == e:
+        return None
+    rest = list(factors)
+    rest.remove(found.deviations)
+    rest.remove(found.reciprocal)
+    return [found.node, *rest]
+
+
 def _hadamard(e, d):
-    """The product rule over the factors, a standardisation among them (x̂ .* (ones g^T)) kept as one
-    factor, so that its own rule below differentiates it."""
-    factors = list(e.factors)
-    found = standardisation(factors) if len(factors) > 2 else None
-    if found is not None:
-        factors = [found.node] + [f for f in factors if f not in (found.deviations, found.reciprocal)]
-    return _product_rule(e, factors, E.hadamard, d)
+    return _product_rule(e, _grouped(e) or e.factors, E.hadamard, d)
+
+
+def _scale(e, d):
+    grouped = _grouped(e)
+    if grouped is not None:
+        return _product_rule(e, grouped, E.hadamard, d)
+    return E.add(E.mul(d(e.coeff), e.arg), E.mul(e.coeff, d(e.arg)))
 
 
 def _standardised(e, d):
     """d x̂ = (dU - mean(dU) - x̂ .* mean(x̂ .* dU)) ./ sigma for x̂ = (U - mean(U)) ./ sigma along an axis:
     the deviations' differential, less x̂ times d sigma / sigma, where d sigma = mean((U - mean(U)) .* dU) / sigma
     (see _std) puts the spread back into x̂; an offset that varies adds dc / (2 sigma) to the mean."""
-    found = standardisation(e.factors)
+    found = standardisation(element_factors(e))
     du, axis, shape = d(found.arg), found.axis, e.shape
     spread = E.mean(E.hadamard(e, du), axis)
     if found.offset is not None and not isinstance(dc := d(found.offset), E.Zero):
@@ -101,7 +116,7 @@ def _element_wise(e, d):
 RULES = {
     E.Add:        ("sum rule",                                  "d(U + V) = dU + dV",                  lambda e, d: E.add(*map(d, e.terms))),
     E.MatMul:     ("product rule",                              "d(U V) = dU V + U dV",                lambda e, d: _product_rule(e, e.factors, E.mul, d)),
-    E.Scale:      ("product rule for a scalar factor",          "d(a U) = da U + a dU",                lambda e, d: E.add(E.mul(d(e.coeff), e.arg), E.mul(e.coeff, d(e.arg)))),
+    E.Scale:      ("product rule for a scalar factor",          "d(a U) = da U + a dU",                _scale),
     E.Transpose:  ("transpose rule",                            "d(U^T) = (dU)^T",                     lambda e, d: E.transpose(d(e.arg))),
     E.Inverse:    ("differential of the inverse",               "d(U^-1) = -U^-1 dU U^-1",             lambda e, d: E.neg(E.matmul(e, d(e.arg), e))),
     E.MatPower:   ("differential of a matrix power",            "d(U^k) = sum_i U^i dU U^(k-1-i)",     _matrix_power),
@@ -131,7 +146,7 @@ RULES = {
 # such a form takes its lemma's row instead of its type's.
 # fmt: off
 LEMMAS = (
-    (lambda e: isinstance(e, E.Hadamard) and len(e.factors) == 2 and standardisation(e.factors) is not None,
+    (lambda e: isinstance(e, (E.Hadamard, E.Scale)) and (s := standardisation(element_factors(e))) is not None and s.node == e,
      "differential of a standardisation H of U by its spread", "d H = (dU - mean(dU) - H .* mean(H .* dU)) ./ s", _standardised),
 )
 # fmt: on
