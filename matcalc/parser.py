@@ -58,7 +58,11 @@ ALONG_AXIS = {"sum": sums, "mean": E.mean, "var": E.var, "std": E.std,
 AXIS_WORDS = {1: "down each column", 2: "along each row"}
 # fmt: on
 RESERVED = {"I", "ones"}
-NOTATION = {"norm1": "||x||_1", "norm2": "||x||", "fro": "||X||_F", "transpose": "x^T", "inverse": "inv(X)"}
+# names of other tools (lowercase, without underscores) -> how the notation writes the same
+_ROWWISE = "(X - mean(X, 2)) ./ sqrt(var(X, 2) + eps)"
+NOTATION = {"norm1": "||x||_1", "norm2": "||x||", "fro": "||X||_F", "transpose": "x^T", "inverse": "inv(X)",
+            "layernorm": _ROWWISE, "batchnorm": "(X - mean(X, 1)) ./ sqrt(var(X, 1) + eps)",
+            "normalize": _ROWWISE, "standardize": _ROWWISE, "zscore": "(X - mean(X, 2)) ./ std(X, 2)"}
 NAME_PATTERN = re.compile(r"[A-Za-z]+(_[A-Za-z0-9]+|[0-9]+)?")
 DEFINED = re.compile(r"(?:^|[;\n])\s*([A-Za-z]+(?:_[A-Za-z0-9]+|[0-9]+)?)\s*=")  # the names a text defines
 LETTER_PIECE = re.compile(r"[A-Za-z](_[A-Za-z0-9]+|[0-9]+)?")
@@ -304,7 +308,8 @@ def _unknown_function(tok: Token, ctx: _Context, text: str, bracket: Token) -> s
     name = tok.value
     cause = f"unknown function '{name}' {_at(tok)}"
     group = _bracket_text(text, bracket.start_pos)
-    close = [NOTATION[name]] if name in NOTATION else closest(name, CALLS)
+    notation = NOTATION.get(name.lower().replace("_", ""))
+    close = [notation] if notation else closest(name, CALLS)
     letters = [m.group(0) for m in LETTER_PIECE.finditer(name)]
     if greek_stem(name):
         product = f"{name} * {group}"

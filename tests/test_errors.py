@@ -185,6 +185,11 @@ def test_unknown_function(text, name, column):
     ("sum(sigma(x))", None, "unknown function 'sigma' at column 5: did you mean sigmoid or sign? (for a product, write sigma * (x))"),
     ("lambda (x^T x)", None, "unknown function 'lambda' at column 1: write lambda * (x^T x) for a product"),
     ("foo(x)", None, "unknown function 'foo' at column 1"),
+    # other tools' names for a normalisation: the notation writes it out (and differentiates it by its own rule)
+    ("sum(LayerNorm(X) .* G)", None,
+     "unknown function 'LayerNorm' at column 5: did you mean (X - mean(X, 2)) ./ sqrt(var(X, 2) + eps)?"),
+    ("sum(batch_norm(X))", None,
+     "unknown function 'batch_norm' at column 5: did you mean (X - mean(X, 1)) ./ sqrt(var(X, 1) + eps)?"),
 ])
 def test_a_run_of_letters_before_a_bracket_is_never_a_product(text, declare, message):
     err = raises_quickly(lambda t: matcalc.parse(t, declare), text)
