@@ -99,7 +99,7 @@ def _bracket_names(e: E.Expr, order: list, labels: dict) -> dict:
             label = labels.get((s.name, axis))
             if isinstance(d, str) and d not in rename and label is not None:
                 rename[d] = label
-    taken = set(rename.values())
+    taken = set(rename.values()) | set(labels.values())  # a label names its variable's size, taken or not
     spare = (n for n in fresh_labels() if n not in taken)
     for name in sorted(_all_names(e) - set(rename)):
         rename[name] = name if name not in taken else next(spare)

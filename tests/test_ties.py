@@ -47,6 +47,24 @@ def test_printed_results_read_back_with_their_sizes(kind, text, wrt, declare, pr
         assert got == printed
 
 
+def variable_ties(e):
+    """Which sizes of the variables of ``e`` are the same size: pairs of (variable, dimension 1 or 2)."""
+    dims = {(s.name, axis): d for s in symbols_of(e) for axis, d in enumerate(s.dims, start=1)}
+    return {(a, b) for a in dims for b in dims if a < b and dims[a] == dims[b]}
+
+
+def test_a_size_of_its_own_is_named_apart_from_the_variables():
+    # size[..] is the length of v, which the Jacobian does not hold: a name no variable of the text has,
+    # while K's sizes are C's, and u's length is C's rows, not its columns
+    r = matcalc.jacobian("sum(softmax(v) + 3) exp(C)^T u", wrt="C")
+    assert r.check().ok
+    text = str(r)
+    back = matcalc.parse(text)
+    assert variable_ties(back) == variable_ties(r.expr) == {(("C", 1), ("u", 1))}, text
+    count = next(n for n in E.nodes(back) if isinstance(n, E.Count))
+    assert count.n not in {d for s in symbols_of(back) for d in s.dims}, text
+
+
 def test_ordinary_results_stay_as_they_were():
     assert str(matcalc.gradient("x^T A x", "x")) == "(A + A^T) x"
     assert str(matcalc.gradient("sum(x)", "x")) == "ones"
