@@ -7,6 +7,11 @@ print writes the size in brackets, ``I[n]``, ``ones[n]``, ``ones[m, n]``: a name
 the size of the variables the parser names so (n, m, p, ... in order of appearance, rows before
 columns), so the sizes are written under the names the text will give them.  A size as a
 number (what a mean divides by) is ``size(X, 1)`` where a variable has it, else ``size[n]``.
+
+``vec`` and ``kron`` multiply sizes, and a product forgets its factors: in
+``kron(W^T, A) diag(vec(exp(V)))`` only the products meet, and m*n = p*q does not say which is
+which.  Where the brackets do not settle that, the print writes the shape of a factor with an
+identity the parser folds away, ``vec(I[n] exp(V))``: n, the name of A's columns, is V's rows.
 Ordinary results print as before.
 """
 
@@ -34,10 +39,12 @@ UNSIZED = (E.Identity, E.Ones, E.Zero)  # what reads back with a size of its own
 
 
 class SizedTextPrinter(TextPrinter):
-    """The text printer, writing the sizes of the leaves in ``sized`` in brackets."""
+    """The text printer, writing the sizes of the leaves in ``sized`` in brackets, and the shapes of the
+    operands in ``shapes`` with an identity."""
 
-    def __init__(self, sized: set, carriers: dict):
+    def __init__(self, sized: set, carriers: dict, shapes: dict | None = None):
         self.sized, self.carriers = sized, carriers
+        self.shapes = shapes or {}  # (vec or kron, its operand 0 or 1) -> 0 to write the operand's rows, 1 its columns
 
     def broadcasts(self, arg) -> bool:
         ones = arg.factors[0] if isinstance(arg, E.MatMul) else arg
@@ -55,6 +62,14 @@ class SizedTextPrinter(TextPrinter):
         if E.is_one(rows):
             return f"ones[{self.size(cols)}]^T", POW
         return f"ones[{self.size(rows)}, {self.size(cols)}]", ATOM
+
+    def operand(self, e, i: int) -> str:
+        """With its rows or columns written where ``shapes`` says: ``I[n] exp(V)``."""
+        if (e, i) not in self.shapes:
+            return super().operand(e, i)
+        arg, side = e.children()[i], self.shapes[(e, i)]
+        identity = f"I[{self.size(arg.shape[side])}]"
+        return f"{self.factor(arg)} {identity}" if side else f"{identity} {self.factor(arg)}"
 
     def _Zero(self, e):
         if e not in self.sized or E.is_scalar(e):
@@ -105,6 +120,29 @@ def _bracket_names(e: E.Expr, order: list, labels: dict) -> dict:
         rename[name] = name if name not in taken else next(spare)
         taken.add(rename[name])
     return rename
+
+
+def _factor_shapes(e: E.Expr, order: list) -> dict:
+    """The operands of the vec and kron nodes of ``e`` whose rows (else columns) have the size of a variable
+    of the operand and of one outside it that the text shows first (``order``): written under that
+    variable's name, the side ties the operand's shape where only a product of sizes meets it.  One
+    side is enough, as the other then cancels from the product."""
+    first: dict = {}  # a size -> the variable whose name the brackets write it under (see _bracket_names)
+    for s in order:
+        for d in s.dims:
+            if isinstance(d, str):
+                first.setdefault(d, s)
+    shapes = {}
+    for node in E.nodes(e):
+        if not isinstance(node, (E.Vec, E.Kron)):
+            continue
+        for i, arg in enumerate(node.children()):
+            inside = {s for s in E.nodes(arg) if isinstance(s, E.Symbol)}
+            for side, d in enumerate(arg.shape):
+                if first.get(d) not in (None, *inside) and any(d in s.dims for s in inside):
+                    shapes[(node, i)] = side
+                    break
+    return shapes
 
 
 def _ties_as(e: E.Expr, back: E.Expr) -> bool | None:
@@ -172,11 +210,27 @@ def _keeps_ties(e: E.Expr, back: E.Expr) -> bool:
     return len(_all_names(back)) <= len(_all_names(e)) if same is None else same
 
 
+def _sized_text(e: E.Expr, options: dict, shapes: dict) -> tuple[str | None, list]:
+    """``e`` printed with the sizes in brackets under the names the parser gives the sizes of the
+    variables, and the variables in the order the text shows them; None where it cannot be read."""
+    # first with names of their own in brackets, which tie to nothing: how the parser names the variables
+    own = SizedTextPrinter(**options, shapes=shapes)
+    own.order, own.rename = [], {name: f"z_{i}" for i, name in enumerate(sorted(_all_names(e)))}
+    try:
+        labels = variable_labels(own(e), _declarations(e))
+    except MatcalcError:
+        return None, own.order
+    printer = SizedTextPrinter(**options, shapes=shapes)
+    printer.rename = _bracket_names(e, own.order, labels)
+    return printer(e), own.order
+
+
 def tied_text(e: E.Expr) -> str:
     """``e`` as text that reads back with its sizes: plain where that keeps every tie between
-    them, else with the sizes in brackets on the leaves that nothing ties."""
+    them, else with the sizes in brackets on the leaves that nothing ties, and where that is not
+    enough, with the shapes of the operands of vec and kron written, as few as tie."""
     plain = to_text(e)
-    if not any(isinstance(n, SIZED_LEAVES) for n in E.nodes(e)):
+    if not any(isinstance(n, (*SIZED_LEAVES, E.Vec)) for n in E.nodes(e)):
         return plain
     program = _read(plain, e)
     back = None if program is None else program.function
@@ -190,15 +244,13 @@ def tied_text(e: E.Expr) -> str:
     leaves = {n for n in E.nodes(e) if isinstance(n, UNSIZED)}
     sized = leaves if untied is None else untied & leaves
     options = dict(sized=sized, carriers=carriers_of(e))
-    # first with names of their own in brackets, which tie to nothing: how the parser names the variables
-    own = SizedTextPrinter(**options)
-    own.order, own.rename = [], {name: f"z_{i}" for i, name in enumerate(sorted(_all_names(e)))}
-    try:
-        labels = variable_labels(own(e), _declarations(e))
-    except MatcalcError:
-        return plain
-    printer = SizedTextPrinter(**options)
-    printer.rename = _bracket_names(e, own.order, labels)
-    text = printer(e)
-    again = _read(text, e)
-    return text if again is not None and _keeps_ties(e, again.function) else plain
+    text, order = _sized_text(e, options, {})
+    shapes, written = _factor_shapes(e, order), {}
+    for factor in (None, *shapes):  # one more shape written each time, until the text ties
+        if factor is not None:
+            written[factor] = shapes[factor]
+            text, _ = _sized_text(e, options, written)
+        again = None if text in (None, plain) else _read(text, e)
+        if again is not None and _keeps_ties(e, again.function):
+            return text
+    return plain

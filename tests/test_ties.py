@@ -53,6 +53,27 @@ def variable_ties(e):
     return {(a, b) for a in dims for b in dims if a < b and dims[a] == dims[b]}
 
 
+@pytest.mark.parametrize("text, wrt", [
+    # diag() makes exp(V) W square: V's rows are W's columns, which the Jacobian meets only as n*m = p*q
+    ("diag(exp(V) W)", "V"),
+    ("diag(W exp(V))", "V"),
+    ("diag(exp(V)^T W)", "V"),
+    ("diag(A exp(V) W) .* x", "V"),
+    # the trace of a product: vec(W^T)^T against vec(exp(V)), no identity to write a size on
+    ("tr(exp(V) W) x", "V"),
+    ("tr(A exp(V) W) x", "V"),
+    # V's shape met only by the columns of a Kronecker product, kron(W^T, A)
+    ("A exp(V) W", "V"),
+    ("W^T exp(V) u", "V"),
+    ("sum(A exp(V) W) x", "V"),
+])
+def test_a_shape_met_only_through_a_product_of_sizes_is_written(text, wrt):
+    r = matcalc.jacobian(text, wrt=wrt)
+    assert r.check().ok
+    got = read_back_equal(r)
+    assert variable_ties(matcalc.parse(got)) == variable_ties(r.expr), got  # the same ties, no more, no fewer
+
+
 def test_a_size_of_its_own_is_named_apart_from_the_variables():
     # size[..] is the length of v, which the Jacobian does not hold: a name no variable of the text has,
     # while K's sizes are C's, and u's length is C's rows, not its columns
