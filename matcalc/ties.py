@@ -12,7 +12,8 @@ number (what a mean divides by) is ``size(X, 1)`` where a variable has it, else 
 ``kron(W^T, A) diag(vec(exp(V)))`` only the products meet, and m*n = p*q does not say which is
 which.  Where the brackets do not settle that, the print writes the shape of a factor with an
 identity the parser folds away, ``vec(I[n] exp(V))``: n, the name of A's columns, is V's rows.
-Ordinary results print as before.
+Where no text ties the sizes as the result does (``sum(W) - sum(z ones^T)`` ties no size of W to
+z), one that reads back tying none the result keeps apart is printed.  Ordinary results print as before.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class SizedTextPrinter(TextPrinter):
 
     def __init__(self, sized: set, carriers: dict, shapes: dict | None = None):
         self.sized, self.carriers = sized, carriers
-        self.shapes = shapes or {}  # (vec or kron, its operand 0 or 1) -> 0 to write the operand's rows, 1 its columns
+        self.shapes = shapes or {}  # (vec or kron, its operand 0 or 1) -> the sides to write: 0 its rows, 1 its columns
 
     def broadcasts(self, arg) -> bool:
         ones = arg.factors[0] if isinstance(arg, E.MatMul) else arg
@@ -67,9 +68,9 @@ class SizedTextPrinter(TextPrinter):
         """With its rows or columns written where ``shapes`` says: ``I[n] exp(V)``."""
         if (e, i) not in self.shapes:
             return super().operand(e, i)
-        arg, side = e.children()[i], self.shapes[(e, i)]
-        identity = f"I[{self.size(arg.shape[side])}]"
-        return f"{self.factor(arg)} {identity}" if side else f"{identity} {self.factor(arg)}"
+        arg, sides = e.children()[i], self.shapes[(e, i)]
+        rows, cols = (f"I[{self.size(arg.shape[side])}]" if side in sides else None for side in (0, 1))
+        return " ".join(part for part in (rows, self.factor(arg), cols) if part)
 
     def _Zero(self, e):
         if e not in self.sized or E.is_scalar(e):
@@ -122,32 +123,30 @@ def _bracket_names(e: E.Expr, order: list, labels: dict) -> dict:
     return rename
 
 
-def _factor_shapes(e: E.Expr, order: list) -> dict:
-    """The operands of the vec and kron nodes of ``e`` whose rows (else columns) have the size of a variable
-    of the operand and of one outside it that the text shows first (``order``): written under that
-    variable's name, the side ties the operand's shape where only a product of sizes meets it.  One
-    side is enough, as the other then cancels from the product."""
-    first: dict = {}  # a size -> the variable whose name the brackets write it under (see _bracket_names)
+def _factor_shapes(e: E.Expr, order: list) -> list:
+    """The sides of the operands of the vec and kron nodes of ``e`` that may be written to tie their
+    shapes where only a product of sizes meets them, ``(node, operand 0 or 1, side 0 or 1)``: those with
+    the size of a variable of the operand, first where the brackets name that size after a variable
+    outside it (``order``, as in ``_bracket_names``)."""
+    first: dict = {}  # a size -> the variable whose name the brackets write it under
     for s in order:
         for d in s.dims:
             if isinstance(d, str):
                 first.setdefault(d, s)
-    shapes = {}
+    sides = []
     for node in E.nodes(e):
-        if not isinstance(node, (E.Vec, E.Kron)):
-            continue
-        for i, arg in enumerate(node.children()):
-            inside = {s for s in E.nodes(arg) if isinstance(s, E.Symbol)}
-            for side, d in enumerate(arg.shape):
-                if first.get(d) not in (None, *inside) and any(d in s.dims for s in inside):
-                    shapes[(node, i)] = side
-                    break
-    return shapes
+        if isinstance(node, (E.Vec, E.Kron)):
+            for i, arg in enumerate(node.children()):
+                inside = {s for s in E.nodes(arg) if isinstance(s, E.Symbol)}
+                sides += [(first[d] in inside, node, i, side) for side, d in enumerate(arg.shape)
+                          if d in first and any(d in s.dims for s in inside)]
+    return [where for _, *where in sorted(sides, key=lambda w: w[0])]
 
 
-def _ties_as(e: E.Expr, back: E.Expr) -> bool | None:
-    """Whether ``back`` is ``e`` with its sizes renamed one to one (the same ties, no more, no fewer);
-    None where it is not the same tree.  A product of sizes renames factor by factor."""
+def _ties_as(e: E.Expr, back: E.Expr, one_to_one: bool = True) -> bool | None:
+    """Whether ``back`` is ``e`` with its sizes renamed one to one (the same ties, no more, no fewer), or
+    where not ``one_to_one``, renamed, several perhaps to one (``back`` ties more, none fewer); None where
+    it is not the same tree.  A product of sizes renames factor by factor."""
     nodes = _paired(e, back)
     if nodes is None:
         return None
@@ -166,7 +165,7 @@ def _ties_as(e: E.Expr, back: E.Expr) -> bool | None:
                     return False
                 rest.remove(forward[f])
         forward.update(zip(unmapped, rest, strict=True))
-    return len(set(forward.values())) == len(forward)
+    return len(set(forward.values())) == len(forward) or not one_to_one
 
 
 def _untied(back: E.Expr, e: E.Expr) -> set | None:
@@ -245,12 +244,43 @@ def tied_text(e: E.Expr) -> str:
     sized = leaves if untied is None else untied & leaves
     options = dict(sized=sized, carriers=carriers_of(e))
     text, order = _sized_text(e, options, {})
-    shapes, written = _factor_shapes(e, order), {}
-    for factor in (None, *shapes):  # one more shape written each time, until the text ties
-        if factor is not None:
-            written[factor] = shapes[factor]
-            text, _ = _sized_text(e, options, written)
-        again = None if text in (None, plain) else _read(text, e)
-        if again is not None and _keeps_ties(e, again.function):
-            return text
-    return plain
+    fallback, written = plain if back is not None else None, []
+    for side in (None, *_factor_shapes(e, order)):  # one more side written each time, until the text ties
+        if side is not None:
+            written.append(side)
+            text = _sized_text(e, options, _by_operand(written))[0]
+        reads = _reads_back(e, text)
+        if reads:
+            return _fewest(e, options, written, text)
+        if reads is not None and fallback is None:  # reads back, tying fewer sizes of its variables
+            fallback = text
+    return fallback or plain
+
+
+def _reads_back(e: E.Expr, text: str | None) -> bool | None:
+    """Whether ``text`` reads back as ``e`` with the same ties; False where it reads back with no ties
+    that ``e`` lacks (``sum(W) - sum(z ones^T)`` ties no size of W to z); None where neither."""
+    again = None if text is None else _read(text, e)
+    if again is None:
+        return None
+    if _keeps_ties(e, again.function):
+        return True
+    return False if _ties_as(again.function, e, one_to_one=False) else None
+
+
+def _by_operand(written: list) -> dict:
+    """The sides in ``written`` as ``SizedTextPrinter`` takes them."""
+    shapes: dict = {}
+    for node, i, side in written:
+        shapes[(node, i)] = shapes.get((node, i), ()) + (side,)
+    return shapes
+
+
+def _fewest(e: E.Expr, options: dict, written: list, text: str) -> str:
+    """``text`` with the sides in ``written`` that the ties do not need left out, one at a time."""
+    for side in list(written):
+        fewer = [w for w in written if w != side]
+        shorter = _sized_text(e, options, _by_operand(fewer))[0]
+        if _reads_back(e, shorter):
+            written, text = fewer, shorter
+    return text
