@@ -274,7 +274,11 @@ class Printer:
         return self.count(e.n), ATOM
 
     def _Vec(self, e):
-        return self.call("vec", self.print(e.arg)[0]), ATOM
+        return self.call("vec", self.operand(e, 0)), ATOM
+
+    def operand(self, e: E.Expr, i: int) -> str:
+        """Operand ``i`` of a vec or a Kronecker product, which multiply sizes (see ties.py)."""
+        return self.print(e.children()[i])[0]
 
     def _Commutation(self, e):
         return self.commutation(e.dims), ATOM
@@ -352,7 +356,7 @@ class TextPrinter(Printer):
         return f"||{text}||"
 
     def _Kron(self, e):
-        return f"kron({self.print(e.left)[0]}, {self.print(e.right)[0]})", ATOM
+        return f"kron({self.operand(e, 0)}, {self.operand(e, 1)})", ATOM
 
     def commutation(self, dims):
         return f"K[{self.size(dims[0])}, {self.size(dims[1])}]"  # sizes in brackets: K(x) is a product

@@ -7,7 +7,13 @@ print writes the size in brackets, ``I[n]``, ``ones[n]``, ``ones[m, n]``: a name
 the size of the variables the parser names so (n, m, p, ... in order of appearance, rows before
 columns), so the sizes are written under the names the text will give them.  A size as a
 number (what a mean divides by) is ``size(X, 1)`` where a variable has it, else ``size[n]``.
-Ordinary results print as before.
+
+``vec`` and ``kron`` multiply sizes, and a product forgets its factors: in
+``kron(W^T, A) diag(vec(exp(V)))`` only the products meet, and m*n = p*q does not say which is
+which.  Where the brackets do not settle that, the print writes the shape of a factor with an
+identity the parser folds away, ``vec(I[n] exp(V))``: n, the name of A's columns, is V's rows.
+Where no text ties the sizes as the result does (``sum(W) - sum(z ones^T)`` ties no size of W to
+z), one that reads back tying none the result keeps apart is printed.  Ordinary results print as before.
 """
 
 from __future__ import annotations
@@ -34,10 +40,12 @@ UNSIZED = (E.Identity, E.Ones, E.Zero)  # what reads back with a size of its own
 
 
 class SizedTextPrinter(TextPrinter):
-    """The text printer, writing the sizes of the leaves in ``sized`` in brackets."""
+    """The text printer, writing the sizes of the leaves in ``sized`` in brackets, and the shapes of the
+    operands in ``shapes`` with an identity."""
 
-    def __init__(self, sized: set, carriers: dict):
+    def __init__(self, sized: set, carriers: dict, shapes: dict | None = None):
         self.sized, self.carriers = sized, carriers
+        self.shapes = shapes or {}  # (vec or kron, its operand 0 or 1) -> the sides to write: 0 its rows, 1 its columns
 
     def broadcasts(self, arg) -> bool:
         ones = arg.factors[0] if isinstance(arg, E.MatMul) else arg
@@ -55,6 +63,14 @@ class SizedTextPrinter(TextPrinter):
         if E.is_one(rows):
             return f"ones[{self.size(cols)}]^T", POW
         return f"ones[{self.size(rows)}, {self.size(cols)}]", ATOM
+
+    def operand(self, e, i: int) -> str:
+        """With its rows or columns written where ``shapes`` says: ``I[n] exp(V)``."""
+        if (e, i) not in self.shapes:
+            return super().operand(e, i)
+        arg, sides = e.children()[i], self.shapes[(e, i)]
+        rows, cols = (f"I[{self.size(arg.shape[side])}]" if side in sides else None for side in (0, 1))
+        return " ".join(part for part in (rows, self.factor(arg), cols) if part)
 
     def _Zero(self, e):
         if e not in self.sized or E.is_scalar(e):
@@ -99,7 +115,7 @@ def _bracket_names(e: E.Expr, order: list, labels: dict) -> dict:
             label = labels.get((s.name, axis))
             if isinstance(d, str) and d not in rename and label is not None:
                 rename[d] = label
-    taken = set(rename.values())
+    taken = set(rename.values()) | set(labels.values())  # a label names its variable's size, taken or not
     spare = (n for n in fresh_labels() if n not in taken)
     for name in sorted(_all_names(e) - set(rename)):
         rename[name] = name if name not in taken else next(spare)
@@ -107,9 +123,30 @@ def _bracket_names(e: E.Expr, order: list, labels: dict) -> dict:
     return rename
 
 
-def _ties_as(e: E.Expr, back: E.Expr) -> bool | None:
-    """Whether ``back`` is ``e`` with its sizes renamed one to one (the same ties, no more, no fewer);
-    None where it is not the same tree.  A product of sizes renames factor by factor."""
+def _factor_shapes(e: E.Expr, order: list) -> list:
+    """The sides of the operands of the vec and kron nodes of ``e`` that may be written to tie their
+    shapes where only a product of sizes meets them, ``(node, operand 0 or 1, side 0 or 1)``: those with
+    the size of a variable of the operand, first where the brackets name that size after a variable
+    outside it (``order``, as in ``_bracket_names``)."""
+    first: dict = {}  # a size -> the variable whose name the brackets write it under
+    for s in order:
+        for d in s.dims:
+            if isinstance(d, str):
+                first.setdefault(d, s)
+    sides = []
+    for node in E.nodes(e):
+        if isinstance(node, (E.Vec, E.Kron)):
+            for i, arg in enumerate(node.children()):
+                inside = {s for s in E.nodes(arg) if isinstance(s, E.Symbol)}
+                sides += [(first[d] in inside, node, i, side) for side, d in enumerate(arg.shape)
+                          if d in first and any(d in s.dims for s in inside)]
+    return [where for _, *where in sorted(sides, key=lambda w: w[0])]
+
+
+def _ties_as(e: E.Expr, back: E.Expr, one_to_one: bool = True) -> bool | None:
+    """Whether ``back`` is ``e`` with its sizes renamed one to one (the same ties, no more, no fewer), or
+    where not ``one_to_one``, renamed, several perhaps to one (``back`` ties more, none fewer); None where
+    it is not the same tree.  A product of sizes renames factor by factor."""
     nodes = _paired(e, back)
     if nodes is None:
         return None
@@ -128,7 +165,7 @@ def _ties_as(e: E.Expr, back: E.Expr) -> bool | None:
                     return False
                 rest.remove(forward[f])
         forward.update(zip(unmapped, rest, strict=True))
-    return len(set(forward.values())) == len(forward)
+    return len(set(forward.values())) == len(forward) or not one_to_one
 
 
 def _untied(back: E.Expr, e: E.Expr) -> set | None:
@@ -172,11 +209,27 @@ def _keeps_ties(e: E.Expr, back: E.Expr) -> bool:
     return len(_all_names(back)) <= len(_all_names(e)) if same is None else same
 
 
+def _sized_text(e: E.Expr, options: dict, shapes: dict) -> tuple[str | None, list]:
+    """``e`` printed with the sizes in brackets under the names the parser gives the sizes of the
+    variables, and the variables in the order the text shows them; None where it cannot be read."""
+    # first with names of their own in brackets, which tie to nothing: how the parser names the variables
+    own = SizedTextPrinter(**options, shapes=shapes)
+    own.order, own.rename = [], {name: f"z_{i}" for i, name in enumerate(sorted(_all_names(e)))}
+    try:
+        labels = variable_labels(own(e), _declarations(e))
+    except MatcalcError:
+        return None, own.order
+    printer = SizedTextPrinter(**options, shapes=shapes)
+    printer.rename = _bracket_names(e, own.order, labels)
+    return printer(e), own.order
+
+
 def tied_text(e: E.Expr) -> str:
     """``e`` as text that reads back with its sizes: plain where that keeps every tie between
-    them, else with the sizes in brackets on the leaves that nothing ties."""
+    them, else with the sizes in brackets on the leaves that nothing ties, and where that is not
+    enough, with the shapes of the operands of vec and kron written, as few as tie."""
     plain = to_text(e)
-    if not any(isinstance(n, SIZED_LEAVES) for n in E.nodes(e)):
+    if not any(isinstance(n, (*SIZED_LEAVES, E.Vec)) for n in E.nodes(e)):
         return plain
     program = _read(plain, e)
     back = None if program is None else program.function
@@ -190,15 +243,44 @@ def tied_text(e: E.Expr) -> str:
     leaves = {n for n in E.nodes(e) if isinstance(n, UNSIZED)}
     sized = leaves if untied is None else untied & leaves
     options = dict(sized=sized, carriers=carriers_of(e))
-    # first with names of their own in brackets, which tie to nothing: how the parser names the variables
-    own = SizedTextPrinter(**options)
-    own.order, own.rename = [], {name: f"z_{i}" for i, name in enumerate(sorted(_all_names(e)))}
-    try:
-        labels = variable_labels(own(e), _declarations(e))
-    except MatcalcError:
-        return plain
-    printer = SizedTextPrinter(**options)
-    printer.rename = _bracket_names(e, own.order, labels)
-    text = printer(e)
-    again = _read(text, e)
-    return text if again is not None and _keeps_ties(e, again.function) else plain
+    text, order = _sized_text(e, options, {})
+    fallback, written = plain if back is not None else None, []
+    for side in (None, *_factor_shapes(e, order)):  # one more side written each time, until the text ties
+        if side is not None:
+            written.append(side)
+            text = _sized_text(e, options, _by_operand(written))[0]
+        reads = _reads_back(e, text)
+        if reads:
+            return _fewest(e, options, written, text)
+        if reads is not None and fallback is None:  # reads back, tying fewer sizes of its variables
+            fallback = text
+    return fallback or plain
+
+
+def _reads_back(e: E.Expr, text: str | None) -> bool | None:
+    """Whether ``text`` reads back as ``e`` with the same ties; False where it reads back with no ties
+    that ``e`` lacks (``sum(W) - sum(z ones^T)`` ties no size of W to z); None where neither."""
+    again = None if text is None else _read(text, e)
+    if again is None:
+        return None
+    if _keeps_ties(e, again.function):
+        return True
+    return False if _ties_as(again.function, e, one_to_one=False) else None
+
+
+def _by_operand(written: list) -> dict:
+    """The sides in ``written`` as ``SizedTextPrinter`` takes them."""
+    shapes: dict = {}
+    for node, i, side in written:
+        shapes[(node, i)] = shapes.get((node, i), ()) + (side,)
+    return shapes
+
+
+def _fewest(e: E.Expr, options: dict, written: list, text: str) -> str:
+    """``text`` with the sides in ``written`` that the ties do not need left out, one at a time."""
+    for side in list(written):
+        fewer = [w for w in written if w != side]
+        shorter = _sized_text(e, options, _by_operand(fewer))[0]
+        if _reads_back(e, shorter):
+            written, text = fewer, shorter
+    return text

@@ -55,3 +55,10 @@ def _rename(renaming: dict, a, b) -> bool:
         return sorted(renaming.get(p, p) for p in parts_a) == sorted(parts_b) or all(
             _rename(renaming, x, y) for x, y in zip(parts_a, parts_b, strict=True))
     return all(renaming.setdefault(x, y) == y for x, y in zip(parts_a, parts_b, strict=True))
+
+
+def variable_ties(e: E.Expr) -> set:
+    """Which sizes of the variables of ``e`` are one size: pairs of (variable, dimension 1 or 2)."""
+    dims = {(s.name, axis): d for s in E.nodes(e) if isinstance(s, E.Symbol)
+            for axis, d in enumerate(s.dims, start=1)}
+    return {(a, b) for a in dims for b in dims if a < b and dims[a] == dims[b]}

@@ -513,8 +513,8 @@ def hessian_cases(max_leaves: int = 5):
     return cases(SCALAR, max_leaves, wrt_kinds=("v",))
 
 
-def jacobian_cases(max_leaves: int = 6):
-    return st.sampled_from(SIZES).flatmap(lambda d: cases(("v", d), max_leaves))
+def jacobian_cases(max_leaves: int = 6, wrt_kinds=("s", "v", "M")):
+    return st.sampled_from(SIZES).flatmap(lambda d: cases(("v", d), max_leaves, wrt_kinds))
 
 
 # ------------------------------------------------------------------ coverage

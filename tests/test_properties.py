@@ -21,7 +21,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
-from sizes import matches_up_to_sizes
+from sizes import matches_up_to_sizes, variable_ties
 from strategies import COVERAGE, Case, hessian_cases, jacobian_cases, node_label, scalar_cases
 
 import matcalc
@@ -250,11 +250,13 @@ def test_jacobian_passes_check(case):
 
 def _parses_back(kind: str, r, declare) -> None:
     """A printed Jacobian or Hessian parses back to the same expression up to the names of its sizes,
-    equal in value: where nothing else ties a size (the n^2 x n embedding of diag), the print
-    writes it, diag(vec(I[n])) kron(ones[n], I[n])."""
+    equal in value, and ties no sizes of its variables that the result keeps apart: where nothing else
+    ties a size (the n^2 x n embedding of diag), the print writes it, diag(vec(I[n])) kron(ones[n], I[n]),
+    and where only a product of sizes meets a variable's shape, the shape, diag(vec(I[n] exp(V)))."""
     text = str(r)
     back = matcalc.parse(text, declare)
     COVERAGE.outcome(f"{kind} parse back", "ok")
+    assert variable_ties(back) <= variable_ties(r.expr), f"{kind} {text!r} parses as {back!r}, with other ties"
     if matches_up_to_sizes(back, r.expr) or matches_up_to_sizes(r.expr, back):
         return
     # the normal form may order a long product otherwise when built again: then equal in value
@@ -279,6 +281,15 @@ def test_hessian_prints_and_parses_back(case):
 @given(case=jacobian_cases(max_leaves=6))
 def test_jacobian_prints_and_parses_back(case):
     parsed("jacobian parse back", case)
+    _parses_back("jacobian", matcalc.jacobian(case.text, wrt=case.wrt, declare=case.declare), case.declare)
+
+
+@SETTINGS
+@given(case=jacobian_cases(max_leaves=6, wrt_kinds=("M",)))
+def test_jacobian_wrt_a_matrix_prints_and_parses_back(case):
+    """The shape of a matrix variable is what a Jacobian's text may meet only as a product of sizes
+    (kron(W^T, A) diag(vec(exp(V))))."""
+    parsed("jacobian wrt a matrix parse back", case)
     _parses_back("jacobian", matcalc.jacobian(case.text, wrt=case.wrt, declare=case.declare), case.declare)
 
 

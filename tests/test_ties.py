@@ -4,6 +4,7 @@ parser names so (n, m, p, ... in order of appearance)."""
 
 import numpy as np
 import pytest
+from sizes import variable_ties
 
 import matcalc
 import matcalc.expr as E
@@ -45,6 +46,58 @@ def test_printed_results_read_back_with_their_sizes(kind, text, wrt, declare, pr
     got = read_back_equal(r, declare)
     if printed is not None:
         assert got == printed
+
+
+@pytest.mark.parametrize("kind, text, wrt", [
+    # diag() makes exp(V) W square: V's rows are W's columns, which the Jacobian meets only as n*m = p*q
+    ("jacobian", "diag(exp(V) W)", "V"),
+    ("jacobian", "diag(W exp(V))", "V"),
+    ("jacobian", "diag(exp(V)^T W)", "V"),
+    ("jacobian", "diag(A exp(V) W) .* x", "V"),
+    # B square, which the Jacobian meets only as the n*n of vec(A), A gone from it
+    ("jacobian", "diag(diag(diag(B (-A + I + (z + ones)^T))))", "A"),
+    # the trace of a product: vec(W^T)^T against vec(exp(V)), no identity to write a size on
+    ("jacobian", "tr(exp(V) W) x", "V"),
+    ("jacobian", "tr(A exp(V) W) x", "V"),
+    # V's shape met only by the columns of a Kronecker product, kron(W^T, A)
+    ("jacobian", "A exp(V) W", "V"),
+    ("jacobian", "W^T exp(V) u", "V"),
+    ("jacobian", "sum(A exp(V) W) x", "V"),
+])
+def test_a_shape_met_only_through_a_product_of_sizes_is_written(kind, text, wrt):
+    r = getattr(matcalc, kind)(text, wrt=wrt)
+    assert r.check().ok
+    got = read_back_equal(r)
+    assert variable_ties(matcalc.parse(got)) == variable_ties(r.expr), got  # the same ties, no more, no fewer
+
+
+@pytest.mark.parametrize("kind, text, wrt, apart", [
+    # sum(W) - sum(z ones^T) ties no size of W to z, but V's shape is written
+    ("jacobian", "gelu(sigmoid(sqrt(1 + V .* V))) logsigmoid(softmax(y) (-sum(-W + -z)))", "V", {"W", "z"}),
+    # nor sum(sigmoid(S)) S to x, but A's shape is written
+    ("hessian", "sum(sigmoid(-sigmoid(A) + diag(x + b)) + sigmoid(S))^-1", "x", {"S"}),
+    ("hessian", "exp(sum(sin(diag(z)) + A))", "z", {"A"}),
+])
+def test_a_text_that_cannot_tie_every_size_still_reads_back(kind, text, wrt, apart):
+    r = getattr(matcalc, kind)(text, wrt=wrt)
+    assert r.check().ok
+    got = read_back_equal(r)
+    back = matcalc.parse(got)
+    assert variable_ties(back) <= variable_ties(r.expr), got
+    # the ties it lacks are those of a variable that only a scalar holds
+    assert all({a[0], b[0]} & apart for a, b in variable_ties(r.expr) - variable_ties(back)), got
+
+
+def test_a_size_of_its_own_is_named_apart_from_the_variables():
+    # size[..] is the length of v, which the Jacobian does not hold: a name no variable of the text has,
+    # while K's sizes are C's, and u's length is C's rows, not its columns
+    r = matcalc.jacobian("sum(softmax(v) + 3) exp(C)^T u", wrt="C")
+    assert r.check().ok
+    text = str(r)
+    back = matcalc.parse(text)
+    assert variable_ties(back) == variable_ties(r.expr) == {(("C", 1), ("u", 1))}, text
+    count = next(n for n in E.nodes(back) if isinstance(n, E.Count))
+    assert count.n not in {d for s in symbols_of(back) for d in s.dims}, text
 
 
 def test_ordinary_results_stay_as_they_were():
