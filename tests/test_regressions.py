@@ -396,3 +396,15 @@ def test_a_power_of_a_size_reads_back_as_the_same_size():
     e = matcalc.parse("log(sum(1 + S .^ 2))", {"S": "symmetric"})
     assert matches_up_to_sizes(e, matcalc.parse(to_text(e), {"S": "symmetric"}))
     assert to_text(matcalc.parse("size(S, 1)^2", {"S": "symmetric"})) == "size[n*n]"
+
+
+def test_a_repeated_sum_of_scalars_reads_back_as_the_same_terms():
+    # the gradient held 2 exp(u) + 4 (sum(u) + a size(u, 1)) ones as two terms; the text, a vector plus a
+    # number times a sum, reads as a vector plus each of the sum's terms repeated: another tree, one value
+    r = matcalc.gradient("(sum(exp(u)) + (1 + sum(u + a)^2))^2", wrt="u", declare={"a": "scalar"})
+    assert matches_up_to_sizes(matcalc.parse(str(r), {"a": "scalar"}), r.expr), str(r)
+    assert r.check().ok
+    u, a = X, 0.4
+    s = np.exp(u).sum() + 1 + (u.sum() + a * u.size) ** 2
+    expected = 2 * s * (np.exp(u) + 2 * (u.sum() + a * u.size))  # d(s^2) = 2 s ds, written out by hand
+    np.testing.assert_allclose(r.evaluate({"u": u, "a": a}).ravel(), expected, rtol=1e-12)

@@ -159,9 +159,13 @@ def _open_nested_sums(terms) -> list | None:
     flat = None
     for i, t in enumerate(terms):
         c, rest = split_coefficient(t)
-        if isinstance(rest, Add):
+        # a sum of scalars repeated, (a + b) ones, is a sum of repeats: the text a vector plus 4 (a + b) reads so
+        repeated = isinstance(rest, Scale) and isinstance(rest.arg, Ones)
+        inner = split_coefficient(rest.coeff) if repeated else (Fraction(1), None)
+        if isinstance(rest, Add) or isinstance(inner[1], Add):
+            parts = rest.terms if isinstance(rest, Add) else [scale(u, rest.arg) for u in inner[1].terms]
             flat = list(terms[:i]) if flat is None else flat
-            flat.extend(mul(Const(c), u) for u in rest.terms)
+            flat.extend(mul(Const(c * inner[0]), u) for u in parts)
         elif flat is not None:
             flat.append(t)
     return flat
