@@ -13,7 +13,8 @@ repeated calls timed with time.perf_counter after a warm-up.
 4. command-line start-up (bench_startup.py)
 5. shared subexpressions: nested softmax, residual and attention-like stacks (bench_sharing.py)
 6. Hessian-vector products against JAX's forward-over-reverse HVP and the dense Hessian times a
-   vector (bench_hvp.py, in its own process as section 2; it also writes results/hvp.md)
+   vector, per call and at a fixed point against jax.linearize, with a two-layer network beside
+   section 2's problems (bench_hvp.py, in its own process as section 2; it also writes results/hvp.md)
 7. the generated logistic-regression gradient and Hessian on Dask, on a two-worker LocalCluster,
    past one machine's memory (bench_dask.py, in its own process; it also writes results/dask.md)
 
@@ -47,8 +48,8 @@ SETTINGS = {
         "depth": {"limit": 30.0, "repeats": 3, "budget": 10.0},
         "startup": {"runs": 10},
         "sharing": {"limit": 30.0, "repeats": 3, "budget": 5.0},
-        "hvp": {"sizes": "1000,3000", "logistic_sizes": "1000", "factorisation_sizes": "1000,3000", "repeats": 3,
-                "budget": 2.0},
+        "hvp": {"sizes": "1000,3000", "logistic_sizes": "1000", "factorisation_sizes": "1000,3000",
+                "two_layer_sizes": "1000", "repeats": 3, "budget": 2.0},
         "dask": {"numpy_rows": 100_000, "dask_rows": 1_000_000, "chunk_rows": 100_000, "repeats": 1},
     },
     "full": {
@@ -59,7 +60,8 @@ SETTINGS = {
         "startup": {"runs": 10},
         "sharing": {"limit": 120.0, "repeats": 5, "budget": 20.0},
         "hvp": {"sizes": "1000,3000,10000,20000", "logistic_sizes": "1000,3000,10000",
-                "factorisation_sizes": "1000,3000,10000", "repeats": 9, "budget": 5.0},
+                "factorisation_sizes": "1000,3000,10000", "two_layer_sizes": "1000,3000,10000", "repeats": 9,
+                "budget": 5.0},
         "dask": {"numpy_rows": 1_000_000, "dask_rows": 10_000_000, "chunk_rows": 250_000, "repeats": 3},
     },
 }
@@ -104,8 +106,8 @@ def section_hessian(s: dict) -> dict:
 
 def section_hvp(s: dict) -> dict:
     return own_process("bench_hvp.py", ["--sizes", s["sizes"], "--logistic-sizes", s["logistic_sizes"],
-                                        "--factorisation-sizes", s["factorisation_sizes"], "--repeats",
-                                        str(s["repeats"]), "--budget", str(s["budget"]),
+                                        "--factorisation-sizes", s["factorisation_sizes"], "--two-layer-sizes",
+                                        s["two_layer_sizes"], "--repeats", str(s["repeats"]), "--budget", str(s["budget"]),
                                         "--md", os.path.relpath(os.path.join(s["out"], "hvp.md"))])
 
 
@@ -139,7 +141,8 @@ SECTIONS = [
     ("depth", "3. Scaling with depth: gradients of an L-layer MLP", section_depth),
     ("startup", "4. Command-line start-up", section_startup),
     ("sharing", "5. Shared subexpressions: cost linear in the expression", section_sharing),
-    ("hvp", "6. Hessian-vector products: generated NumPy against JAX's HVP and the dense Hessian", section_hvp),
+    ("hvp", "6. Hessian-vector products: generated NumPy against JAX's HVP and the dense Hessian, per call and at a point",
+     section_hvp),
     ("dask", "7. Past one machine's memory: the generated logistic-regression gradient and Hessian on Dask", section_dask),
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from functools import cached_property
 
 import numpy as np
 
@@ -10,7 +11,7 @@ from . import codegen, kinds, pipeline
 from . import expr as E
 from .expr.predicates import cached_on_node
 from .cse import printed_length, share
-from .errors import DerivativeError, DomainError, MatcalcError
+from .errors import DerivativeError, DomainError, MatcalcError, ShapeError
 from .evaluate import as_matrix, bind_sizes, evaluate, undefined_at
 from .functions import describe_kinked, kink_of
 from .guard import user_errors
@@ -34,10 +35,13 @@ class Result:
     ``[(name, expression)]``, which printouts use (``cse.share``)."""
 
     def __init__(self, function: E.Expr, variable: E.Symbol, expr: E.Expr, kind: str = "gradient", of=None,
-                 program: Program | None = None, direction: E.Symbol | None = None, row: E.Symbol | None = None):
+                 program: Program | None = None, direction: E.Symbol | None = None, row: E.Symbol | None = None,
+                 directions: tuple = ()):
         self.function, self.variable, self.expr, self.kind = function, variable, expr, kind
         self.of = function if of is None else of
         self.direction = direction  # for the Hessian as a linear map (kind "hvp"): the D of H[D]
+        # every direction H[...] is linear in (one per variable for an objective's rows)
+        self.directions = tuple(directions) or ((direction,) if direction is not None else ())
         # for a block of a Hessian, d vec(grad_row f) / d vec(variable)^T: the gradient's variable
         self.row = variable if row is None else row
         program = program or Program(function)
@@ -133,16 +137,46 @@ class Result:
         return sorted(set(symbols_of(self.function)) | set(symbols_of(self.expr)), key=lambda s: s.name)
 
     @user_errors
-    def source(self, backend: str = "numpy") -> str:
-        """Python source of the function ``compile()`` returns (one source for every array library:
-        ``backend`` is accepted for the names numpy, jax and array-api, which all give it)."""
-        return codegen.results_source({self.variable.name: self}, self._code_name(), backend)
+    def source(self, backend: str = "numpy", at_point: bool = False) -> str:
+        """Python source of the function ``compile(at_point)`` returns (one source for every array
+        library: ``backend`` is accepted for the names numpy, jax and array-api, which all give it)."""
+        if not at_point:
+            return codegen.results_source({self.variable.name: self}, self._code_name(), backend)
+        if self.kind != "hvp":
+            raise MatcalcError(f"only a Hessian applied to a direction (hvp) is split at a point, not a {self.kind}")
+        inputs = sorted(set(self.inputs()) | set(self.directions), key=lambda s: s.name)
+        return codegen.source({self.variable.name: self.expr}, inputs, backend, name="hvp_at",
+                              like={self.variable.name: self.variable.name}, late=self.directions, inner="hvp",
+                              title=f"{self.label} at a point, for f = {to_text(self.function)}.")
 
     def _code_name(self) -> str:
         return "hvp" if self.kind == "hvp" else LABELS[self.kind][0]
 
     @user_errors
-    def compile(self):
+    def at(self, values: dict):
+        """The Hessian at a point as a linear map (kind ``hvp``): ``H = r.at(values)`` (every name
+        but the direction) computes what does not depend on the direction once (``A + A^T``,
+        ``V^T V``, the weights of logistic regression) and ``H(D)`` each time only the rest: for
+        the many products at one point of Newton-CG or a Krylov solver.  ``H`` is the generated
+        function of ``compile(at_point=True)``: arrays of any library; H(D) is shaped like the
+        variable as given and raises ValueError for a direction of the wrong shape."""
+        fn = self._at_point
+        missing = [name for name in fn.parameters if name not in values]
+        if missing:
+            raise MatcalcError(f"missing values for {', '.join(missing)}")
+        try:
+            return fn(**{name: values[name] for name in fn.parameters})
+        except ValueError as err:  # the generated code's own checks, one line each
+            raise ShapeError(str(err)) from None
+        except TypeError as err:
+            raise MatcalcError(str(err)) from None
+
+    @cached_property
+    def _at_point(self):  # compiled when first used, for every point after
+        return self.compile(at_point=True)
+
+    @user_errors
+    def compile(self, at_point: bool = False):
         """The generated function computing this result for arrays of any library of the array API
         standard (NumPy; PyTorch, JAX, CuPy, Dask, ... with array-api-compat installed), of the
         arguments' dtype and on their device.  Its parameters are ``inputs()``, every name of the
@@ -150,9 +184,11 @@ class Result:
         by name.  A gradient, and a Hessian applied to a direction, is shaped like the variable as
         given; a Hessian is (n, n) for a vector, (mn, mn) in column-major vec order for a matrix;
         a Jacobian (rows of vec F, rows of vec X).  The function's docstring says the shapes; its
-        source is ``source()`` and its attribute ``parameters`` the names in order."""
-        fn = codegen.compile_source(self.source(), self._code_name())
-        fn.parameters = tuple(s.name for s in self.inputs())
+        source is ``source()`` and its attribute ``parameters`` the names in order.  With
+        ``at_point`` (a Hessian applied to a direction only), the function takes every name but
+        the direction and returns the function of the direction alone that ``at`` gives."""
+        fn = codegen.compile_source(self.source(at_point=at_point), "hvp_at" if at_point else self._code_name())
+        fn.parameters = tuple(s.name for s in self.inputs() if not (at_point and s in self.directions))
         return fn
 
     @user_errors

@@ -8,7 +8,10 @@ PyTorch, JAX (under ``jax.jit`` and ``jax.vmap`` too), CuPy, Dask (lazily) and
 dtype and device.  Besides one line per node type (``CODE``), the generator uses what it
 knows of the structure: ``A^-1 B`` becomes ``solve(A, B)``, ``diag(v) M`` a broadcast
 product ``v * M`` (never a dense diagonal matrix), ``(A + B) v`` ``A v + B v`` (never the
-sum), and a subexpression referred to more than once is assigned to a temporary.  Input
+sum), and a subexpression referred to more than once is assigned to a temporary.  Given
+inputs that come later (a Hessian's direction), the source is split: a function of the other
+inputs computes once what does not depend on the late ones (``A + A^T``, ``V^T V``) and
+returns a function of the late inputs that computes the rest (partial evaluation).  Input
 names are only ever used as string keys (``_args['x']``), as parameters and as ``v_x``
 identifiers, which the grammar restricts to letters, digits and underscores.
 """
@@ -158,16 +161,45 @@ HELPER_SOURCE = {
     # (A + A^T) v, the Hessian of a quadratic form applied to a direction: two products read A
     # twice from memory; by blocks of rows each block serves A v and A^T v while it is in the
     # cache.  NumPy only (it writes into an array); on other libraries the two products.
+    # Blocks of about 2 MiB: blocks of several MiB fall out of the cache between the two products.
     "_sum_with_transpose_times": (
-        "def _sum_with_transpose_times(xp, a, v, rows=128):\n"
+        "def _sum_with_transpose_times(xp, a, v):\n"
         "    if xp is not _numpy:\n"
         "        return a @ v + a.T @ v\n"
         "    out = xp.zeros((a.shape[0], v.shape[1]), dtype=xp.result_type(a, v))\n"
+        "    rows = max(8, 2**21 // (a.itemsize * a.shape[1]))\n"
         "    for i in range(0, a.shape[0], rows):\n"
         "        block = a[i:i + rows]\n"
         "        out[i:i + rows] += block @ v\n"
         "        out += block.T @ v[i:i + rows]\n"
         "    return out\n"
+    ),
+    # A + A^T formed (the Hessian of a quadratic form, at a point): NumPy reads the transposed
+    # operand by strides that miss the cache at every element (seconds at n = 10^4); by square
+    # tiles, each tile and its mirror are read once.  NumPy only (it writes into an array).
+    "_sum_with_transpose": (
+        "def _sum_with_transpose(xp, a, tile=512):\n"
+        "    if xp is not _numpy:\n"
+        "        return a + a.T\n"
+        "    out = xp.empty(a.shape, dtype=a.dtype)\n"
+        "    for i in range(0, a.shape[0], tile):\n"
+        "        for j in range(0, a.shape[1], tile):\n"
+        "            xp.add(a[i:i + tile, j:j + tile], a[j:j + tile, i:i + tile].T, out=out[i:i + tile, j:j + tile])\n"
+        "    return out\n"
+    ),
+    # S v for a symmetric S the code computed (A + A^T formed at the point): BLAS symv reads one
+    # triangle, half the memory of a product.  NumPy with SciPy, real S and one column only.
+    "_symmetric_times": (
+        "def _symmetric_times(xp, s, v):\n"
+        "    if xp is _numpy and v.shape[1] == 1 and s.dtype == v.dtype and s.dtype.char in 'fd' and s.ndim == 2:\n"
+        "        try:\n"
+        "            from scipy.linalg import blas\n"
+        "        except ImportError:\n"
+        "            return s @ v\n"
+        "        symv = blas.dsymv if s.dtype.char == 'd' else blas.ssymv\n"
+        "        if s.flags.f_contiguous or s.flags.c_contiguous:  # C order is the F order of s^T = s\n"
+        "            return symv(1.0, s if s.flags.f_contiguous else s.T, v[:, 0])[:, None]\n"
+        "    return s @ v\n"
     ),
 }
 HELPERS = {E.Softmax: "_softmax", E.LogSumExp: "_logsumexp", E.LogSoftmax: "_logsoftmax", E.Var: "_var", E.Std: "_std"}  # node types that are a helper of their argument
@@ -187,12 +219,15 @@ def _number(value: Fraction) -> str:
 
 
 class _Generator:
-    def __init__(self, roots: dict, inputs: list[E.Symbol]):
+    def __init__(self, roots: dict, inputs: list[E.Symbol], late=()):
         self.inputs = inputs
-        self.lines: list[str] = []
+        self.late = frozenset(late)
+        self.lines: list[str] = []  # with late inputs, the lines of the function of them
+        self.point: list[str] = []  # the lines computed once, before the late inputs are given
         self.names: dict = {s: f"v_{s.name}" for s in inputs}
         self.count = _references(list(roots.values()))
         self.temps = 0
+        self.texts: dict = {}  # (at the point?, code) -> the temporary holding it
         self.dims: dict[str, str] = {}
         for s in inputs:
             for axis, d in enumerate(s.dims):
@@ -205,20 +240,41 @@ class _Generator:
             raise MatcalcError(f"the size {d} cannot be read from the inputs")
         return " * ".join([str(number)] * (number != 1 or not names) + [self.dims[name] for name in names])
 
+    def early(self, *es: E.Expr) -> bool:
+        """Whether the source is split and ``es`` hold no late input: computed once, at the point."""
+        return bool(self.late) and not any(e.free & self.late for e in es)
+
     def code(self, e: E.Expr) -> str:
         if e in self.names:
             return self.names[e]
         text = self.build(e)
-        if self.count.get(e, 0) >= 2 and e.children():
-            self.temps += 1
-            name = f"t{self.temps}"
-            self.lines.append(f"{name} = {text}")
-            self.names[e] = name
-            return name
+        if e.children() and (self.early(e) or self.count.get(e, 0) >= 2):
+            self.names[e] = self.temp(text, self.point if self.early(e) else self.lines)
+            return self.names[e]
         return text
 
+    def temp(self, text: str, lines: list[str]) -> str:
+        """``text`` assigned to a temporary among ``lines``, once (a name is left as it is)."""
+        if text.isidentifier():
+            return text
+        key = (lines is self.point, text)  # the same code, from two nodes (s .* (1 - s) in two sums)
+        if key not in self.texts:
+            self.temps += 1
+            self.texts[key] = f"t{self.temps}"
+            lines.append(f"{self.texts[key]} = {text}")
+        return self.texts[key]
+
+    def joined(self, parts, op: str, code) -> str:
+        """An n-ary sum or Hadamard product; when split, its parts without late inputs first, as
+        one value computed at the point (the logistic weights y .^ 2 .* s .* (1 - s))."""
+        early = [p for p in parts if self.early(p)]
+        if len(early) < 2 or len(early) == len(parts):  # nothing to group, or all of it early
+            return "(" + op.join(code(p) for p in parts) + ")"
+        fixed = self.temp("(" + op.join(code(p) for p in early) + ")", self.point)
+        return "(" + op.join([fixed, *(code(p) for p in parts if not self.early(p))]) + ")"
+
     def build(self, e: E.Expr) -> str:
-        if isinstance(e, (E.MatMul, E.Add)):  # these look at their factors and terms themselves
+        if isinstance(e, (E.MatMul, E.Add, E.Hadamard)):  # these look at their factors and terms themselves
             return getattr(self, "_" + type(e).__name__)(e, None)
         kids = [self.code(k) for k in e.children()]
         if type(e) in CODE:
@@ -253,7 +309,9 @@ class _Generator:
         return f"_commutation(xp, {self.dim(e.dims[0])}, {self.dim(e.dims[1])}, dt, dev)"
 
     def _Add(self, e, kids):  # ones, ones b^T, c ones^T: NumPy's broadcasting does the repeating
-        return "(" + " + ".join(self.broadcast_term(term) for term in e.terms) + ")"
+        if len(e.terms) == 2 and e.terms[1] == E.transpose(e.terms[0]) and not E.is_scalar(e):  # A + A^T
+            return f"_sum_with_transpose(xp, {self.code(e.terms[0])})"
+        return self.joined(e.terms, " + ", self.broadcast_term)
 
     def _MatMul(self, e, kids):
         return self.product(list(e.factors))
@@ -265,7 +323,7 @@ class _Generator:
         return f"({coeff} * {kids[1]})"
 
     def _Hadamard(self, e, kids):
-        return "(" + " * ".join(kids) + ")"
+        return self.joined(e.factors, " * ", self.code)
 
     def _Power(self, e, kids):
         return f"({kids[0]} ** {_number(e.exponent)})"
@@ -292,7 +350,15 @@ class _Generator:
 
     def product(self, factors: list[E.Expr]) -> str:
         """A matrix product, right to left: inverses become solves, diagonal matrices broadcasts,
-        products with a ones vector sums."""
+        products with a ones vector sums.  When split, a product without late inputs (the V^T V
+        of 2 dU V^T V) is computed at the point."""
+        return self.at_point(self.product_text(factors), *factors) if len(factors) > 1 else self.code(factors[0])
+
+    def at_point(self, text: str, *es: E.Expr) -> str:
+        """``text``, the code of a value made of ``es``; computed at the point when they are early."""
+        return self.temp(text, self.point) if self.early(*es) else text
+
+    def product_text(self, factors: list[E.Expr]) -> str:
         head, rest = factors[0], factors[1:]
         if not rest:
             return self.code(head)
@@ -306,34 +372,36 @@ class _Generator:
         if len(rest) == 1 and isinstance(rest[0], E.DiagMatrix):
             return f"({self.code(head)} * {self.code(rest[0].arg)}.T)"
         tail = self.product(rest)
+        column = rest[-1].shape[1] == 1
         if self.distributes(head, rest):
             # (A + B) v = A v + B v: a product with a column per term costs less than forming A + B
-            name = tail
-            if not tail.isidentifier():  # computed once, used by every term
-                self.temps += 1
-                name = f"t{self.temps}"
-                self.lines.append(f"{name} = {tail}")
+            name = self.temp(tail, self.lines)  # computed once, used by every term
             first, *others = head.terms
             if others == [E.transpose(first)] and not isinstance(first, (E.Inverse, E.DiagMatrix)):
                 return f"_sum_with_transpose_times(xp, {self.code(first)}, {name})"
-            return "(" + " + ".join(self.times(term, name) for term in head.terms) + ")"
-        return self.times(head, tail)
+            return "(" + " + ".join(self.times(term, name, column) for term in head.terms) + ")"
+        return self.times(head, tail, column)
 
     def distributes(self, head: E.Expr, rest: list[E.Expr]) -> bool:
         """Whether the sum of matrices ``head`` is better applied term by term to the column the
-        product ``rest`` makes than formed first (it is formed anyway where it is shared)."""
+        product ``rest`` makes than formed first (it is formed anyway where it is shared, or once
+        at the point when the source is split)."""
         return (isinstance(head, E.Add) and rest[-1].shape[1] == 1 and self.count.get(head, 0) < 2
-                and all(term.shape == head.shape for term in head.terms) and not E.is_scalar(head))
+                and all(term.shape == head.shape for term in head.terms) and not E.is_scalar(head)
+                and not self.early(head))
 
-    def times(self, head: E.Expr, tail: str) -> str:
-        """``head`` times the value whose code is ``tail``: a solve for an inverse, a broadcast
-        product for a diagonal matrix."""
-        if isinstance(head, E.Inverse):
+    def times(self, head: E.Expr, tail: str, column: bool = False) -> str:
+        """``head`` times the value whose code is ``tail`` (a column when ``column``): a solve for an
+        inverse (an inverse computed at the point, when split, is applied as a matrix), a broadcast
+        product for a diagonal matrix, BLAS symv for a symmetric matrix the code computes."""
+        if isinstance(head, E.Inverse) and not self.early(head):
             return f"_solve(xp, {self.code(head.arg)}, {tail})"
-        if isinstance(head, E.Transpose) and isinstance(head.arg, E.Inverse):
+        if isinstance(head, E.Transpose) and isinstance(head.arg, E.Inverse) and not self.early(head):
             return f"_solve(xp, {self.code(head.arg.arg)}.T, {tail})"
         if isinstance(head, E.DiagMatrix):
             return f"({self.code(head.arg)} * {tail})"
+        if column and not isinstance(head, E.Symbol) and not E.is_scalar(head) and E.is_symmetric(head):
+            return f"_symmetric_times(xp, {self.code(head)}, {tail})"
         return f"({self.code(head)} @ {tail})"
 
 
@@ -354,35 +422,51 @@ def _log_form(e: E.Expr):
 
 
 def source(roots: dict, inputs: list[E.Symbol], backend: str = "numpy", name: str = "derivative",
-           like: dict | None = None, title: str = "") -> str:
+           like: dict | None = None, title: str = "", late: tuple = (), inner: str = "apply") -> str:
     """Source of ``def name(<inputs>)`` returning the value of each root (a dict when several),
     for arrays of any library of the array API standard.  Parameters are the inputs' names, in
     the order given (by position or by name); ``like`` maps a root's label to the input whose
-    given shape it takes (a gradient is shaped like its variable); other roots are 2-D."""
+    given shape it takes (a gradient is shaped like its variable); other roots are 2-D.  With
+    ``late`` inputs, ``name`` takes the others, computes what does not depend on the late ones
+    and returns ``def inner(<late>)``, which computes the rest."""
     if backend not in BACKENDS:
         raise MatcalcError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)} (one source serves them all)")
     like = like or {}
-    gen = _Generator(roots, inputs)
+    gen = _Generator(roots, inputs, late)
     results = {label: gen.code(e) for label, e in roots.items()}
-    names = [s.name for s in inputs]
-    if all(n.isidentifier() and not keyword.iskeyword(n) for n in names):
-        signature, body = ", ".join(names), ["_args = {" + ", ".join(f"{n!r}: {n}" for n in names) + "}"]
-    else:  # a Python keyword (lambda) cannot be a parameter: positional and keyword arguments bound by name
-        signature, body = "*args, **values", [f"_args = _bind({tuple(names)!r}, args, values)"]
-    body += ["xp, dt, dev = _namespace(_args)", "sizes, shapes = {}, {}"]
-    for s in inputs:
-        body.append(f"v_{s.name} = _input(xp, dt, dev, {s.name!r}, _args[{s.name!r}], {_dims(s)!r}, sizes, shapes)")
-    body += gen.lines
+    early = [s for s in inputs if s not in gen.late]
+    signature, body = _parameters(early)
+    body += ["xp, dt, dev = _namespace(_args)", "sizes, shapes = {}, {}", *_checked(early), *gen.point]
     shaped = {label: f"xp.reshape({code}, shapes[{like[label]!r}])" if label in like else code
               for label, code in results.items()}
     if len(shaped) == 1:
-        body.append(f"return {next(iter(shaped.values()))}")
+        tail = [*gen.lines, f"return {next(iter(shaped.values()))}"]
     else:
-        body.append("return {" + ", ".join(f"{label!r}: {code}" for label, code in shaped.items()) + "}")
-    inner = "\n".join("    " + line for line in body)
-    doc = _docstring(roots, inputs, like, title)
-    function = f"def {name}({signature}):\n{doc}\n{inner}\n"
+        tail = [*gen.lines, "return {" + ", ".join(f"{label!r}: {code}" for label, code in shaped.items()) + "}"]
+    if late:  # the function of the late inputs, the values computed so far its closure
+        late_signature, late_body = _parameters(late)
+        body += [f"def {inner}({late_signature}):", *("    " + line for line in [*late_body, *_checked(late), *tail]),
+                 f"return {inner}"]
+    else:
+        body += tail
+    doc = _docstring(roots, early, like, title, late)
+    function = f"def {name}({signature}):\n{doc}\n" + "\n".join("    " + line for line in body) + "\n"
     return "\n\n".join(part.rstrip("\n") + "\n" for part in [runtime_source(), *_helpers(function), function])
+
+
+def _parameters(inputs) -> tuple[str, list[str]]:
+    """A function's parameters and the line binding them as ``_args``, a dict name -> value."""
+    names = [s.name for s in inputs]
+    if all(n.isidentifier() and not keyword.iskeyword(n) for n in names):
+        return ", ".join(names), ["_args = {" + ", ".join(f"{n!r}: {n}" for n in names) + "}"]
+    # a Python keyword (lambda) cannot be a parameter: positional and keyword arguments bound by name
+    return "*args, **values", [f"_args = _bind({tuple(names)!r}, args, values)"]
+
+
+def _checked(inputs) -> list[str]:
+    """The lines taking each input as a checked 2-D array ``v_<name>``."""
+    return [f"v_{s.name} = _input(xp, dt, dev, {s.name!r}, _args[{s.name!r}], {_dims(s)!r}, sizes, shapes)"
+            for s in inputs]
 
 
 def results_source(results: dict, name: str, backend: str = "numpy") -> str:
@@ -406,7 +490,7 @@ def _shape_text(e: E.Expr) -> str:
     return "(" + ", ".join(str(d) for d in e.shape) + ")"
 
 
-def _docstring(roots: dict, inputs: list[E.Symbol], like: dict, title: str) -> str:
+def _docstring(roots: dict, inputs: list[E.Symbol], like: dict, title: str, late=()) -> str:
     """Shapes and dtypes of the arguments and of the result (generated text only: sizes and names)."""
     def argument(s):
         if E.is_scalar(s):
@@ -424,6 +508,11 @@ def _docstring(roots: dict, inputs: list[E.Symbol], like: dict, title: str) -> s
              "Arguments, by position in this order or by name (arrays of one library, NumPy, PyTorch, JAX,",
              "CuPy, Dask..., floating point; a number takes the arrays' dtype):"]
     lines += [f"    {s.name}: {argument(s)}" for s in inputs]
+    if late:
+        lines += ["Computes what does not depend on " + ", ".join(s.name for s in late) + " and returns a function",
+                  "of " + ", ".join(s.name for s in late) + " alone (by position or by name, each of the arguments' library):"]
+        lines += [f"    {s.name}: {argument(s)}" for s in late]
+        lines.append("which computes the rest, each time it is called.")
     if len(roots) == 1:
         ((label, e),) = roots.items()
         lines.append(f"Returns an array of the arguments' library, dtype and device, {result(label, e)}.")

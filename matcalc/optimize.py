@@ -38,7 +38,7 @@ SECOND_ORDER = {"newton-cg": "hessp", "trust-ncg": "hessp", "trust-krylov": "hes
 
 def generated(result: Result):
     """The generated function of a result: keyword arguments by name, NumPy arrays out.  Every
-    value the objective computes goes through here."""
+    value the objective computes goes through here, or through ``Result.at`` for ``hessp``."""
     return result.to_numpy()
 
 
@@ -55,6 +55,7 @@ class Objective:
         self.shapes = shapes  # variable name -> (rows, cols)
         self.sizes = [rows * cols for rows, cols in shapes.values()]
         self.size = sum(self.sizes)  # the length of x
+        self._point = None  # (x, the Hessian's row blocks there as functions of the directions)
 
     def __repr__(self):
         return f"<Objective f = {pipeline.function_text(self.program)}, x = {self._layout()}>"
@@ -159,7 +160,8 @@ class Objective:
     @cached_property
     def _hessp(self):
         """H[D] along every variable together: the differential of each gradient with each dX
-        replaced by its direction (the one-variable case is ``matcalc.hvp``)."""
+        replaced by its direction (the one-variable case is ``matcalc.hvp``), one Result per
+        variable, linear in all the directions."""
         differentials = [E.Differential(x) for x in self.variables]
         out = []
         for x, direction in zip(self.variables, self.directions):
@@ -167,9 +169,18 @@ class Objective:
             h = differential(g, self.variables)
             for dx, d in zip(differentials, self.directions):
                 h = pipeline.substitute(h, dx, d)
-            out.append(generated(Result(self.function, x, simplify(h), "hvp", of=g, program=self.program,
-                                        direction=direction)))
+            out.append(Result(self.function, x, simplify(h), "hvp", of=g, program=self.program, direction=direction,
+                              directions=self.directions))
         return out
+
+    def _at(self, x) -> list:
+        """The Hessian's row blocks at x as functions of the directions (``Result.at``): what does
+        not depend on them is computed once per point, as Newton-CG applies H many times at one x."""
+        flat = self._flat(x, "x")
+        if self._point is None or not np.array_equal(self._point[0], flat):
+            values = self._values(flat)
+            self._point = (flat.copy(), [r.at(values) for r in self._hessp])
+        return self._point[1]
 
     # ------------------------------------------------ what scipy calls
 
@@ -193,9 +204,27 @@ class Objective:
 
     @user_errors
     def hessp(self, x, p) -> np.ndarray:
-        """The Hessian at x applied to p (flattened as x is), without forming the Hessian."""
-        values = self._values(x) | {d.name: v for d, v in zip(self.directions, self._split(p, "p"))}
-        return np.concatenate([self._column(h(**values), s) for h, s in zip(self._hessp, self.variables)])
+        """The Hessian at x applied to p (flattened as x is), without forming the Hessian; called
+        again at the same x, only what depends on p is computed."""
+        directions = {d.name: v for d, v in zip(self.directions, self._split(p, "p"))}
+        return np.concatenate([self._column(h(**directions), s) for h, s in zip(self._at(x), self.variables)])
+
+    @user_errors
+    def hess_operator(self, x):
+        """The Hessian at x as a ``scipy.sparse.linalg.LinearOperator`` (len(x) x len(x), symmetric),
+        its product with a vector ``hessp`` at x: what ``trust-constr``'s ``hess`` and SciPy's Krylov
+        solvers (``cg``, ``minres``) take."""
+        try:
+            from scipy.sparse.linalg import LinearOperator
+        except ImportError:
+            raise MatcalcError("scipy is not installed: pip install 'matcalc[scipy]' or pip install scipy") from None
+        x = self._flat(x, "x").copy()
+        self._at(x)  # now, so that a bad point fails here
+
+        def matvec(p):
+            return self.hessp(x, np.reshape(p, -1))
+
+        return LinearOperator((self.size, self.size), matvec=matvec, rmatvec=matvec, dtype=float)
 
     @user_errors
     def minimize(self, x0, method: str = "trust-ncg", **options):

@@ -143,6 +143,20 @@ def test_hessian_vector_products_on_every_backend(backend, text, wrt, declare):
 
 
 @pytest.mark.parametrize("backend", backend_params())
+@pytest.mark.parametrize("text, wrt, declare", HVP_CASES)
+def test_hessians_at_a_point_on_every_backend(backend, text, wrt, declare):
+    """compile(at_point=True): the function of the point returns the function of the direction."""
+    r = matcalc.hvp(text, wrt=wrt, declare=declare)
+    values, _ = domain_points(r.function, 1, 11, extra=(r.expr,))[0]
+    to, back, array_type = _library(backend)
+    at = r.compile(at_point=True)
+    H = at(**{name: to(v) for name, v in values.items() if name in at.parameters})
+    out = H(to(values[r.direction.name]))
+    assert isinstance(out, array_type), f"{type(out)} is not a {backend} array"
+    np.testing.assert_allclose(back(out), r.evaluate(values), rtol=1e-10, atol=1e-12, err_msg=r.source(at_point=True))
+
+
+@pytest.mark.parametrize("backend", backend_params())
 def test_hessian_blocks_on_every_backend(backend):
     blocks = matcalc.hessian("||sigmoid(X W1) W2 - Y||_F^2", wrt=["W1", "W2"])
     values, _ = point_for(blocks[("W1", "W2")].function, seed=5)
@@ -201,6 +215,23 @@ def test_jax_jit_vmap_and_to_jax():
     same = r.to_jax()(X=x, w=w[0], y=y)  # NumPy values taken as JAX arrays, the shape of every backend
     assert isinstance(same, jax.Array) and same.shape == (3,)
     np.testing.assert_allclose(same, r.to_numpy()(X=x, w=w[0], y=y), rtol=1e-12)
+
+
+@_needs("jax", "array_api_compat")
+def test_jax_jit_and_vmap_of_a_hessian_at_a_point():
+    """The function of the direction alone, jitted and mapped over a batch of directions."""
+    import jax
+    import jax.numpy as jnp
+
+    _jax()
+    r = matcalc.hvp("sum(log(1 + exp(-y .* (X w))))", wrt="w")
+    rng = np.random.default_rng(3)
+    x, y, w, d = rng.standard_normal((6, 3)), np.sign(rng.standard_normal(6)), rng.standard_normal(3), rng.standard_normal((5, 3))
+    H = r.compile(at_point=True)(jnp.asarray(x), jnp.asarray(w), jnp.asarray(y))
+    batched = jax.jit(jax.vmap(H))(jnp.asarray(d))
+    assert isinstance(batched, jax.Array) and batched.shape == (5, 3)
+    expected = np.stack([r.evaluate({"X": x, "y": y, "w": w, "dw": di}) for di in d])
+    np.testing.assert_allclose(batched, expected, rtol=1e-10)
 
 
 @_needs("dask", "array_api_compat")

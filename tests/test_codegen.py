@@ -149,18 +149,53 @@ def test_a_sum_of_matrices_is_applied_to_a_column_term_by_term():
     assert "(v_A @ v_dx) + (v_B @ v_dx) + (v_A.T @ v_dx) + (v_B.T @ v_dx)" in source and "v_A + v_B" not in source
 
 
-@pytest.mark.parametrize("n", [1, 3, 127, 128, 129, 300])
+def _helper(name):
+    """A helper of the generated source, with the helpers it calls."""
+    from matcalc.codegen import HELPER_SOURCE, _helpers, compile_source
+
+    return compile_source("import numpy as _numpy\n" + "\n".join(_helpers(HELPER_SOURCE[name])), name)
+
+
+@pytest.mark.parametrize("dtype, order, columns, step", [
+    (np.float64, "C", 1, 1), (np.float64, "F", 1, 1), (np.float32, "C", 1, 1), (np.float64, "C", 2, 1),
+    (np.float64, "C", 1, 2), (np.complex128, "C", 1, 1),
+])
+def test_a_symmetric_matrix_times_a_column(dtype, order, columns, step):
+    """S v by BLAS symv (one triangle) for a real contiguous S and one column, S @ v otherwise."""
+    times = _helper("_symmetric_times")
+    rng = np.random.default_rng(7)
+    a = rng.standard_normal((40, 40)).astype(dtype)
+    s = np.asarray(a + a.T, order=order)[::step, ::step]
+    v = rng.standard_normal((s.shape[0], columns)).astype(dtype)
+    got = times(np, s, v)
+    assert got.shape == v.shape and got.dtype == dtype
+    np.testing.assert_allclose(got, s @ v, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 3, 300, 524, 1000])
 def test_a_matrix_plus_its_transpose_is_applied_in_one_pass(n):
-    """(A + A^T) v by blocks of rows (each block read once for A v and A^T v): the same value as
-    evaluate, whether n fills the last block or not, for one column and for several."""
+    """(A + A^T) v by blocks of rows of about 2 MiB (each block read once for A v and A^T v; 500
+    rows at n = 524, 262 at n = 1000): the same value as evaluate, whether n fills the last
+    block or not, for one column and for several."""
     r = matcalc.hvp("x^T A x", wrt="x")
     source = r.source("numpy")
     assert "_sum_with_transpose_times(xp, v_A, v_dx)" in source and "v_A.T @" not in source
     rng = np.random.default_rng(n)
     values = {"A": rng.standard_normal((n, n)), "x": rng.standard_normal(n), "dx": rng.standard_normal(n)}
     np.testing.assert_allclose(r.to_numpy()(**values), r.evaluate(values), rtol=1e-12, atol=1e-12)
-    from matcalc.codegen import HELPER_SOURCE, compile_source
-
-    helper = compile_source("import numpy as _numpy\n" + HELPER_SOURCE["_sum_with_transpose_times"], "_sum_with_transpose_times")
+    helper = _helper("_sum_with_transpose_times")
     a, v = values["A"], rng.standard_normal((n, 3))
     np.testing.assert_allclose(helper(np, a, v), (a + a.T) @ v, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 5, 512, 700, 1100])
+def test_a_matrix_plus_its_transpose_formed_by_tiles(n):
+    """A + A^T by tiles of 512 x 512 (the Hessian of x^T A x, and its at-point part): the same as
+    NumPy's sum, whether the tiles fill the matrix or not, for a C-ordered and a transposed A."""
+    assert "_sum_with_transpose(xp, v_A)" in matcalc.hessian("x^T A x", wrt="x").source()
+    plus = _helper("_sum_with_transpose")
+    a = np.random.default_rng(n).standard_normal((n, n))
+    for m in (a, a.T, a.astype(np.float32)):
+        got = plus(np, m)
+        assert got.dtype == m.dtype
+        np.testing.assert_array_equal(got, m + m.T)

@@ -1,8 +1,9 @@
 """The Hessian as a linear map, H[D]: the differential of the gradient with dX replaced by a
 direction D, in matrix products.  Forms against the textbook ones (Matrix Cookbook, Magnus &
 Neudecker) as strings and values, the numeric check (central differences of the gradient
-along D, and the dense Hessian times vec(D)), generated code, derivations, the command line,
-symmetric variables and bad input."""
+along D, and the dense Hessian times vec(D)), generated code, the Hessian at a point as a
+function of the direction alone (``at``), derivations, the command line, symmetric variables
+and bad input."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from reference import invertible, sigmoid, spd, vec
+from reference import invertible, sigmoid, spd, unvec, vec
 
 import matcalc
 from matcalc import expr as E
@@ -102,6 +103,101 @@ def test_source_for_jax_and_numpy():
     r = matcalc.hvp("||T - U V^T||_F^2", wrt="U")
     assert "v_dU" in r.source("numpy")
     assert r.source("jax") == r.source("numpy")  # one source for every array library
+
+
+# ------------------------------------------------------------------ at a point: a function of the direction alone
+
+
+def _two_layer_gradient(v):
+    """grad_W1 ||sigmoid(X W1 + b1^T) W2 + b2^T - Y||_F^2 by backpropagation, written out."""
+    s = sigmoid(v["X"] @ v["W1"] + v["b1"].T)
+    r = s @ v["W2"] + v["b2"].T - v["Y"]
+    return v["X"].T @ ((2 * r @ v["W2"].T) * s * (1 - s))
+
+
+# (expression, variable, value shapes, the gradient written out in NumPy)
+AT_POINT = [
+    ("x^T A x", "x", {"A": (5, 5), "x": (5, 1)}, lambda v: (v["A"] + v["A"].T) @ v["x"]),
+    ("sum(log(1 + exp(-y .* (X w))))", "w", {"X": (9, 4), "y": (9, 1), "w": (4, 1)},
+     lambda v: -v["X"].T @ (v["y"] * sigmoid(-v["y"] * (v["X"] @ v["w"])))),
+    ("||T - U V^T||_F^2", "U", {"U": (6, 2), "V": (5, 2), "T": (6, 5)},
+     lambda v: -2 * (v["T"] - v["U"] @ v["V"].T) @ v["V"]),
+    ("logdet(X)", "X", {"X": "invertible"}, lambda v: np.linalg.inv(v["X"]).T),
+    ("||sigmoid(X W1 + b1^T) W2 + b2^T - Y||_F^2", "W1",
+     {"X": (7, 4), "W1": (4, 3), "b1": (3, 1), "W2": (3, 2), "b2": (2, 1), "Y": (7, 2)}, _two_layer_gradient),
+]
+
+
+def _along(gradient, values, wrt, d, h=1e-5):
+    """(grad f(x + h D) - grad f(x - h D)) / 2h: the gradient's central difference along D."""
+    return (gradient(values | {wrt: values[wrt] + h * d}) - gradient(values | {wrt: values[wrt] - h * d})) / (2 * h)
+
+
+def _dense(gradient, values, wrt):
+    """The Hessian d vec(grad f) / d vec(x)^T, column by column from central differences."""
+    shape = values[wrt].shape
+    columns = [vec(_along(gradient, values, wrt, unvec(e, shape))) for e in np.eye(np.prod(shape))]
+    return np.column_stack(columns)
+
+
+@pytest.mark.parametrize("expr, wrt, specs, gradient", AT_POINT, ids=[c[0] for c in AT_POINT])
+def test_at_a_point_against_differences_of_the_gradient_and_the_dense_hessian(expr, wrt, specs, gradient):
+    r = matcalc.hvp(expr, wrt=wrt)
+    values = draw(specs)
+    H = r.at(values)
+    dense = _dense(gradient, values, wrt)
+    for _ in range(3):  # one point, several directions
+        d = rng.standard_normal(values[wrt].shape)
+        got = H(d)
+        assert got.shape == values[wrt].shape
+        np.testing.assert_allclose(got, _along(gradient, values, wrt, d), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(vec(got), dense @ vec(d), rtol=1e-6, atol=1e-7)
+
+
+def test_at_a_point_the_direction_free_part_is_computed_once():
+    """H = r.at(values) holds A + A^T (V^T V, the logistic weights): changing A afterwards does
+    not change H; the function of the direction forms nothing n x n and applies the symmetric
+    matrix with one product."""
+    r = matcalc.hvp("x^T A x", wrt="x")
+    A, x, d = rng.standard_normal((4, 4)), rng.standard_normal(4), rng.standard_normal(4)
+    H = r.at({"A": A, "x": x})
+    expected = (A + A.T) @ d
+    A[:] = 0.0
+    np.testing.assert_allclose(H(d), expected, rtol=1e-12)
+    inner = r.source(at_point=True).split("    def hvp(dx):")[1]
+    assert "_symmetric_times(xp, t" in inner and "v_A" not in inner
+    inner = matcalc.hvp("||T - U V^T||_F^2", wrt="U").source(at_point=True).split("    def hvp(dU):")[1]
+    assert "v_V" not in inner  # V^T V at the point
+    inner = matcalc.hvp("sum(log(1 + exp(-y .* (X w))))", wrt="w").source(at_point=True).split("    def hvp(dw):")[1]
+    assert "sigmoid" not in inner and "v_y" not in inner and "v_w" not in inner
+
+
+def test_at_a_point_is_linear_and_takes_either_vector_shape():
+    r = matcalc.hvp("sum(log(1 + exp(-y .* (X w))))", wrt="w")
+    values = draw({"X": (8, 3), "y": (8, 1), "w": (3,)})
+    H = r.at(values)
+    a, b = rng.standard_normal(3), rng.standard_normal(3)
+    np.testing.assert_allclose(H(2 * a - b), 2 * H(a) - H(b), rtol=1e-12, atol=1e-12)
+    assert H(a).shape == H(a.reshape(3, 1)).shape == (3,)  # shaped like w as given, whatever D's shape
+    np.testing.assert_allclose(H(a.reshape(3, 1)), H(a), rtol=1e-15)
+
+
+def test_at_a_point_bad_input_is_one_line():
+    r = matcalc.hvp("||T - U V^T||_F^2", wrt="U")
+    values = draw({"U": (4, 2), "V": (3, 2), "T": (4, 3)})
+    H = r.at(values)
+    with pytest.raises(ValueError, match=r"dU has shape \(2, 4\): expected a matrix: shape \(n, p\) with n = 4 \(from T\), p = 2") as info:
+        H(np.ones((2, 4)))
+    assert "\n" not in str(info.value)
+    for call, error, message in [
+        (lambda: r.at({"U": values["U"], "V": values["V"]}), matcalc.MatcalcError, "missing values for T"),
+        (lambda: r.at(values | {"V": np.ones((5, 2))}), matcalc.ShapeError, r"V has shape \(5, 2\)"),
+        (lambda: r.at(values | {"T": np.ones((4, 3), dtype=int)}), matcalc.MatcalcError, "T has dtype int64"),
+        (lambda: matcalc.gradient("x^T A x", wrt="x").at({}), matcalc.MatcalcError, "only a Hessian applied"),
+    ]:
+        with pytest.raises(error, match=message) as info:
+            call()
+        assert "\n" not in str(info.value)
 
 
 # ------------------------------------------------------------------ symmetric variables

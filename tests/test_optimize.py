@@ -181,6 +181,63 @@ def test_second_derivatives_are_derived_only_when_asked_for():
     assert "_hessp" in vars(obj) and "_hess" not in vars(obj)
 
 
+def test_hessp_at_the_same_point_reuses_what_does_not_depend_on_p():
+    """Newton-CG's many products at one x: the part of H[p] free of p is computed once per x, and
+    again as soon as x changes (in place too: the point is copied)."""
+    own = np.random.default_rng(21)
+    obj, (X, y, lam) = logistic_objective()
+    _, _, h = logistic(X, y, lam)
+    x, p, q = own.standard_normal(4), own.standard_normal(4), own.standard_normal(4)
+    assert np.allclose(obj.hessp(x, p), h(x) @ p, rtol=1e-12)
+    maps = obj._point[1]
+    assert np.allclose(obj.hessp(x.copy(), q), h(x) @ q, rtol=1e-12)
+    assert obj._point[1] is maps  # the same point: nothing computed again but the product
+    x[0] += 0.5  # moved in place
+    assert np.allclose(obj.hessp(x, p), h(x) @ p, rtol=1e-12)
+    assert obj._point[1] is not maps
+
+
+def test_several_variables_at_one_point():
+    own = np.random.default_rng(22)
+    obj = matcalc.objective(LAYER, ["W1", "b1"], {"X": own.standard_normal((6, 3)), "Y": own.standard_normal((6, 2)),
+                                                  "mu": 0.3}, declare={"mu": "scalar"})
+    x = own.standard_normal(8)
+    H = central(obj.jac, x)
+    for _ in range(3):
+        p = own.standard_normal(8)
+        assert np.allclose(obj.hessp(x, p), H @ p, rtol=1e-6, atol=1e-5)
+
+
+def test_the_hessian_as_a_linear_operator():
+    pytest.importorskip("scipy", reason="scipy is not installed")
+    from scipy.sparse.linalg import LinearOperator, cg
+
+    obj, (X, y, lam) = logistic_objective()
+    _, g, h = logistic(X, y, lam)
+    own = np.random.default_rng(23)
+    x = own.standard_normal(4)
+    op = obj.hess_operator(x)
+    assert isinstance(op, LinearOperator) and op.shape == (4, 4)
+    p = own.standard_normal(4)
+    assert np.allclose(op @ p, h(x) @ p, rtol=1e-12) and np.allclose(op.T @ p, h(x) @ p, rtol=1e-12)
+    step, info = cg(op, -g(x), rtol=1e-12, atol=0.0)  # the Newton step, by conjugate gradients
+    assert info == 0 and np.allclose(step, np.linalg.solve(h(x), -g(x)), rtol=1e-8)
+    with pytest.raises(matcalc.MatcalcError, match="x must be a 1-D array of 4 entries") as err:
+        obj.hess_operator(np.ones(5))
+    assert "\n" not in str(err.value)
+
+
+def test_trust_constr_with_the_hessian_operator():
+    pytest.importorskip("scipy", reason="scipy is not installed")
+    obj, (X, y, lam) = logistic_objective()
+    result = obj.minimize(np.zeros(4), method="trust-constr", options={"gtol": 1e-10})
+    from scipy.optimize import minimize
+
+    by_operator = minimize(obj.fun, np.zeros(4), jac=obj.jac, hess=obj.hess_operator, method="trust-constr",
+                           options={"gtol": 1e-10})
+    assert np.allclose(by_operator.x, newton(X, y, lam), atol=1e-7) and np.allclose(result.x, by_operator.x, atol=1e-7)
+
+
 # ------------------------------------------------------------------ scipy.optimize.minimize
 
 
