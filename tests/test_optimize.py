@@ -274,14 +274,18 @@ def test_scipy_minimize_takes_the_callables_as_they_are():
 
 def test_ridge_regression_gradient_zero_is_the_closed_form():
     pytest.importorskip("scipy", reason="scipy is not installed")
-    X, y = rng.standard_normal((30, 5)), rng.standard_normal(30)
+    own = np.random.default_rng(11)
+    X, y = own.standard_normal((30, 5)), own.standard_normal(30)
     lam = 0.7
     obj = matcalc.objective("||X w - y||^2 + lam ||w||^2", "w", {"X": X, "y": y, "lam": lam}, declare={"lam": "scalar"})
     closed = np.linalg.solve(X.T @ X + lam * np.eye(5), X.T @ y)
     assert np.abs(obj.jac(closed)).max() < 1e-10
     assert np.allclose(obj.hess(closed), 2 * (X.T @ X + lam * np.eye(5)), rtol=1e-12)
     result = obj.minimize(np.zeros(5), method="trust-ncg", options={"gtol": 1e-9})
-    assert result.success and np.allclose(result.x, closed, atol=1e-9)
+    # the solution, not result.success: at a quadratic's minimum, within rounding of gtol, SciPy's
+    # trust-ncg may stop with "a bad approximation caused failure to predict improvement" (for
+    # about half of the random problems, whatever computes the Hessian)
+    assert np.allclose(result.x, closed, atol=1e-9)
 
 
 def test_minimize_on_a_matrix_variable_returns_a_packed_solution():
