@@ -424,3 +424,13 @@ def test_a_derivative_zero_by_the_shift_invariance_of_softmax_passes_check(kind,
     report = r.check()
     assert report.ok, str(report)
     assert report.finite_differences < 1e-6  # the central differences see the zero too
+
+
+def test_a_product_a_join_makes_joins_the_factor_before_it():
+    # u e^T times kron(I, ...) joined e^T with the Kronecker product into kron(ones^T, e^T), and u
+    # stayed outside: u kron(ones^T, e^T), which the text reads as kron(ones^T, u e^T), another tree,
+    # and printed without its sizes it did not read back at all
+    r = matcalc.jacobian("u / sum(exp(x) + exp(diag(A)))", wrt="A")
+    assert matches_up_to_sizes(matcalc.parse(str(r)), r.expr), str(r)
+    assert str(r).startswith("-kron(ones[m]^T, u exp(diag(A))^T) diag(vec(I[m]))"), str(r)
+    assert r.check().ok

@@ -560,6 +560,9 @@ PRODUCT_CHAIN_IDENTITIES = sequence(  # on the whole chain, (coefficient, factor
 # fmt: on
 
 
+MAX_JOINS = 4  # joins one product may set off along the chain leftwards: each is a rewrite that shortens it
+
+
 def mul(a: Expr, b: Expr) -> Expr:
     """The product ``a b``: a matrix product, or a scaling when either side is a scalar."""
     sa, sb = is_scalar(a), is_scalar(b)
@@ -575,6 +578,23 @@ def mul(a: Expr, b: Expr) -> Expr:
         return Zero((rows, cols))
     coeff: Expr = ONE
     factors: list[Expr] = []
+
+    def push(g: Expr, depth: int = 0):
+        """``g`` onto the chain, joined with the factor before it where an identity applies; what a
+        join makes may join the factor before that in turn (u (e^T K) -> u kron(ones^T, e^T) -> kron(ones^T, u e^T))."""
+        if factors:
+            joined = first_identity(PRODUCT_PAIR_IDENTITIES[type(factors[-1]), type(g)], factors[-1], g)
+            if joined is not None:  # a product that comes out (diag(v) ones = v) joins the chain
+                factors.pop()
+                pieces = [h for j in joined for h in (j.factors if isinstance(j, MatMul) and not is_scalar_product(j) else (j,))]
+                for i, h in enumerate(pieces):
+                    if i == 0 and depth < MAX_JOINS:
+                        push(h, depth + 1)
+                    else:
+                        factors.append(h)
+                return
+        factors.append(g)
+
     for f in (a, b):
         if isinstance(f, Scale):
             coeff, f = mul(coeff, f.coeff), f.arg
@@ -582,14 +602,7 @@ def mul(a: Expr, b: Expr) -> Expr:
             signed = first_identity(PRODUCT_FACTOR_IDENTITIES[type(g)], g)
             if signed is not None:
                 coeff, g = mul(coeff, signed.coeff), signed.arg
-            if factors:
-                last = factors[-1]
-                joined = first_identity(PRODUCT_PAIR_IDENTITIES[type(last), type(g)], last, g)
-                if joined is not None:  # a product that comes out (diag(v) ones = v) joins the chain
-                    factors[-1:] = [h for j in joined for h in (j.factors if isinstance(j, MatMul)
-                                                                 and not is_scalar_product(j) else (j,))]
-                    continue
-            factors.append(g)
+            push(g)
     if len(factors) > 1:
         chain = first_identity(PRODUCT_CHAIN_IDENTITIES, coeff, factors)
         if chain is not None:
