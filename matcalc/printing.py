@@ -506,8 +506,9 @@ def renaming(order: list, names: set) -> dict:
 
 
 def size_names(e: E.Expr) -> set:
-    """Every size name of the leaves of ``e``."""
-    return {name for n in E.nodes(e) if not n.children() for d in n.shape for name in size_factors(d)[1]}
+    """Every size name of the leaves of ``e``, a size written as a number (``size[n]``) too."""
+    return {name for n in E.nodes(e) if not n.children()
+            for d in (*n.shape, *((n.n,) if isinstance(n, E.Count) else ())) for name in size_factors(d)[1]}
 
 
 def carriers_of(e: E.Expr) -> dict:

@@ -434,3 +434,17 @@ def test_a_product_a_join_makes_joins_the_factor_before_it():
     assert matches_up_to_sizes(matcalc.parse(str(r)), r.expr), str(r)
     assert str(r).startswith("-kron(ones[m]^T, u exp(diag(A))^T) diag(vec(I[m]))"), str(r)
     assert r.check().ok
+
+
+def test_a_size_of_a_variable_that_simplified_away_is_not_named_as_another_variables():
+    # tr(diag(softmax(x)) ...) is 1 and tr(I) the size of x, which the expression no longer holds;
+    # printed size[n], it read back as the size of y, the first variable the text shows
+    from matcalc import expr as E
+
+    e = matcalc.parse("tr(diag(softmax(x)) / ||y||^2 + I)")
+    assert str(e) == "||y||^-2 + size[m]"
+    back = matcalc.parse(str(e))
+    assert matches_up_to_sizes(back, e)
+    count, = (n for n in E.nodes(back) if isinstance(n, E.Count))
+    y, = (n for n in E.nodes(back) if isinstance(n, E.Symbol))
+    assert count.n != y.dims[0]  # a size of its own, not y's
