@@ -157,6 +157,15 @@ def test_hessians_at_a_point_on_every_backend(backend, text, wrt, declare):
 
 
 @pytest.mark.parametrize("backend", backend_params())
+def test_products_side_by_side_on_every_backend(backend):
+    """The network's X W1 and X dW1 made by one product (Dask: two, its shapes may be unknown)."""
+    from test_codegen import _two_layer_point
+
+    r = matcalc.hvp("||sigmoid(X W1 + b1^T) W2 + b2^T - Y||_F^2", wrt="W1")
+    _check(backend, r, _two_layer_point(40, 12, 2))
+
+
+@pytest.mark.parametrize("backend", backend_params())
 def test_hessian_blocks_on_every_backend(backend):
     blocks = matcalc.hessian("||sigmoid(X W1) W2 - Y||_F^2", wrt=["W1", "W2"])
     values, _ = point_for(blocks[("W1", "W2")].function, seed=5)

@@ -151,9 +151,9 @@ def test_a_sum_of_matrices_is_applied_to_a_column_term_by_term():
 
 def _helper(name):
     """A helper of the generated source, with the helpers it calls."""
-    from matcalc.codegen import HELPER_SOURCE, _helpers, compile_source
+    from matcalc.codegen import HELPER_SOURCE, _helpers, compile_source, runtime_source
 
-    return compile_source("import numpy as _numpy\n" + "\n".join(_helpers(HELPER_SOURCE[name])), name)
+    return compile_source(runtime_source() + "\n".join(_helpers(HELPER_SOURCE[name])), name)
 
 
 @pytest.mark.parametrize("dtype, order, columns, step", [
@@ -199,3 +199,52 @@ def test_a_matrix_plus_its_transpose_formed_by_tiles(n):
         got = plus(np, m)
         assert got.dtype == m.dtype
         np.testing.assert_array_equal(got, m + m.T)
+
+
+def _two_layer_point(rows, inputs, hidden, seed=5):
+    """Values of the two-layer network's HVP, its X much larger than W1 and dW1 together."""
+    rng = np.random.default_rng(seed)
+    shapes = {"X": (rows, inputs), "W1": (inputs, hidden), "dW1": (inputs, hidden), "b1": (hidden,),
+              "W2": (hidden, 2), "b2": (2,), "Y": (rows, 2)}
+    return {name: rng.standard_normal(shape) for name, shape in shapes.items()}
+
+
+def test_products_of_one_left_factor_are_made_by_one_call():
+    """X W1 and X dW1 of a network's HVP: one product of X with W1 and dW1 side by side (X read
+    once), the same value as evaluate; at a point X W1 is computed once and X dW1 per call, apart."""
+    r = matcalc.hvp("||sigmoid(X W1 + b1^T) W2 + b2^T - Y||_F^2", wrt="W1")
+    source = r.source()
+    assert source.count("_products_side_by_side(xp, v_X, ") == 1 and "v_X @" not in source
+    values = _two_layer_point(60, 20, 3)
+    np.testing.assert_allclose(r.to_numpy()(**values), r.evaluate(values), rtol=1e-10, atol=1e-12)
+    assert "_products_side_by_side" not in r.source(at_point=True)
+
+
+def test_a_product_whose_right_factor_holds_another_is_made_alone():
+    """X W and X exp(X W): the second's right factor needs the first, so they are not made together."""
+    from matcalc.codegen import source
+
+    e = matcalc.parse("X W + X exp(X W)")
+    inputs = sorted(e.free, key=lambda s: s.name)
+    text = source({"value": e}, inputs, name="value")
+    assert "_products_side_by_side" not in text
+    rng = np.random.default_rng(2)
+    X, W = rng.standard_normal((6, 6)), rng.standard_normal((6, 3)) / 3
+    from matcalc.codegen import compile_source
+
+    np.testing.assert_allclose(compile_source(text, "value")(W=W, X=X), X @ W + X @ np.exp(X @ W), rtol=1e-12)
+
+
+@pytest.mark.parametrize("rows, widths, merged", [(200, (3, 5), True), (200, (3, 5, 1), True), (6, (3, 5), False)])
+def test_products_side_by_side(rows, widths, merged):
+    """One product with the right factors side by side when the left factor is at least four times
+    their size (columns of different widths, a single column among them), separate products when not."""
+    helper = _helper("_products_side_by_side")
+    rng = np.random.default_rng(rows)
+    left = rng.standard_normal((rows, 8))
+    rights = [rng.standard_normal((8, k)) for k in widths]
+    got = helper(np, left, *rights)
+    assert len(got) == len(rights)
+    for out, right in zip(got, rights):
+        np.testing.assert_allclose(out, left @ right, rtol=1e-12)
+        assert (out.base is not None) == merged  # views of the one product, or products of their own
