@@ -123,6 +123,13 @@ class Jax(bench_hessian.Jax):
         args = [self.jnp.asarray(p.variable()), self.jnp.asarray(flat(v))] + [self.jnp.asarray(a) for a in p.others()]
         return lambda: h(*args).block_until_ready()
 
+    def generated(self, r, values):
+        """matcalc's generated function run on JAX arrays under jax.jit: the same source as the NumPy
+        column, on XLA's kernels, which tells the derivative's cost from the array library's."""
+        fn = r.compile()
+        jitted, args = self.jax.jit(fn), [self.jnp.asarray(values[name]) for name in fn.parameters]
+        return lambda: jitted(*args).block_until_ready()
+
     def linearized(self, p, v):
         """(set-up, apply): jax.linearize(grad f, x) jitted, its linear function (a pytree of the
         residuals) then applied to v by a jitted call."""
@@ -158,6 +165,8 @@ def run_problem(p, jax_tool, repeats: int, budget: float, dense_seconds: dict, l
     if jax_tool is not None:
         calls["jax"] = jax_tool.hvp(p, v)
         check(row, "jax_agreement", ours, calls["jax"](), f"matcalc's {p.name} HVP and jax's")
+        calls["matcalc_jax"] = jax_tool.generated(r, values)
+        check(row, "matcalc_jax_agreement", ours, calls["matcalc_jax"](), f"matcalc's {p.name} HVP on JAX and NumPy")
         calls["jax_point"], calls["jax_at"] = jax_tool.linearized(p, v)
         check(row, "jax_at_agreement", ours, calls["jax_at"](), f"matcalc's {p.name} HVP and jax's linearized one")
     dense_bytes = p.dense_bytes() if hasattr(p, "dense_bytes") else 8 * p.N * p.N
@@ -177,7 +186,7 @@ def run_problem(p, jax_tool, repeats: int, budget: float, dense_seconds: dict, l
         row[name] = {"median": t["median"], "min": t["min"], "repeats": t["repeats"]}
     if "dense" in timed:
         dense_seconds[p.name] = (p.n, timed["dense"]["median"])
-    for ours_, peer in (("matcalc", "jax"), ("matcalc", "dense"), ("matcalc_at", "jax_at")):
+    for ours_, peer in (("matcalc", "jax"), ("matcalc", "dense"), ("matcalc_at", "jax_at"), ("matcalc_jax", "jax")):
         for stat, suffix in (("median", ""), ("min", "_min")):
             t = row.get(peer, {}).get(stat)
             row[f"{ours_}_vs_{peer}{suffix}"] = t / row[ours_][stat] if t else None  # > 1: matcalc is faster
@@ -212,11 +221,13 @@ def markdown(h: dict) -> str:
         f"and applied to vec(v), while it fits in {h['dense_limit_bytes'] / 2**30:g} GiB (the function generated from "
         "`matcalc.hessian`; for the two-layer network its blocks X^T diag(c) X written out in NumPy, as matcalc's "
         "generated Hessian of the network carries (2nk)^2 temporaries); gradient: matcalc's generated gradient, "
-        "the cost of one gradient evaluation.",
+        "the cost of one gradient evaluation; matcalc on JAX: the same generated function given JAX arrays, under "
+        "`jax.jit` (XLA's kernels for both: the derivative's cost apart from the array library's).",
         "",
     ]
     header = ["problem", "n", "Hessian size", "matcalc", "jax HVP", "dense H v", "gradient", "jax / matcalc",
-              "dense / matcalc", "matcalc / gradient", "jax / matcalc (fastest)"]
+              "dense / matcalc", "matcalc / gradient", "jax / matcalc (fastest)", "matcalc on JAX",
+              "jax / matcalc on JAX"]
     rows = []
     for r in h["rows"]:
         dense = t(r["dense"]["median"]) if "dense" in r else "does not fit" if "GiB" in r.get("dense_note", "") \
@@ -224,7 +235,8 @@ def markdown(h: dict) -> str:
         rows.append([r["problem"], r["n"], r["N"], t(r["matcalc"]["median"]), t((r.get("jax") or {}).get("median")),
                      dense, t(r["gradient"]["median"]), fmt_ratio(r.get("matcalc_vs_jax")),
                      fmt_ratio(r.get("matcalc_vs_dense")), fmt_ratio(r.get("matcalc_over_gradient")),
-                     fmt_ratio(r.get("matcalc_vs_jax_min"))])
+                     fmt_ratio(r.get("matcalc_vs_jax_min")), t((r.get("matcalc_jax") or {}).get("median")),
+                     fmt_ratio(r.get("matcalc_jax_vs_jax"))])
     lines += _table(header, rows)
     notes = [f"- {r['problem']} n={r['n']}: {r['dense_note']}." for r in h["rows"] if r.get("dense_note")]
     if notes:

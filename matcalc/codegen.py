@@ -165,8 +165,8 @@ HELPER_SOURCE = {
     # at n = 10^4: 2 MiB blocks no faster than the two products, 4 to 8 MiB 1.5x faster).
     "_sum_with_transpose_times": (
         "def _sum_with_transpose_times(xp, a, v):\n"
-        "    if xp is not _numpy:\n"
-        "        return a @ v + a.T @ v\n"
+        "    if xp is not _numpy:  # A^T v as (v^T A)^T, which no library forms A^T for\n"
+        "        return a @ v + (v.T @ a).T\n"
         "    out = xp.zeros((a.shape[0], v.shape[1]), dtype=xp.result_type(a, v))\n"
         "    rows = max(8, 2**23 // (a.itemsize * a.shape[1]))\n"
         "    for i in range(0, a.shape[0], rows):\n"
@@ -433,6 +433,10 @@ class _Generator:
             return f"({self.code(head.arg)} * {tail})"
         if column and not isinstance(head, E.Symbol) and not E.is_scalar(head) and E.is_symmetric(head):
             return f"_symmetric_times(xp, {self.code(head)}, {tail})"
+        if column and isinstance(head, E.Transpose) and not E.is_scalar(head):
+            # A^T v as (v^T A)^T: XLA (JAX on a CPU) forms the transpose of A for A.T @ v (the X^T r of
+            # logistic regression's gradient 97 ms against 9.4 ms at X 6000 x 3000); NumPy alike
+            return f"({tail}.T @ {self.code(head.arg)}).T"
         return f"({self.code(head)} @ {tail})"
 
 
