@@ -27,20 +27,26 @@ def as_float(value: Fraction) -> float:
         return inf if value > 0 else -inf
 
 
-def _softmax(u, axis):
-    z = np.exp(u - u.real.max(axis=axis, keepdims=True))
-    return z / z.sum(axis=axis, keepdims=True)
+def _exactly(a):
+    return a
 
 
-def _logsumexp(u, axis):
+# Each helper rounds its intermediate values with ``r`` (as is: exactly): verify's rounding
+# estimate rounds them at random, since a softmax's cancellation happens inside the node.
+def _softmax(u, axis, r=_exactly):
+    z = r(np.exp(r(u - u.real.max(axis=axis, keepdims=True))))
+    return z / r(z.sum(axis=axis, keepdims=True))
+
+
+def _logsumexp(u, axis, r=_exactly):
     m = u.real.max(axis=axis, keepdims=True)
-    return m + np.log(np.exp(u - m).sum(axis=axis, keepdims=True))
+    return m + r(np.log(r(r(np.exp(r(u - m))).sum(axis=axis, keepdims=True))))
 
 
-def _var(u, axis):
+def _var(u, axis, r=_exactly):
     """The population variance; no conjugate, so that the complex step stays analytic."""
-    c = u - u.mean(axis=axis, keepdims=True)
-    return (c * c).mean(axis=axis, keepdims=True)
+    c = r(u - r(u.mean(axis=axis, keepdims=True)))
+    return r(c * c).mean(axis=axis, keepdims=True)
 
 
 def _scalar(x):
@@ -68,12 +74,12 @@ NUMPY = {
     E.LogDet:     lambda e, v: _scalar(np.log(np.linalg.det(v[0]))),
     E.Norm:       lambda e, v: _scalar(np.sqrt((v[0] * v[0]).sum())),
     E.Vec:        lambda e, v: v[0].reshape(-1, 1, order="F"),
-    E.Softmax:    lambda e, v: _softmax(v[0], e.numpy_axis),
-    E.LogSoftmax: lambda e, v: v[0] - _logsumexp(v[0], e.numpy_axis),
-    E.LogSumExp:  lambda e, v: _logsumexp(v[0], e.numpy_axis),
+    E.Softmax:    lambda e, v, r=_exactly: _softmax(v[0], e.numpy_axis, r),
+    E.LogSoftmax: lambda e, v, r=_exactly: v[0] - r(_logsumexp(v[0], e.numpy_axis, r)),
+    E.LogSumExp:  lambda e, v, r=_exactly: _logsumexp(v[0], e.numpy_axis, r),
     E.Mean:       lambda e, v: v[0].mean(axis=e.numpy_axis, keepdims=True),
-    E.Var:        lambda e, v: _var(v[0], e.numpy_axis),
-    E.Std:        lambda e, v: np.sqrt(_var(v[0], e.numpy_axis)),
+    E.Var:        lambda e, v, r=_exactly: _var(v[0], e.numpy_axis, r),
+    E.Std:        lambda e, v, r=_exactly: np.sqrt(r(_var(v[0], e.numpy_axis, r))),
 }
 # fmt: on
 
