@@ -458,3 +458,27 @@ def test_a_size_of_a_variable_that_simplified_away_is_not_named_as_another_varia
     count, = (n for n in E.nodes(back) if isinstance(n, E.Count))
     y, = (n for n in E.nodes(back) if isinstance(n, E.Symbol))
     assert count.n != y.dims[0]  # a size of its own, not y's
+
+
+def test_powers_of_a_scaled_matrix_that_add_leave_no_scale_inside_an_elementwise_product():
+    # (a U) .^ (1/2) .* (a U) .^ (-3/2) added to (a U) .^ -1 = a^-1 U .^ -1, a scaled factor inside
+    # the product, where exp(x) .^ -1 .* exp(x) then never met to cancel: the Jacobian of
+    # log((||A|| exp(x)) .^ (1/2)) wrt A held ((exp(x) .^ -1 / ||A||) .* exp(x)) vec(A)^T / (2 ||A||)
+    e = matcalc.parse("(a exp(x)) .^ (1/2) .* (a exp(x)) .^ (-3/2)", declare={"a": "scalar"})
+    assert str(e) == "exp(x) .^ -1 / a"
+    r = matcalc.jacobian("log((||A|| exp(x)) .^ (1/2))", wrt="A")
+    assert str(r) == "ones vec(A)^T / (2 ||A||^2)"
+    A, x = np.arange(1.0, 7.0).reshape(2, 3), np.array([0.3, -1.2, 2.0, 0.5])
+    # log(||A||^(1/2) exp(x / 2)) = log(||A||) / 2 + x / 2: each row is vec(A)^T / (2 ||A||^2)
+    expected = np.tile(A.reshape(-1, order="F") / (2 * (A * A).sum()), (4, 1))
+    np.testing.assert_allclose(r.evaluate({"A": A, "x": x}), expected, rtol=1e-12)
+    assert r.check().ok
+
+
+def test_a_derivative_through_a_saturated_sigmoid_passes_check():
+    # at one of check()'s points sigmoid(32.1) rounds to 1 - 1.1e-14, so 1 - s in the gradient is
+    # known only to 1% and the complex step (exact) differs from it by 0.8%: rounding, which the
+    # estimate missed because a * (1 + eps u) most often rounds back to a; found by the long run
+    r = matcalc.gradient("sigmoid(logsumexp(log(||S||) W ((u + ones + ones) .* (-u + 2)))) + v^T C v", "u",
+                         declare={"S": "symmetric"})
+    assert all(r.check(seed=seed).ok for seed in range(4))

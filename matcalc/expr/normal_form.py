@@ -825,6 +825,8 @@ def hadamard(a: Expr, b: Expr) -> Expr:
         factors.extend(f.factors if isinstance(f, Hadamard) else [f])
     for row in HADAMARD_FACTOR_IDENTITIES:
         factors = rewritten(row, factors)
+    if any(isinstance(f, (Scale, Hadamard)) for f in factors):  # a power the rows made, of a scaled matrix:
+        return scale(coeff, reduce(hadamard, factors))  # (a U) .^ (1/2) .* (a U) .^ (-3/2) = a^-1 U .^ -1
     if not factors:
         product: Expr = Ones(shape)
     elif len(factors) == 1:
