@@ -28,7 +28,6 @@ from .shapes import size_factors
 FD_TOLERANCE = 1e-5
 COMPLEX_TOLERANCE = 1e-9
 SYMMETRY_TOLERANCE = 1e-8
-EPS = float(np.finfo(float).eps)
 ROUNDING_SAMPLES = 3  # evaluations with random rounding, for the rounding error of a value
 # three random samples can all fall short of the actual error: the zero derivatives of softmax,
 # logsumexp, var and std of u + a ones wrt a came out up to 2x their estimate (11 such, 25 seeds)
