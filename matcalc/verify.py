@@ -28,7 +28,9 @@ from .shapes import size_factors
 FD_TOLERANCE = 1e-5
 COMPLEX_TOLERANCE = 1e-9
 SYMMETRY_TOLERANCE = 1e-8
+EPS = float(np.finfo(float).eps)
 ROUNDING_SAMPLES = 3  # evaluations with random rounding, for the rounding error of a value
+ROUNDING_SCALE = 16  # random rounding is made this many times larger, its effect scaled back (_round_randomly)
 # three random samples can all fall short of the actual error: the zero derivatives of softmax,
 # logsumexp, var and std of u + a ones wrt a came out up to 2x their estimate (11 such, 25 seeds)
 ROUNDING_MARGIN = 4
@@ -156,7 +158,7 @@ def rounding_error(e: E.Expr, values: dict, sizes: dict, then=lambda value: valu
     error of the value itself."""
     rng = np.random.default_rng(0)
     plain = part(then(evaluate(e, values, sizes)))
-    changes = [part(then(_perturbed(e, values, sizes, rng))) - plain for _ in range(ROUNDING_SAMPLES)]
+    changes = [(part(then(_perturbed(e, values, sizes, rng))) - plain) / ROUNDING_SCALE for _ in range(ROUNDING_SAMPLES)]
     return ROUNDING_MARGIN * max(float(np.linalg.norm(np.where(np.isfinite(c), c, 0))) for c in changes)
 
 
@@ -180,12 +182,14 @@ def _perturbed(e: E.Expr, values: dict, sizes: dict, rng) -> np.ndarray:
 
 
 def _round_randomly(a: np.ndarray, rng) -> np.ndarray:
-    """``a`` with each entry, and its real and imaginary parts apart, one unit in the last place up
-    or down at random: a * (1 + eps u) most often rounds back to a itself (1 + eps u to 1), and
-    a sigmoid of 32, whose 1 - s is 1e-14 and known to 1%, then seemed exact."""
+    """``a`` with each entry, and its real and imaginary parts apart, off by up to ROUNDING_SCALE
+    eps, at random.  Not eps itself: a * (1 + eps u) most often rounds back to a (1 + eps u to 1),
+    and a perturbation of one unit in the last place is undone by the next one as often (both
+    seen: a saturated sigmoid's 1 - s, known to 1%, seemed exact); ROUNDING_SCALE times larger,
+    the rounding of the perturbed values is small beside it, and the change is scaled back."""
     if np.iscomplexobj(a):
         return _round_randomly(a.real, rng) + 1j * _round_randomly(a.imag, rng)
-    return a + rng.choice((-1.0, 1.0), np.shape(a)) * np.spacing(a)
+    return a * (1 + ROUNDING_SCALE * EPS * rng.uniform(-1, 1, np.shape(a)))
 
 
 def well_conditioned(e: E.Expr, values: dict, sizes: dict) -> bool:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from sizes import matches_up_to_sizes
 
 import matcalc
+from matcalc import expr as E
 from matcalc.printing import to_latex
 from matcalc.simplify import simplify, weight
 
@@ -449,8 +451,6 @@ def test_a_product_a_join_makes_joins_the_factor_before_it():
 def test_a_size_of_a_variable_that_simplified_away_is_not_named_as_another_variables():
     # tr(diag(softmax(x)) ...) is 1 and tr(I) the size of x, which the expression no longer holds;
     # printed size[n], it read back as the size of y, the first variable the text shows
-    from matcalc import expr as E
-
     e = matcalc.parse("tr(diag(softmax(x)) / ||y||^2 + I)")
     assert str(e) == "||y||^-2 + size[m]"
     back = matcalc.parse(str(e))
@@ -482,3 +482,31 @@ def test_a_derivative_through_a_saturated_sigmoid_passes_check():
     r = matcalc.gradient("sigmoid(logsumexp(log(||S||) W ((u + ones + ones) .* (-u + 2)))) + v^T C v", "u",
                          declare={"S": "symmetric"})
     assert all(r.check(seed=seed).ok for seed in range(4))
+
+
+def test_a_derivative_small_beside_its_function_passes_check():
+    # f = logsumexp(-x - 5/2) + exp(... - ||sqrt(exp(S)) + I||): the derivative wrt B is 1e-8 beside
+    # f = -1.2, known to central differences only to eps |f| / h; the rounding estimate came out
+    # exactly 0 as one-ulp perturbations of a node and of its sum undid each other; found by the long run
+    r = matcalc.gradient("logsumexp(--(-x - 2) - 0.5) + exp(logsigmoid(-sigmoid(3) + sigmoid(sum(B))) "
+                         "- ||(sqrt(exp(S)) + I)^T||_F)", "B", declare={"S": "symmetric"})
+    assert all(r.check(seed=seed).ok for seed in range(4))
+
+
+@pytest.mark.parametrize("text, wrt, declare", [
+    ("x^T A x", "x", {}),
+    ("sigmoid(logsumexp(log(||S||) W ((u + ones + ones) .* (-u + 2)))) + v^T C v", "u", {"S": "symmetric"}),
+    ("sum(softmax(W u + a))", "a", {"a": "scalar"}),  # exactly zero
+])
+def test_check_tells_a_derivative_a_little_off_from_the_right_one(text, wrt, declare):
+    # the rounding allowance never swallows a wrong derivative: off by 1e-7 of its size (or, where it
+    # is zero, by 1e-9 ones) it fails, through the complex step
+    from matcalc.verify import check_gradient
+
+    r = matcalc.gradient(text, wrt, declare=declare)
+    assert check_gradient(r.function, r.variable, r.expr).ok
+    if str(r) in ("0", "0 ones"):
+        off = E.add(r.expr, E.mul(E.Const(Fraction(1, 10**9)), E.Ones(r.expr.shape)))
+    else:
+        off = E.mul(E.Const(1 + Fraction(1, 10**7)), r.expr)
+    assert not check_gradient(r.function, r.variable, off).ok
