@@ -118,13 +118,15 @@ def _forms(of: str, text: str, wrt: list[str], declarations: dict, order: int) -
             results = {"grad": gradient, "hess": hessian, "jac": jacobian}[of](text, wrt=wrt, declare=declarations)
         first = next(iter(results.values()))
         definitions, written = shared_form(results)
-        code = results_source(results, LABELS[first.kind][0])
+        name = LABELS[first.kind][0]
+        code = results_source(results, name)
+        function = code[code.index(f"\ndef {name}(") + 1:]  # shown first; the runtime before it folded
         return {"definitions": [{"name": to_text(s), "text": to_text(v), "latex": f"{to_latex(s)} = {to_latex(v)}"}
                                 for s, v in definitions],
                 "results": [{"variable": name, "label": r.label, "text": to_text(written[name]),
                              "latex": f"{LABELS[r.kind][1] % to_latex(r.variable)} = {to_latex(written[name])}"}
                             for name, r in results.items()],
-                "code": code}
+                "code": code, "function": function}
 
     return compute()
 

@@ -73,7 +73,10 @@ def test_type_choose_and_see_the_gradient(page, base, tmp_path):
     page.wait_for_selector("#result .katex")
     assert page.locator("#result annotation").first.text_content() == "\\nabla_{x} f = 2 A x"
     assert page.text_content("#text") == "grad_x f = 2 A x"
-    assert "def grad(A, x):" in page.text_content("#code")
+    assert page.text_content("#code").startswith("def grad(A, x):")  # the function first
+    runtime = page.locator("#runtime-box")
+    assert runtime.get_attribute("open") is None and page.text_content("#runtime").startswith("import numpy")
+    assert "lines (Copy code copies them too)" in page.text_content("#runtime-summary")
     assert "op=grad" in page.url and "let=A%3Dsymmetric" in page.url and "wrt=x" in page.url
     page.screenshot(path=str(tmp_path / "gradient.png"), full_page=True)
     assert (tmp_path / "gradient.png").stat().st_size > 10_000

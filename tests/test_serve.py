@@ -97,6 +97,7 @@ def test_forms_name_shared_subexpressions_and_give_code(server):
     assert [d["name"] for d in forms["definitions"]] == ["Z1", "Z2", "Z3"]
     assert forms["results"][0]["text"] == "2 X^T Z3"
     assert "def grad(W1, W2, X, Y, b1, b2):" in forms["code"]
+    assert forms["function"].startswith("def grad(W1, W2, X, Y, b1, b2):") and forms["code"].endswith(forms["function"])
     status, forms = api(server, op="forms", of="derive", expr="det(AXB)", wrt="X")
     assert status == 200 and forms["results"][0]["label"] == "grad_X f"
 

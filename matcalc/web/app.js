@@ -223,8 +223,13 @@
     state.latex = latexLines.join("\n");
     state.text = textLines.join("\n");
     state.code = forms ? forms.code : "";
+    const fn = forms ? forms.function : "";
+    const runtime = state.code.slice(0, state.code.length - fn.length).trimEnd();
     $("text").textContent = state.text;
-    $("code").textContent = state.code;
+    $("code").textContent = fn;  // the function first; what it calls, standalone, folded below it
+    $("runtime").textContent = runtime;
+    $("runtime-summary").textContent =
+      `What the function needs: imports and helpers, ${runtime.split("\n").length} lines (Copy code copies them too)`;
   }
 
   function query() {
