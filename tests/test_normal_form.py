@@ -125,6 +125,7 @@ EXAMPLES = {  # (table, identity): an input made of raw nodes on which the row f
     ("SUM_ENTRIES_IDENTITIES", "sum(diag(v)) = sum(v)"):             E.Sum(E.DiagMatrix(x)),
     ("SUM_ENTRIES_IDENTITIES", "sum(ones) = n"):                     E.Sum(E.Ones((n, m))),
     ("NORM_IDENTITIES", "||a|| = |a|"):                              E.Norm(E.MatMul((T(x), y))),
+    ("DIAG_IDENTITIES", "diag(0) = 0"):                              E.DiagMatrix(E.Zero((n, 1))),
     ("DIAG_IDENTITIES", "diag(ones) = I"):                           E.DiagMatrix(E.Ones((n, 1))),
     ("DIAG_IDENTITIES", "diag(diag(v)) = v"):                        E.DiagVector(E.DiagMatrix(exp(x))),
     ("KRON_IDENTITIES", "a kron B = a B"):                           E.Kron(E.Trace(A), X),

@@ -510,3 +510,15 @@ def test_check_tells_a_derivative_a_little_off_from_the_right_one(text, wrt, dec
     else:
         off = E.mul(E.Const(1 + Fraction(1, 10**7)), r.expr)
     assert not check_gradient(r.function, r.variable, off).ok
+
+
+def test_a_differential_through_the_diagonal_matrix_of_a_zero_is_zero():
+    # d softmax(x + beta ones) = 0 along beta, and diag(0) stayed a diagonal matrix of zeros: the
+    # reverse walk met a term without the differential and stopped with an internal error
+    assert str(matcalc.parse("diag(0 x)")) == "0 ones ones^T" and str(matcalc.parse("diag(0 A)")) == "0 ones"
+    r = matcalc.gradient("beta / ||diag(softmax(x + beta))||", "beta", declare={"beta": "scalar"})
+    assert str(r) == "||diag(softmax(x + beta))||^-1"  # the norm does not depend on beta
+    x, beta = np.array([0.2, -1.0, 0.7]), 0.3
+    s = np.exp(x + beta) / np.exp(x + beta).sum()
+    np.testing.assert_allclose(r.evaluate({"x": x, "beta": beta}), 1 / np.linalg.norm(s), rtol=1e-12)
+    assert r.check().ok

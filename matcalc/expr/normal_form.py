@@ -970,6 +970,7 @@ NORM_IDENTITIES = table(
     (MatMul,     "an orthogonal factor keeps the norm",          "||Q x|| = ||x||",             lambda e: norm(a) if (a := _orthogonal_factor_dropped(e)) is not None else None),
 )
 DIAG_IDENTITIES = table(
+    (Zero,       "the diagonal matrix of zeros, and the diagonal of a zero matrix, are zero", "diag(0) = 0", lambda e: Zero((e.shape[0], e.shape[0]) if is_column_shape(e.shape) else (e.shape[0], 1))),
     (Ones,       "the diagonal matrix of ones is the identity",  "diag(ones) = I",              lambda e: Identity(e.shape[0]) if is_column_shape(e.shape) else None),
     (DiagMatrix, "the diagonal of a diagonal matrix",            "diag(diag(v)) = v",           lambda e: e.arg),
     (MatMul,     "the diagonal of an outer product",             "diag(a b^T) = a .* b",        _diagonal_of_outer_product),
