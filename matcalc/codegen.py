@@ -260,12 +260,16 @@ class _Generator:
         """Whether the source is split and ``es`` hold no late input: computed once, at the point."""
         return bool(self.late) and not any(e.free & self.late for e in es)
 
+    def scope(self, e: E.Expr) -> list[str]:
+        """The lines that compute ``e``: once at the point when it is early, else each call."""
+        return self.point if self.early(e) else self.lines
+
     def code(self, e: E.Expr) -> str:
         if e in self.names:
             return self.names[e]
         text = self.build(e)
         if e.children() and (self.early(e) or self.count.get(e, 0) >= 2):
-            self.names[e] = self.temp(text, self.point if self.early(e) else self.lines)
+            self.names[e] = self.temp(text, self.scope(e))
             return self.names[e]
         return text
 
@@ -337,7 +341,7 @@ class _Generator:
 
     def products_side_by_side(self, products: list[E.MatMul]) -> None:
         """L R1, L R2, ... (each of two factors) computed by one call, each named by a temporary."""
-        lines = self.point if self.early(products[0]) else self.lines
+        lines = self.scope(products[0])
         rights = [self.code(p.factors[1]) for p in products]
         names = []
         for p in products:
